@@ -1,0 +1,18 @@
+"""symbackprop: backpropagation you can read, check and compile.
+
+The pipeline, one sub-package per stage::
+
+    model  ->  derive  ->  simplify  ->  codegen  ->  train
+
+Importing this package loads SymPy and NumPy only; Numba is imported when a network is
+compiled.
+"""
+from .errors import (ArchitectureError, CacheError, DataError, LossMismatchError, SymbackpropError,
+                     TrainingError, UnknownActivationError, UnknownLossError)
+from .model import Dense, Network, Parameters
+
+__version__ = "0.1.0"
+
+__all__ = ["ArchitectureError", "CacheError", "DataError", "Dense", "LossMismatchError", "Network",
+           "Parameters", "SymbackpropError", "TrainingError", "UnknownActivationError", "UnknownLossError",
+           "__version__"]

@@ -1,0 +1,128 @@
+"""Symbolic helpers shared by the derivations.
+
+Two rewrites turn SymPy's raw derivatives into the forms backprop uses:
+
+* :func:`collapse_deltas` -- differentiating ``Sum(W[i, j] * x[i], i)`` by ``W[p, q]``
+  gives ``Sum(KroneckerDelta(i, p) * ..., i)``.  A delta that ties a summation index to
+  another index collapses the sum to that one term.  This is valid here because every
+  index names a real neuron, so it always lies inside the summation range (the layer's
+  own structural knowledge, which SymPy would otherwise carry as ``Piecewise`` bounds).
+* :func:`through_output` -- a derivative written in terms of ``z`` (e.g. the sigmoid's
+  ``exp(-z)/(1 + exp(-z))**2``) is rewritten in terms of the activation ``a = f(z)``
+  (``a*(1 - a)``).  The kernel then reuses the stored activations instead of calling
+  ``exp`` again, and nothing overflows for large ``|z|``.
+
+Every rewrite is checked numerically against the expression it replaces
+(:func:`assert_same_function`), so a wrong rewrite fails loudly at derivation time.
+"""
+from __future__ import annotations
+
+import functools
+import random
+
+import sympy as sp
+from sympy import KroneckerDelta, Sum
+
+
+def collapse_deltas(expr: sp.Expr) -> sp.Expr:
+    """Collapse every summation index that a ``KroneckerDelta`` ties to another index.
+
+    SymPy merges nested sums into one ``Sum`` with several limits, so each term of each
+    ``Sum`` is handled with its own list of limits: a delta ``KroneckerDelta(k, x)`` on a
+    summation index ``k`` replaces ``k`` by ``x`` and drops ``k``'s limit.
+    """
+
+    def collapse_term(term: sp.Expr, limits: tuple) -> sp.Expr:
+        remaining = list(limits)
+        while True:
+            variables = {lim[0] for lim in remaining}
+            delta = next((f for f in sp.Mul.make_args(term)
+                          if isinstance(f, KroneckerDelta) and f.free_symbols & variables), None)
+            if delta is None:
+                break
+            k, other = delta.args if delta.args[0] in variables else delta.args[::-1]
+            term = (term / delta).subs(k, other)
+            remaining = [tuple(sp.sympify(x).subs(k, other) for x in lim) for lim in remaining if lim[0] != k]
+        return Sum(term, *remaining) if remaining else term
+
+    def collapse(s: Sum) -> sp.Expr:
+        return sp.Add(*(collapse_term(t, s.limits) for t in sp.Add.make_args(sp.expand(s.function))))
+
+    previous = None
+    while previous != expr:
+        previous = expr
+        expr = expr.replace(lambda e: isinstance(e, Sum) and e.has(KroneckerDelta), collapse)
+    return drop_empty_sums(expr)
+
+
+def drop_empty_sums(expr: sp.Expr) -> sp.Expr:
+    """``Sum(0, ...)`` is zero."""
+    return expr.replace(lambda e: isinstance(e, Sum) and e.function == 0, lambda e: sp.S.Zero)
+
+
+def factor_sums(expr: sp.Expr) -> sp.Expr:
+    """Pull factors that do not depend on the summation indices out of each ``Sum``."""
+
+    def pull(s: Sum) -> sp.Expr:
+        variables = {lim[0] for lim in s.limits}
+        inside, outside = [], []
+        for f in sp.Mul.make_args(s.function):
+            (inside if f.free_symbols & variables else outside).append(f)
+        return sp.Mul(*outside) * Sum(sp.Mul(*inside), *s.limits) if outside else s
+
+    return expr.replace(lambda e: isinstance(e, Sum), pull)
+
+
+@functools.lru_cache(maxsize=None)
+def _inverse(f_of_u: sp.Expr, u: sp.Symbol, a: sp.Symbol) -> sp.Expr | None:
+    """``z`` as a function of ``a`` for an invertible scalar activation, or None."""
+    if f_of_u == u:
+        return a
+    if f_of_u.has(sp.Piecewise):
+        return None
+    try:
+        solutions = sp.solve(sp.Eq(a, f_of_u), u)
+    except NotImplementedError:
+        return None
+    return solutions[0] if len(solutions) == 1 else None
+
+
+def through_output(expr: sp.Expr, z_elem: sp.Expr, a_elem: sp.Expr, f_of_u: sp.Expr, u: sp.Symbol) -> sp.Expr:
+    """Rewrite ``expr`` (a function of ``z_elem``) in terms of ``a_elem = f(z_elem)`` if possible.
+
+    ``f_of_u`` is the scalar activation written in the plain symbol ``u``.  The rewrite is
+    kept only when it removes ``z`` entirely and no inverse function (log, atanh) is left;
+    otherwise ``expr`` comes back unchanged.
+    """
+    a = sp.Dummy("a", real=True)
+    direct = expr.subs(a_elem, a).subs(f_of_u.subs(u, z_elem), a)  # e.g. 1 - tanh(z)**2 -> 1 - a**2
+    if not direct.has(z_elem):
+        return sp.factor(direct).subs(a, a_elem)
+    inv = _inverse(f_of_u, u, a)
+    if inv is None:
+        return expr
+    candidate = sp.factor(sp.simplify(expr.subs(a_elem, a).subs(z_elem, inv)))
+    if candidate.has(sp.log, sp.atanh, sp.asinh, sp.acosh) or candidate.has(z_elem):
+        return expr
+    return candidate.subs(a, a_elem)
+
+
+def assert_same_function(original: sp.Expr, rewritten: sp.Expr, substitutions: dict, what: str,
+                         trials: int = 4) -> None:
+    """Check numerically that two expressions agree at random points.
+
+    ``substitutions`` must make every sum finite (give widths and indices numbers); every
+    remaining Indexed element and real symbol is then given a random value in (-2, 2).
+    """
+    rng = random.Random(1234)
+    lhs = original.subs(substitutions).doit()
+    rhs = rewritten.subs(substitutions).doit()
+    atoms = lhs.atoms(sp.Indexed) | rhs.atoms(sp.Indexed)
+    atoms |= {x for x in lhs.free_symbols | rhs.free_symbols
+              if not isinstance(x, (sp.Indexed, sp.IndexedBase)) and not x.is_integer}
+    for _ in range(trials):
+        values = {x: sp.Float(rng.uniform(-2, 2)) for x in atoms}
+        left = complex(lhs.xreplace(values).evalf())
+        right = complex(rhs.xreplace(values).evalf())
+        if abs(left - right) > 1e-9 * (1 + abs(left)):
+            raise AssertionError(f"rewrite of {what} changed its value: {original} vs {rewritten}")

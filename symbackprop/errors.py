@@ -1,0 +1,46 @@
+"""One exception hierarchy for everything a user can get wrong.
+
+Every error symbackprop raises on bad input derives from :class:`SymbackpropError`, so a
+caller (and the CLI) can catch one type and print one readable line.  Each subclass also
+derives from the matching built-in (``ValueError``, ``KeyError`` ...) so code written
+against the standard exceptions keeps working.
+"""
+from __future__ import annotations
+
+
+class SymbackpropError(Exception):
+    """Base class of every error symbackprop raises on purpose."""
+
+
+class ArchitectureError(SymbackpropError, ValueError):
+    """The layers do not form a valid network (sizes that do not chain, bad widths)."""
+
+
+class UnknownActivationError(SymbackpropError, KeyError):
+    """An activation name that is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+class UnknownLossError(SymbackpropError, KeyError):
+    """A loss name that is not in the registry."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class LossMismatchError(SymbackpropError, ValueError):
+    """The loss does not fit the output layer's activation (e.g. CCE without softmax)."""
+
+
+class DataError(SymbackpropError, ValueError):
+    """Training or prediction data with the wrong shape, dtype, or non-finite values."""
+
+
+class TrainingError(SymbackpropError, ValueError):
+    """Bad training settings, or training that diverged (NaN / inf loss)."""
+
+
+class CacheError(SymbackpropError, OSError):
+    """A kernel cache entry that cannot be written or read back."""

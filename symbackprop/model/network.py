@@ -1,0 +1,217 @@
+"""A network: a chain of layers plus a loss, checked when it is built.
+
+``Network`` only *describes* the model.  Each later stage of the pipeline is reached
+through a method that hands the network to that stage (``derive``, ``compile``), so a
+user can stop at any stage and look at its value.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from ..errors import ArchitectureError, DataError
+from .activations import get_activation
+from .layers import Dense
+from .losses import Loss, get_loss
+from .parameters import Parameters
+
+if TYPE_CHECKING:  # imported lazily: the model stage must not pull in the compiler
+    from ..codegen.compiled import CompiledNetwork
+    from ..derive.index_level import IndexDerivation
+    from ..derive.unrolled import UnrolledDerivation
+
+
+class Network:
+    """Layers (each a :class:`Dense`) followed by a loss.
+
+    >>> net = Network([Dense(2, 3, "tanh"), Dense(3, 1, "sigmoid")], loss="bce")
+    >>> net.sizes
+    [2, 3, 1]
+    """
+
+    def __init__(self, layers: Sequence[Dense], loss: str | Loss = "mse") -> None:
+        layers = list(layers)
+        if not layers:
+            raise ArchitectureError("a network needs at least one layer")
+        for k, layer in enumerate(layers):
+            if not isinstance(layer, Dense):
+                raise ArchitectureError(f"layer {k + 1} is a {type(layer).__name__}, expected Dense")
+        for k in range(1, len(layers)):
+            if layers[k].fan_in != layers[k - 1].fan_out:
+                raise ArchitectureError(
+                    f"layer sizes do not chain: layer {k} outputs {layers[k - 1].fan_out} values "
+                    f"but layer {k + 1} expects {layers[k].fan_in} inputs")
+        for k, layer in enumerate(layers[:-1]):
+            if not layer.act.elementwise and layer.fan_out < 2:
+                raise ArchitectureError(f"layer {k + 1}: {layer.activation} needs at least 2 neurons")
+        self.layers = layers
+        self.loss = get_loss(loss)
+        self.loss.check_fits(layers[-1].act)
+        if layers[-1].activation == "softmax" and layers[-1].fan_out < 2:
+            raise ArchitectureError("a softmax output layer needs at least 2 classes")
+
+    # -- construction helpers -------------------------------------------------------
+    @classmethod
+    def mlp(cls, sizes: Sequence[int], activation: str = "tanh", output: str | None = None,
+            loss: str = "cce") -> "Network":
+        """A multilayer perceptron from a list of sizes, e.g. ``[64, 32, 10]``.
+
+        Hidden layers use ``activation``; the output activation defaults to the one the loss
+        expects (softmax for cce, sigmoid for bce, identity for mse).
+        """
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2:
+            raise ArchitectureError(f"an MLP needs at least an input and an output size, got {sizes}")
+        if output is None:
+            output = {"cce": "softmax", "bce": "sigmoid"}.get(get_loss(loss).name, "identity")
+        acts = [activation] * (len(sizes) - 2) + [output]
+        return cls([Dense(a, b, act) for a, b, act in zip(sizes[:-1], sizes[1:], acts)], loss=loss)
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "Network":
+        """Rebuild a network from :meth:`spec` output."""
+        try:
+            layers = [Dense(l["fan_in"], l["fan_out"], l["activation"]) for l in spec["layers"]]
+            return cls(layers, loss=spec["loss"])
+        except (KeyError, TypeError) as exc:
+            raise ArchitectureError(f"not a symbackprop network description: missing {exc}") from None
+
+    # -- description ----------------------------------------------------------------
+    @property
+    def sizes(self) -> list[int]:
+        return [self.layers[0].fan_in] + [l.fan_out for l in self.layers]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].fan_in
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].fan_out
+
+    def spec(self) -> dict:
+        return {"layers": [l.spec() for l in self.layers], "loss": self.loss.name}
+
+    def key(self) -> str:
+        """A stable hash of the architecture and loss (not the weights)."""
+        return hashlib.sha256(json.dumps(self.spec(), sort_keys=True).encode()).hexdigest()
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """``{"W1": (fan_in, fan_out), "b1": (fan_out,), "W2": ...}`` in kernel order."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for k, layer in enumerate(self.layers, start=1):
+            for name, shape in layer.param_shapes().items():
+                shapes[f"{name}{k}"] = shape
+        return shapes
+
+    @property
+    def n_params(self) -> int:
+        return sum(math.prod(s) for s in self.param_shapes().values())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"Dense({l.fan_in}, {l.fan_out}, {l.activation!r})" for l in self.layers)
+        return f"Network([{inner}], loss={self.loss.name!r})"
+
+    # -- parameters -----------------------------------------------------------------
+    def init_params(self, seed: int | None = 0) -> Parameters:
+        """Fresh parameters: Xavier/Glorot uniform, or He normal after (leaky) ReLU; zero biases.
+
+        The same seed gives the same parameters, bit for bit.
+        """
+        rng = np.random.default_rng(seed)
+        params = Parameters(self.param_shapes())
+        for k, layer in enumerate(self.layers, start=1):
+            W = params[f"W{k}"]
+            if layer.act.init == "he":
+                W[...] = rng.normal(0.0, math.sqrt(2.0 / layer.fan_in), size=W.shape)
+            else:
+                limit = math.sqrt(6.0 / (layer.fan_in + layer.fan_out))
+                W[...] = rng.uniform(-limit, limit, size=W.shape)
+        return params
+
+    # -- data checks ------------------------------------------------------------------
+    def check_inputs(self, X: np.ndarray, Y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Validate and convert data before any kernel sees it.
+
+        Returns C-contiguous float64 ``X`` of shape ``(N, n_inputs)`` and, if given, ``Y`` of
+        shape ``(N, n_outputs)``.  Integer class labels (shape ``(N,)``) are one-hot encoded
+        for a softmax output; 0/1 labels of shape ``(N,)`` are accepted for one output.
+        """
+        X = _as_float_matrix(X, "X")
+        if X.shape[1] != self.n_inputs:
+            raise DataError(f"X has {X.shape[1]} features per sample but the network expects {self.n_inputs}")
+        _check_finite(X, "X")
+        if Y is None:
+            return X, None
+        Y = np.asarray(Y)
+        if Y.ndim == 1:
+            Y = self._labels_to_targets(Y)
+        Y = _as_float_matrix(Y, "Y")
+        if Y.shape[0] != X.shape[0]:
+            raise DataError(f"X has {X.shape[0]} samples but Y has {Y.shape[0]}")
+        if Y.shape[1] != self.n_outputs:
+            raise DataError(f"Y has {Y.shape[1]} targets per sample but the network has {self.n_outputs} outputs")
+        _check_finite(Y, "Y")
+        if self.loss.name in ("bce", "cce") and (Y.min() < 0 or Y.max() > 1):
+            raise DataError(f"{self.loss.long_name} needs targets in [0, 1]; Y ranges over "
+                            f"[{Y.min():g}, {Y.max():g}]")
+        return X, Y
+
+    def _labels_to_targets(self, labels: np.ndarray) -> np.ndarray:
+        if labels.dtype.kind not in "iub" and not (labels.dtype.kind == "f" and np.all(labels == np.round(labels))):
+            if self.n_outputs == 1:
+                return labels.reshape(-1, 1)
+            raise DataError(f"Y of shape {labels.shape} must hold integer class labels for "
+                            f"{self.n_outputs} outputs")
+        if self.n_outputs == 1:
+            return labels.reshape(-1, 1).astype(np.float64)
+        ints = labels.astype(np.int64)
+        if ints.size and (ints.min() < 0 or ints.max() >= self.n_outputs):
+            raise DataError(f"class label {ints.max() if ints.max() >= self.n_outputs else ints.min()} "
+                            f"is out of range for {self.n_outputs} classes (0..{self.n_outputs - 1})")
+        onehot = np.zeros((ints.size, self.n_outputs))
+        onehot[np.arange(ints.size), ints] = 1.0
+        return onehot
+
+    # -- later pipeline stages ------------------------------------------------------------
+    def derive(self) -> "IndexDerivation":
+        """The index-level chain-rule derivation (stage 2): one generic neuron per layer."""
+        from ..derive.index_level import derive_index_level
+        return derive_index_level(self)
+
+    def derive_unrolled(self) -> "UnrolledDerivation":
+        """Every scalar ∂L/∂w of this (small) network by the chain rule, with named intermediates."""
+        from ..derive.unrolled import derive_unrolled
+        return derive_unrolled(self)
+
+    def compile(self, view: str = "index", cache_dir: str | None = None) -> "CompiledNetwork":
+        """Derive, simplify and compile Numba kernels (or load them from the on-disk cache)."""
+        from ..codegen.compiled import compile_network
+        return compile_network(self, view=view, cache_dir=cache_dir)
+
+
+def _as_float_matrix(A, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(A)
+    except Exception as exc:  # ragged lists and the like
+        raise DataError(f"{name} cannot be read as an array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise DataError(f"{name} must be 2-D (samples × features), got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise DataError(f"{name} is empty (0 samples)")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row, col = map(int, np.argwhere(bad)[0])
+        what = "NaN" if np.isnan(arr[row, col]) else "inf"
+        raise DataError(f"{name} contains {int(bad.sum())} non-finite value(s): first is {what} at "
+                        f"sample {row}, column {col}")
