@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from .symbolic import assert_same_function, collapse_deltas, factor_sums, through_output
+from .symbolic import assert_same_function, collapse_deltas, exp_through_ratio, factor_sums, through_output
 
 if TYPE_CHECKING:
     from ..model.network import Network
@@ -213,22 +213,10 @@ def _softmax_through_output(expr: sp.Expr, s, a_expr: sp.Expr, m_out) -> sp.Expr
     denominator = 1 / a_expr * sp.exp(s["z"][n, j])  # the Sum in the softmax definition
     if not isinstance(denominator, sp.Sum):
         return expr
-    Sd = sp.Dummy("S", positive=True)
-    z = s["z"]
-
-    def exp_to_a(e: sp.Expr) -> sp.Expr:  # exp(c*z[n, k]) = (a[n, k] * S)**c
-        coeff, rest = e.args[0].as_coeff_Mul()
-        if isinstance(rest, sp.Indexed) and rest.base == z:
-            return (s["a"][rest.indices] * Sd) ** coeff
-        return e
-
-    out = expr.xreplace({denominator: Sd})
-    out = out.replace(lambda e: isinstance(e, sp.exp), exp_to_a)
-    out = sp.expand(out)
-    out = factor_sums(out.replace(lambda e: isinstance(e, sp.Sum), lambda e: sp.Sum(sp.expand(e.function), *e.limits)))
-    if out.has(Sd):
-        return expr
-    return out
+    z, a = s["z"], s["a"]
+    out = exp_through_ratio(expr, denominator,
+                            lambda arg: a[arg.indices] if isinstance(arg, sp.Indexed) and arg.base == z else None)
+    return expr if out is None else out
 
 
 def _output_delta(network, s, a_expr, f_u, u, m_out, checks):

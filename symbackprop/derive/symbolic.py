@@ -126,3 +126,25 @@ def assert_same_function(original: sp.Expr, rewritten: sp.Expr, substitutions: d
         right = complex(rhs.xreplace(values).evalf())
         if abs(left - right) > 1e-9 * (1 + abs(left)):
             raise AssertionError(f"rewrite of {what} changed its value: {original} vs {rewritten}")
+
+
+def exp_through_ratio(expr: sp.Expr, denominator: sp.Expr, output_of) -> sp.Expr | None:
+    """Rewrite a softmax-style expression through its outputs ``a_k = exp(z_k) / S``.
+
+    ``denominator`` is ``S`` as it appears in ``expr``; ``output_of(z_k)`` returns ``a_k``
+    for an argument that is one of the layer's weighted sums, else None.  Each
+    ``exp(c*z_k)`` becomes ``(a_k * S)**c``; the rewrite succeeds (returns the new
+    expression) only if every ``S`` cancels.
+    """
+    S = sp.Dummy("S", positive=True)
+
+    def to_outputs(e: sp.Expr) -> sp.Expr:
+        coeff, rest = e.args[0].as_coeff_Mul()
+        a = output_of(rest)
+        return e if a is None else (a * S) ** coeff
+
+    out = expr.xreplace({denominator: S})
+    out = out.replace(lambda e: isinstance(e, sp.exp), to_outputs)
+    out = sp.expand(out)
+    out = out.replace(lambda e: isinstance(e, Sum), lambda e: Sum(sp.expand(e.function), *e.limits))
+    return None if out.has(S) else factor_sums(out)

@@ -1,0 +1,134 @@
+"""The on-disk kernel cache: one folder per (model, view, library versions).
+
+Numba's ``cache=True`` only works for functions defined in a real file, so generated
+source is written to ``<cache>/<view>-<key>/kernels.py`` and imported from there; Numba
+then keeps the compiled machine code beside it in ``__pycache__``.  ``meta.json`` holds
+what the derivation found (op counts, formulas, timings) and the SHA-256 of the source,
+so a second run of the same model skips derivation *and* compilation.
+
+Entries are written atomically: everything goes to a temporary folder first, which is
+renamed into place in one step.  If two processes build the same entry at once, the
+first rename wins and the other discards its copy.  An entry whose source does not
+match its recorded hash (truncated, edited) is moved aside and rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import types
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from ..errors import CacheError
+
+#: bump when the generated code's shape changes, to invalidate older entries
+FORMAT_VERSION = 1
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """``cache_dir``, else ``$SYMBACKPROP_CACHE_DIR``, else ``~/.cache/symbackprop``."""
+    if cache_dir is None:
+        cache_dir = os.environ.get("SYMBACKPROP_CACHE_DIR") or Path.home() / ".cache" / "symbackprop"
+    return Path(cache_dir)
+
+
+def entry_key(spec: dict, view: str) -> str:
+    """Hash of everything the generated code depends on."""
+    import numba
+    import sympy
+
+    from .. import __version__
+    payload = {"model": spec, "view": view, "format": FORMAT_VERSION, "symbackprop": __version__,
+               "sympy": sympy.__version__, "numba": numba.__version__}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read_entry(folder: Path) -> dict | None:
+    """The entry's metadata if the entry is complete and intact, else None."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        source = (folder / "kernels.py").read_text()
+    except (OSError, ValueError):
+        return None
+    if meta.get("source_sha256") != _sha256(source):
+        return None
+    return meta
+
+
+def _write_entry(root: Path, folder: Path, source: str, meta: dict) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=root))
+    try:
+        (tmp / "kernels.py").write_text(source)
+        (tmp / "meta.json").write_text(json.dumps({**meta, "source_sha256": _sha256(source)}, indent=1))
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if _read_entry(folder) is None:  # not a concurrent winner: a broken entry is in the way
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _set_aside(folder: Path) -> None:
+    """Move a broken entry out of the way (rename is atomic; deletion may race)."""
+    trash = folder.with_name(f".broken-{folder.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(folder, trash)
+    except OSError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def import_kernels(path: Path, name: str) -> types.ModuleType:
+    """Import the generated module at ``path`` (once per process)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CacheError(f"cannot import generated kernels from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def load_or_build(spec: dict, view: str, build: Callable[[], tuple[str, dict]],
+                  cache_dir: str | os.PathLike | None = None) -> tuple[types.ModuleType, dict, bool, Path]:
+    """Load the kernels for ``(spec, view)`` from the cache, building them if needed.
+
+    ``build()`` returns ``(source, meta)``.  Returns ``(module, meta, from_cache, folder)``.
+    """
+    root = cache_root(cache_dir)
+    key = entry_key(spec, view)
+    folder = root / f"{view}-{key[:24]}"
+    meta = _read_entry(folder)
+    from_cache = meta is not None
+    if meta is None:
+        if folder.exists():
+            _set_aside(folder)
+        source, meta = build()
+        try:
+            _write_entry(root, folder, source, {**meta, "key": key})
+        except OSError as exc:
+            raise CacheError(f"cannot write the kernel cache at {root}: {exc}; "
+                             f"set SYMBACKPROP_CACHE_DIR to a writable folder") from None
+        meta = _read_entry(folder)
+        if meta is None:
+            raise CacheError(f"kernel cache entry {folder} is unreadable right after writing it")
+    module = import_kernels(folder / "kernels.py", f"symbackprop_kernels_{view}_{key[:24]}")
+    return module, meta, from_cache, folder

@@ -1,0 +1,143 @@
+"""A compiled network: the kernel module plus checked, named entry points.
+
+``compile_network`` is the one place where the stages meet: derive (stage 2), simplify
+and count (stage 3), generate and cache (stage 4).  On a cache hit none of them runs;
+the kernels and the derivation's report come from disk.
+"""
+from __future__ import annotations
+
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ArchitectureError
+from ..model.network import Network
+from ..model.parameters import Parameters
+from ..simplify.report import OpCountReport
+
+VIEWS = ("index", "unrolled")
+#: the unrolled view prints one line per scalar: refuse networks whose kernels would not compile in reasonable time
+UNROLLED_PARAM_LIMIT = 2000
+
+
+@dataclass
+class CompiledNetwork:
+    """Numba kernels for one network.  Arrays are checked before any kernel runs."""
+
+    network: Network
+    view: str
+    module: types.ModuleType
+    meta: dict
+    from_cache: bool
+    folder: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def report(self) -> OpCountReport:
+        """The op-count report recorded when the kernels were derived."""
+        return OpCountReport.from_dict(self.meta["report"])
+
+    @property
+    def source_path(self) -> Path:
+        return self.folder / "kernels.py"
+
+    def source(self) -> str:
+        return self.source_path.read_text()
+
+    def _params(self, params: Parameters) -> tuple[np.ndarray, ...]:
+        if params.shapes != self.network.param_shapes():
+            raise ArchitectureError(f"parameters have shapes {params.shapes}, the network needs "
+                                    f"{self.network.param_shapes()}")
+        return params.arrays()
+
+    def forward(self, X, params: Parameters) -> np.ndarray:
+        """Network outputs for every row of ``X``."""
+        X, _ = self.network.check_inputs(X)
+        return self.module.forward(X, *self._params(params))
+
+    def loss(self, X, Y, params: Parameters) -> float:
+        """Mean loss over the rows of ``X``."""
+        X, Y = self.network.check_inputs(X, Y)
+        return float(self.module.loss(X, Y, *self._params(params)))
+
+    def loss_and_grad(self, X, Y, params: Parameters, grads: Parameters | None = None) -> tuple[float, Parameters]:
+        """Mean loss and its gradient with respect to every parameter."""
+        X, Y = self.network.check_inputs(X, Y)
+        return self.loss_and_grad_unchecked(X, Y, params, grads)
+
+    def loss_and_grad_unchecked(self, X: np.ndarray, Y: np.ndarray, params: Parameters,
+                                grads: Parameters | None = None) -> tuple[float, Parameters]:
+        """As :meth:`loss_and_grad` for arrays already passed through ``check_inputs`` (the training loop)."""
+        grads = grads if grads is not None else params.zeros_like()
+        value = self.module.loss_and_grad(X, Y, *params.arrays(), *grads.arrays())
+        return float(value), grads
+
+    def predict(self, X, params: Parameters) -> np.ndarray:
+        """Class labels: argmax for several outputs, threshold 0.5 for one sigmoid output."""
+        out = self.forward(X, params)
+        if out.shape[1] == 1:
+            return (out[:, 0] > 0.5).astype(np.int64)
+        return np.argmax(out, axis=1)
+
+    def warm_up(self) -> float:
+        """Run every kernel once on a tiny batch so compilation (or cache loading) happens now."""
+        start = time.perf_counter()
+        params = self.network.init_params(0)
+        X = np.zeros((2, self.network.n_inputs))
+        Y = np.zeros((2, self.network.n_outputs))
+        Y[:, 0] = 1.0
+        self.module.forward(X, *params.arrays())
+        self.module.loss(X, Y, *params.arrays())
+        self.module.loss_and_grad(X, Y, *params.arrays(), *params.zeros_like().arrays())
+        seconds = time.perf_counter() - start
+        self.timings["compile_or_load"] = seconds
+        return seconds
+
+
+def compile_network(network: Network, view: str = "index", cache_dir=None, warm_up: bool = True) -> CompiledNetwork:
+    """Derive, simplify, generate and compile kernels for ``network`` (or load them from cache)."""
+    from .. import __version__
+    from .cache import load_or_build
+
+    if view not in VIEWS:
+        raise ValueError(f"unknown kernel view {view!r}; choose one of: {', '.join(VIEWS)}")
+    if view == "unrolled" and network.n_params > UNROLLED_PARAM_LIMIT:
+        raise ArchitectureError(
+            f"the unrolled view writes one line per weight; {network.n_params:,} parameters is more than "
+            f"{UNROLLED_PARAM_LIMIT:,} and would take minutes to compile: use view='index'")
+    timings: dict[str, float] = {}
+
+    def build() -> tuple[str, dict]:
+        start = time.perf_counter()
+        if view == "index":
+            from ..simplify.report import count_index
+            from .index_kernels import generate_index_module
+            deriv = network.derive()
+            report = count_index(deriv)
+            source = generate_index_module(deriv, __version__)
+            formulas = [str(s) for s in deriv.statements()]
+        else:
+            from ..derive.unrolled import derive_unrolled
+            from ..simplify.opcount import ops_after_cse
+            from .unrolled_kernels import generate_unrolled_module
+            unrolled = derive_unrolled(network)
+            report = OpCountReport(repr(network), network.n_params, "unrolled",
+                                   ops_after_cse([a.expr for a in unrolled.forward]),
+                                   ops_after_cse([a.expr for a in unrolled.program]),
+                                   seconds={"chain_rule_derivation": unrolled.seconds})
+            source = generate_unrolled_module(unrolled, __version__)
+            formulas = [str(a) for a in unrolled.program]
+        timings["derive_and_generate"] = time.perf_counter() - start
+        return source, {"model": network.spec(), "view": view, "report": report.to_dict(), "formulas": formulas,
+                        "derive_and_generate_seconds": timings["derive_and_generate"]}
+
+    start = time.perf_counter()
+    module, meta, from_cache, folder = load_or_build(network.spec(), view, build, cache_dir)
+    timings["load_or_build"] = time.perf_counter() - start
+    compiled = CompiledNetwork(network, view, module, meta, from_cache, folder, timings)
+    if warm_up:
+        compiled.warm_up()
+    return compiled

@@ -1,0 +1,176 @@
+"""Lowering: index-level statements to loop nests (or ``np.dot``) as Python source lines.
+
+A statement ``target[n, j] = expr`` holds for every value of its loop indices.  Lowering
+turns it into nested ``for`` loops, with three rewrites that matter for speed:
+
+* a contraction ``Sum_k A[., k] * B[k, .]`` becomes one ``np.dot`` call (BLAS), with the
+  operands transposed as their index order requires;
+* every other ``Sum`` becomes an accumulator loop, placed at the outermost loop level
+  where all its free indices are bound (loop-invariant code motion: the softmax
+  denominator is computed once per sample, not once per neuron);
+* common subexpressions of what remains are computed once, also at the outermost level
+  their indices allow.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..simplify.opcount import cse
+from .printer import KernelPrinter
+
+INDENT = "    "
+
+
+@dataclass
+class _Item:
+    """Lines of code that must run at a given loop depth (0 = before every loop)."""
+
+    level: int
+    lines: list[str]
+
+
+@dataclass
+class Lowerer:
+    """Turns statements into source lines; one per generated function (it numbers temporaries)."""
+
+    printer: KernelPrinter = field(default_factory=KernelPrinter)
+    _ids: itertools.count = field(default_factory=itertools.count)
+
+    def fresh(self, prefix: str) -> sp.Symbol:
+        return sp.Symbol(f"_{prefix}{next(self._ids)}")
+
+    # -- public -----------------------------------------------------------------------
+    def assign(self, target: sp.Expr, expr: sp.Expr, loops: list[tuple[sp.Symbol, str]],
+               into_existing: bool = False) -> list[str]:
+        """Lines computing ``target = expr`` for every value of ``loops`` (index, extent code).
+
+        ``into_existing`` says the target array exists already (a gradient buffer passed in
+        by the caller); otherwise a contraction allocates it and a loop nest needs it
+        allocated by the caller.
+        """
+        dot = self._as_dot(target, expr, loops, into_existing)
+        if dot is not None:
+            return dot
+        return self._loop_nest(target, expr, loops)
+
+    # -- contractions -----------------------------------------------------------------------
+    def _as_dot(self, target, expr, loops, into_existing) -> list[str] | None:
+        if not isinstance(target, sp.Indexed) or len(target.indices) != 2:
+            return None
+        contraction = next((t for t in sp.Add.make_args(expr) if _is_contraction(t)), None)
+        if contraction is None:
+            return None
+        rest = expr - contraction
+        t0, t1 = target.indices
+        (k, _, _), = contraction.limits
+        A, Bm = [f for f in sp.Mul.make_args(contraction.function)]
+        if t0 not in A.indices:
+            A, Bm = Bm, A
+        if t0 not in A.indices or t1 not in Bm.indices:
+            return None
+        left = self._operand(A, (t0, k))
+        right = self._operand(Bm, (k, t1))
+        if left is None or right is None:
+            return None
+        name = self.printer.doprint(target.base)
+        lhs = f"{name}[:, :]" if into_existing else name
+        lines = [f"{lhs} = np.dot({left}, {right})"]
+        if rest != 0:
+            lines += self._loop_nest(target, target + rest, loops)
+        return lines
+
+    def _operand(self, M: sp.Indexed, order: tuple) -> str | None:
+        name = self.printer.doprint(M.base)
+        if tuple(M.indices) == order:
+            return name
+        if tuple(M.indices) == order[::-1]:
+            return f"{name}.T"
+        return None
+
+    # -- loop nests ----------------------------------------------------------------------------
+    def _loop_nest(self, target, expr, loops) -> list[str]:
+        loop_vars = [v for v, _ in loops]
+        items, value = self._lower(expr, loop_vars, {})
+        items.append(_Item(len(loops), [f"{self.printer.doprint(target)} = {value}"]))
+        lines: list[str] = []
+        for depth in range(len(loops) + 1):
+            if depth > 0:
+                var, extent = loops[depth - 1]
+                lines.append(INDENT * (depth - 1) + f"for {self.printer.doprint(var)} in range({extent}):")
+            for item in items:
+                if item.level == depth:
+                    lines += [INDENT * depth + line for line in item.lines]
+        return lines
+
+    def _lower(self, expr: sp.Expr, loop_vars: list[sp.Symbol], deps: dict) -> tuple[list[_Item], str]:
+        """Items that compute the pieces of ``expr``, and the code of ``expr`` itself.
+
+        ``deps`` maps each temporary already defined to the loop variables it depends on.
+        """
+        items: list[_Item] = []
+        sums: dict[sp.Sum, sp.Symbol] = {}
+
+        def hoist(e: sp.Expr) -> sp.Expr:  # outermost sums first
+            if isinstance(e, sp.Sum):
+                if e not in sums:
+                    sums[e] = self._lower_sum(e, loop_vars, deps, items)
+                return sums[e]
+            return e.func(*(hoist(a) for a in e.args)) if e.args else e
+
+        flat = hoist(expr)
+        replacements, (reduced,) = cse([flat], symbol_prefix=f"_x{next(self._ids)}_")
+        for sym, sub in replacements:
+            level = self._level(sub, loop_vars, deps)
+            deps[sym] = self._vars(sub, loop_vars, deps)
+            items.append(_Item(level, [f"{self.printer.doprint(sym)} = {self.printer.doprint(sub)}"]))
+        return items, self.printer.doprint(reduced)
+
+    def _lower_sum(self, s: sp.Sum, loop_vars, deps, items: list[_Item]) -> sp.Symbol:
+        (k, lo, hi), *more = s.limits
+        body = s.function if not more else sp.Sum(s.function, *more)
+        knew = self.fresh("k")
+        body = body.xreplace({k: knew})
+        inner_vars = loop_vars + [knew]
+        inner_items, value = self._lower(body, inner_vars, deps)
+        acc = self.fresh("s")
+        deps[acc] = self._vars(s, loop_vars, deps)
+        level = self._level(s, loop_vars, deps)
+        inside = len(inner_vars)
+        # body pieces that do not depend on the summation index run before the loop
+        for item in inner_items:
+            if item.level < inside:
+                items.append(_Item(min(item.level, level) if item.level <= level else level, item.lines))
+        lines = [f"{acc} = 0.0",
+                 f"for {self.printer.doprint(knew)} in range({self.printer.doprint(lo)}, "
+                 f"{self.printer.doprint(hi + 1)}):"]
+        for item in inner_items:
+            if item.level == inside:
+                lines += [INDENT + line for line in item.lines]
+        lines.append(INDENT + f"{acc} += {value}")
+        items.append(_Item(level, lines))
+        return acc
+
+    def _vars(self, expr: sp.Expr, loop_vars, deps) -> set:
+        free = expr.free_symbols
+        out = {v for v in loop_vars if v in free}
+        for sym in free:
+            out |= deps.get(sym, set())
+        return out & set(loop_vars)
+
+    def _level(self, expr: sp.Expr, loop_vars, deps) -> int:
+        used = self._vars(expr, loop_vars, deps)
+        return max((loop_vars.index(v) + 1 for v in used), default=0)
+
+
+def _is_contraction(term: sp.Expr) -> bool:
+    """``Sum(A[..] * B[..], (k, 0, K - 1))`` with two 2-D arrays sharing only ``k``."""
+    if not isinstance(term, sp.Sum) or len(term.limits) != 1:
+        return False
+    factors = sp.Mul.make_args(term.function)
+    if len(factors) != 2 or not all(isinstance(f, sp.Indexed) and len(f.indices) == 2 for f in factors):
+        return False
+    k, lo, _ = term.limits[0]
+    return lo == 0 and all(list(f.indices).count(k) == 1 for f in factors)
