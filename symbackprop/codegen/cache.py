@@ -107,6 +107,23 @@ def import_kernels(path: Path, name: str) -> types.ModuleType:
     return module
 
 
+def load_or_build_json(path: Path, build: Callable[[], dict]) -> tuple[dict, bool]:
+    """A small JSON record at ``path``, built and written atomically if missing or unreadable."""
+    try:
+        return json.loads(path.read_text()), True
+    except (OSError, ValueError):
+        pass
+    data = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".tmp-{path.name}-", delete=False) as f:
+            json.dump(data, f, indent=1)
+        os.replace(f.name, path)
+    except OSError as exc:
+        raise CacheError(f"cannot write {path}: {exc}") from None
+    return data, False
+
+
 def load_or_build(spec: dict, view: str, build: Callable[[], tuple[str, dict]],
                   cache_dir: str | os.PathLike | None = None) -> tuple[types.ModuleType, dict, bool, Path]:
     """Load the kernels for ``(spec, view)`` from the cache, building them if needed.

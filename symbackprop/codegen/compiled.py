@@ -98,9 +98,15 @@ class CompiledNetwork:
 
 
 def compile_network(network: Network, view: str = "index", cache_dir=None, warm_up: bool = True) -> CompiledNetwork:
-    """Derive, simplify, generate and compile kernels for ``network`` (or load them from cache)."""
+    """Derive, simplify, generate and compile kernels for ``network`` (or load them from cache).
+
+    Index-level kernels read every width from the arrays they get, so they are cached by
+    the network's *structure* (activation per layer and loss): a network that differs
+    only in widths reuses compiled code.  The op-count report depends on the widths and
+    is cached per model.  Unrolled kernels are cached per model.
+    """
     from .. import __version__
-    from .cache import load_or_build
+    from .cache import cache_root, entry_key, load_or_build, load_or_build_json
 
     if view not in VIEWS:
         raise ValueError(f"unknown kernel view {view!r}; choose one of: {', '.join(VIEWS)}")
@@ -109,35 +115,47 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
             f"the unrolled view writes one line per weight; {network.n_params:,} parameters is more than "
             f"{UNROLLED_PARAM_LIMIT:,} and would take minutes to compile: use view='index'")
     timings: dict[str, float] = {}
+    derived: dict = {}
+
+    def derivation():
+        if "value" not in derived:
+            start = time.perf_counter()
+            derived["value"] = network.derive() if view == "index" else network.derive_unrolled()
+            timings["derive"] = time.perf_counter() - start
+        return derived["value"]
 
     def build() -> tuple[str, dict]:
+        deriv = derivation()
         start = time.perf_counter()
         if view == "index":
-            from ..simplify.report import count_index
             from .index_kernels import generate_index_module
-            deriv = network.derive()
-            report = count_index(deriv)
             source = generate_index_module(deriv, __version__)
             formulas = [str(s) for s in deriv.statements()]
         else:
-            from ..derive.unrolled import derive_unrolled
-            from ..simplify.opcount import ops_after_cse
             from .unrolled_kernels import generate_unrolled_module
-            unrolled = derive_unrolled(network)
-            report = OpCountReport(repr(network), network.n_params, "unrolled",
-                                   ops_after_cse([a.expr for a in unrolled.forward]),
-                                   ops_after_cse([a.expr for a in unrolled.program]),
-                                   seconds={"chain_rule_derivation": unrolled.seconds})
-            source = generate_unrolled_module(unrolled, __version__)
-            formulas = [str(a) for a in unrolled.program]
-        timings["derive_and_generate"] = time.perf_counter() - start
-        return source, {"model": network.spec(), "view": view, "report": report.to_dict(), "formulas": formulas,
-                        "derive_and_generate_seconds": timings["derive_and_generate"]}
+            source = generate_unrolled_module(deriv, __version__)
+            formulas = [str(a) for a in deriv.program]
+        timings["generate"] = time.perf_counter() - start
+        return source, {"structure": structure, "view": view, "formulas": formulas}
 
+    def report() -> dict:
+        deriv = derivation()
+        if view == "index":
+            from ..simplify.report import count_index
+            return count_index(deriv).to_dict()
+        from ..simplify.opcount import ops_after_cse
+        return OpCountReport(repr(network), network.n_params, "unrolled",
+                             ops_after_cse([a.expr for a in deriv.forward]),
+                             ops_after_cse([a.expr for a in deriv.program]),
+                             seconds={"chain_rule_derivation": deriv.seconds}).to_dict()
+
+    structure = network.structure() if view == "index" else network.spec()
     start = time.perf_counter()
-    module, meta, from_cache, folder = load_or_build(network.spec(), view, build, cache_dir)
+    module, meta, kernels_cached, folder = load_or_build(structure, view, build, cache_dir)
+    report_path = cache_root(cache_dir) / "reports" / f"{view}-{entry_key(network.spec(), view)[:24]}.json"
+    meta["report"], report_cached = load_or_build_json(report_path, report)
     timings["load_or_build"] = time.perf_counter() - start
-    compiled = CompiledNetwork(network, view, module, meta, from_cache, folder, timings)
+    compiled = CompiledNetwork(network, view, module, meta, kernels_cached and report_cached, folder, timings)
     if warm_up:
         compiled.warm_up()
     return compiled

@@ -121,7 +121,8 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
     loss_lines = Lowerer(printer).assign(sp.Symbol("L"), _loss_expr(deriv), [])
     backward = _backward_body(deriv, Lowerer(printer))
 
-    out = [HEADER.format(version=version, model=repr(net), formulas=formulas), ""]
+    structure = " -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
+    out = [HEADER.format(version=version, model=structure, formulas=formulas), ""]
     out += ["@njit(cache=True)", f"def _forward_all(a0, {params}):"]
     out += _indent(_sizes(deriv) + forward + [f"return {acts},"])
     out += ["", "", "@njit(cache=True)", f"def forward(a0, {params}):",

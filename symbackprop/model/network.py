@@ -96,6 +96,10 @@ class Network:
     def spec(self) -> dict:
         return {"layers": [l.spec() for l in self.layers], "loss": self.loss.name}
 
+    def structure(self) -> dict:
+        """What the index-level kernels depend on: the activation of each layer and the loss, not the widths."""
+        return {"activations": [l.activation for l in self.layers], "loss": self.loss.name}
+
     def key(self) -> str:
         """A stable hash of the architecture and loss (not the weights)."""
         return hashlib.sha256(json.dumps(self.spec(), sort_keys=True).encode()).hexdigest()
@@ -188,10 +192,14 @@ class Network:
         from ..derive.unrolled import derive_unrolled
         return derive_unrolled(self)
 
-    def compile(self, view: str = "index", cache_dir: str | None = None) -> "CompiledNetwork":
-        """Derive, simplify and compile Numba kernels (or load them from the on-disk cache)."""
+    def compile(self, view: str = "index", cache_dir: str | None = None, warm_up: bool = True) -> "CompiledNetwork":
+        """Derive, simplify and compile Numba kernels (or load them from the on-disk cache).
+
+        ``warm_up`` runs each kernel once so that compilation happens now rather than on
+        the first call.
+        """
         from ..codegen.compiled import compile_network
-        return compile_network(self, view=view, cache_dir=cache_dir)
+        return compile_network(self, view=view, cache_dir=cache_dir, warm_up=warm_up)
 
 
 def _as_float_matrix(A, name: str) -> np.ndarray:

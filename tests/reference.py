@@ -1,0 +1,51 @@
+"""Independent references for gradients: PyTorch autograd and central finite differences.
+
+Neither shares code with symbackprop's derivation: the torch model is written here from
+the layer description with torch's own functions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def torch_loss_and_grad(net, X, Y, params):
+    """Loss and gradients of ``net`` computed by PyTorch autograd in float64."""
+    import torch
+
+    tensors = {name: torch.tensor(params[name], dtype=torch.float64, requires_grad=True) for name in params}
+    a = torch.tensor(X, dtype=torch.float64)
+    y = torch.tensor(Y, dtype=torch.float64)
+    logits = None
+    for l, layer in enumerate(net.layers, start=1):
+        z = a @ tensors[f"W{l}"] + tensors[f"b{l}"]
+        logits = z
+        a = {
+            "identity": lambda t: t,
+            "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh,
+            "relu": torch.relu,
+            "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.01),
+            "softmax": lambda t: torch.softmax(t, dim=1),
+        }[layer.activation](z)
+    if net.loss.name == "mse":
+        loss = torch.nn.functional.mse_loss(a, y)
+    elif net.loss.name == "bce":
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+    else:
+        loss = -(y * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    loss.backward()
+    return float(loss), {name: t.grad.numpy() for name, t in tensors.items()}
+
+
+def finite_difference_grad(loss_fn, params, h: float = 1e-6) -> np.ndarray:
+    """Central differences of ``loss_fn()`` with respect to every entry of ``params.flat``."""
+    grad = np.empty_like(params.flat)
+    for k in range(params.flat.size):
+        old = params.flat[k]
+        params.flat[k] = old + h
+        up = loss_fn()
+        params.flat[k] = old - h
+        down = loss_fn()
+        params.flat[k] = old
+        grad[k] = (up - down) / (2 * h)
+    return grad
