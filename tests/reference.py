@@ -34,7 +34,7 @@ def torch_loss_and_grad(net, X, Y, params):
     else:
         loss = -(y * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
     loss.backward()
-    return float(loss), {name: t.grad.numpy() for name, t in tensors.items()}
+    return float(loss.detach()), {name: t.grad.numpy() for name, t in tensors.items()}
 
 
 def finite_difference_grad(loss_fn, params, h: float = 1e-6) -> np.ndarray:
