@@ -76,10 +76,15 @@ class UnrolledDerivation:
             expr = expr.xreplace({s: self.definitions[s] for s in expr.free_symbols if s in self.definitions})
         return expr
 
-    def gradient(self, param: str | sp.Symbol) -> sp.Expr:
-        """∂L/∂param in terms of the named intermediates, e.g. ``gradient("W1_0_1")``."""
-        sym = sp.Symbol(param) if isinstance(param, str) else param
-        return self.definitions[self.gradients[sym]]
+    def gradient(self, param: str | sp.Symbol, expanded: bool = False) -> sp.Expr:
+        """∂L/∂param, e.g. ``gradient("W1_0_1")``: through the named intermediates, or
+        written out in inputs, targets and parameters only with ``expanded=True``."""
+        name = param if isinstance(param, str) else param.name
+        by_name = {p.name: g for p, g in self.gradients.items()}
+        if name not in by_name:
+            raise KeyError(f"no parameter {name!r}; parameters are named like "
+                           f"{', '.join(list(by_name)[:3])}, ...")
+        return self.expand(by_name[name]) if expanded else self.definitions[by_name[name]]
 
     def __str__(self) -> str:
         return "\n".join(str(a) for a in self.program)
