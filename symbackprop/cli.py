@@ -115,7 +115,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_derive(args: argparse.Namespace) -> int:
     from .model import Network
-    from .simplify.report import count_index, count_unrolled
+    from .simplify.report import NAIVE_PARAM_LIMIT, count_index, count_unrolled
 
     net = Network.mlp(args.sizes, args.activation, args.output, args.loss)
     print(f"model: {net}  ({net.n_params:,} parameters)\n")
@@ -131,7 +131,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
             print(f"  {a}")
     print()
     naive = {"auto": None, "yes": True, "no": False}[args.naive]
-    if args.view == "unrolled" or naive or (naive is None and net.n_params <= 400):
+    if args.view == "unrolled" or naive or (naive is None and net.n_params <= NAIVE_PARAM_LIMIT):
         print(count_unrolled(net, naive=naive).table())
     else:
         print(count_index(net.derive()).table())

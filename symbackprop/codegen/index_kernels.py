@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..derive.index_level import B, IndexDerivation, Statement, width
+from ..derive.index_level import B, IndexDerivation, Statement, n
 from ..simplify.stabilize import stabilize
-from .lowering import INDENT, Lowerer
+from .lowering import INDENT, Lowerer, is_contraction
 from .printer import KernelPrinter
 
 HEADER = '''\
@@ -81,11 +81,9 @@ def _forward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
 
 def _loss_expr(deriv: IndexDerivation) -> sp.Expr:
     """The batch-mean loss in its stable form: through ``z`` if the loss takes logs."""
-    per_sample = deriv.loss.expr * B  # Sum_n loss_n
     if deriv.loss_through_z.has(sp.log):
-        outer = next(iter(s for s in sp.preorder_traversal(deriv.loss.expr) if isinstance(s, sp.Sum)))
-        per_sample = sp.Sum(stabilize(deriv.loss_through_z), *outer.limits)
-    return per_sample / B
+        return sp.Sum(stabilize(deriv.loss_through_z), (n, 0, B - 1)) / B
+    return deriv.loss.expr
 
 
 def _backward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
@@ -93,18 +91,13 @@ def _backward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
     for stmt in deriv.backward:
         name = str(stmt.target.base)
         if stmt.role == "delta" or stmt.role == "grad_input":
-            if not _contraction_allocates(low, stmt):
+            if not any(is_contraction(t) for t in sp.Add.make_args(stmt.expr)):  # np.dot allocates
                 extent = stmt.loops[1][1]
                 lines.append(f"{name} = np.empty((B, {extent}))")
             lines += low.assign(stmt.target, stmt.expr, _loops(stmt))
         else:  # gradient buffers passed in by the caller
             lines += low.assign(stmt.target, stmt.expr, _loops(stmt), into_existing=True)
     return lines
-
-
-def _contraction_allocates(low: Lowerer, stmt: Statement) -> bool:
-    from .lowering import _is_contraction
-    return any(_is_contraction(t) for t in sp.Add.make_args(stmt.expr))
 
 
 def generate_index_module(deriv: IndexDerivation, version: str) -> str:

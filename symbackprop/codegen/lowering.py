@@ -60,7 +60,7 @@ class Lowerer:
     def _as_dot(self, target, expr, loops, into_existing) -> list[str] | None:
         if not isinstance(target, sp.Indexed) or len(target.indices) != 2:
             return None
-        contraction = next((t for t in sp.Add.make_args(expr) if _is_contraction(t)), None)
+        contraction = next((t for t in sp.Add.make_args(expr) if is_contraction(t)), None)
         if contraction is None:
             return None
         rest = expr - contraction
@@ -142,7 +142,8 @@ class Lowerer:
         # body pieces that do not depend on the summation index run before the loop
         for item in inner_items:
             if item.level < inside:
-                items.append(_Item(min(item.level, level) if item.level <= level else level, item.lines))
+                assert item.level <= level, "a sum body cannot depend on indices the sum does not"
+                items.append(item)
         lines = [f"{acc} = 0.0",
                  f"for {self.printer.doprint(knew)} in range({self.printer.doprint(lo)}, "
                  f"{self.printer.doprint(hi + 1)}):"]
@@ -165,7 +166,7 @@ class Lowerer:
         return max((loop_vars.index(v) + 1 for v in used), default=0)
 
 
-def _is_contraction(term: sp.Expr) -> bool:
+def is_contraction(term: sp.Expr) -> bool:
     """``Sum(A[..] * B[..], (k, 0, K - 1))`` with two 2-D arrays sharing only ``k``."""
     if not isinstance(term, sp.Sum) or len(term.limits) != 1:
         return False

@@ -128,11 +128,6 @@ def _bases(l: int) -> dict[str, sp.IndexedBase]:
         "a_prev": sp.IndexedBase(f"a{l - 1}"), "g_prev": sp.IndexedBase(f"g{l - 1}")}
 
 
-def _check_substitutions(m_in: int, m_out: int) -> dict:
-    """Concrete sizes for numeric spot checks of a rewrite (widths 3 and 4, batch 2)."""
-    return {n: 0, j: 1, i: 2, B: 2, sp.Symbol("m_in"): m_in, sp.Symbol("m_out"): m_out}
-
-
 def derive_index_level(network: "Network") -> IndexDerivation:
     """Derive the generic-neuron chain rule for every layer of ``network``."""
     start = time.perf_counter()
