@@ -7,12 +7,12 @@ The pipeline, one sub-package per stage::
 Importing this package loads SymPy and NumPy only; Numba is imported when a network is
 compiled.
 """
-from .errors import (ArchitectureError, CacheError, DataError, LossMismatchError, SymbackpropError,
+from .errors import (ArchitectureError, CacheError, CheckpointError, DataError, LossMismatchError, SymbackpropError,
                      TrainingError, UnknownActivationError, UnknownLossError)
 from .model import Dense, Network, Parameters
 
 __version__ = "0.1.0"
 
-__all__ = ["ArchitectureError", "CacheError", "DataError", "Dense", "LossMismatchError", "Network",
+__all__ = ["ArchitectureError", "CacheError", "CheckpointError", "DataError", "Dense", "LossMismatchError", "Network",
            "Parameters", "SymbackpropError", "TrainingError", "UnknownActivationError", "UnknownLossError",
            "__version__"]

@@ -1,4 +1,4 @@
-"""The ``symbackprop`` command: train a network, or show its derivation and op counts.
+"""The ``symbackprop`` command: train, evaluate and predict; show a derivation and its op counts.
 
 Every error a user can cause is a :class:`~symbackprop.errors.SymbackpropError`; the
 command prints it as one line and exits with status 2, without a traceback.
@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 
-from .errors import SymbackpropError
+from .errors import DataError, SymbackpropError
 
 DEFAULT_HIDDEN = "256"
 
@@ -24,41 +24,86 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
-def _add_model_options(p: argparse.ArgumentParser, hidden_default: str) -> None:
-    p.add_argument("--hidden", type=_sizes, default=_sizes(hidden_default), metavar="N[,N...]",
-                   help=f"hidden layer widths, comma-separated (default: {hidden_default})")
-    p.add_argument("--activation", default="relu",
-                   help="hidden activation: identity, sigmoid, tanh, relu, leaky_relu, softmax (default: relu)")
-    p.add_argument("--output", default=None,
-                   help="output activation (default: the one the loss expects: softmax for cce, sigmoid for bce)")
-    p.add_argument("--loss", default="cce", help="mse, bce or cce (default: cce)")
-    p.add_argument("--view", choices=("index", "unrolled"), default="index",
-                   help="kernels from the index-level rules (any size) or unrolled per weight (small nets)")
-    p.add_argument("--cache-dir", default=None,
-                   help="kernel cache folder (default: $SYMBACKPROP_CACHE_DIR or ~/.cache/symbackprop)")
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data (nothing is downloaded)")
+    g.add_argument("--dataset", default="digits", help="bundled data set: digits, breast_cancer, xor (default: digits)")
+    g.add_argument("--csv", metavar="FILE", help="your own CSV file: a header row, feature columns and a label column")
+    g.add_argument("--label-column", default="-1", help="CSV label column, by name or position (default: last)")
+    g.add_argument("--idx-images", metavar="FILE", help="MNIST-format IDX images (optionally .gz)")
+    g.add_argument("--idx-labels", metavar="FILE", help="MNIST-format IDX labels (optionally .gz)")
+    g.add_argument("--seed", type=int, default=0, help="seed for the split, initial weights and shuffling (default: 0)")
+    g.add_argument("--val-fraction", type=float, default=0.1, help="validation share (default: 0.1)")
+    g.add_argument("--test-fraction", type=float, default=0.2, help="held-out test share (default: 0.2)")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .train.optimizers import OPTIMIZERS
+
     parser = argparse.ArgumentParser(
         prog="symbackprop",
         description="Backpropagation you can read, check and compile: SymPy derives every gradient "
                     "by the chain rule, CSE simplifies it, Numba compiles it.")
-    from . import __version__
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = sub.add_parser("train", help="derive, compile and train a network on a bundled dataset",
+    train = sub.add_parser("train", help="derive, compile and train a network",
                            description="Derive, compile and train an MLP. With no flags: scikit-learn's "
                                        "digits, 64-256-10 ReLU + softmax, cross-entropy, mini-batch SGD.")
-    train.add_argument("--dataset", default="digits", help="bundled dataset (default: digits)")
-    _add_model_options(train, DEFAULT_HIDDEN)
-    train.add_argument("--epochs", type=int, default=100, help="passes over the training set (default: 100)")
-    train.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: 0.05)")
-    train.add_argument("--batch-size", type=int, default=16, help="mini-batch size (default: 16)")
-    train.add_argument("--seed", type=int, default=0, help="seed for the split, initial weights and shuffling")
-    train.add_argument("--val-fraction", type=float, default=0.1, help="validation share (default: 0.1)")
-    train.add_argument("--test-fraction", type=float, default=0.2, help="held-out test share (default: 0.2)")
-    train.add_argument("--every", type=int, default=10, help="print every N-th epoch (default: 10)")
+    _add_data_options(train)
+    m = train.add_argument_group("model")
+    m.add_argument("--hidden", type=_sizes, default=_sizes(DEFAULT_HIDDEN), metavar="N[,N...]",
+                   help=f"hidden layer widths, comma-separated (default: {DEFAULT_HIDDEN})")
+    m.add_argument("--activation", default="relu",
+                   help="hidden activation: identity, sigmoid, tanh, relu, leaky_relu, softmax (default: relu)")
+    m.add_argument("--output", default=None, help="output activation (default: the one the loss expects)")
+    m.add_argument("--loss", default=None,
+                   help="mse, bce or cce (default: bce for two classes, cce otherwise)")
+    m.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights (default: 0)")
+    m.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights, l2/2·ΣW² (default: 0)")
+    m.add_argument("--init", default="auto",
+                   help="auto (He after ReLU, Xavier otherwise), xavier_uniform, xavier_normal, he_normal, he_uniform")
+    m.add_argument("--normalize", default="none", choices=("none", "minmax", "standard"),
+                   help="input normalisation, fitted on the training split (default: none)")
+    m.add_argument("--view", choices=("index", "unrolled"), default="index",
+                   help="kernels from the index-level rules (any size) or unrolled per weight (small nets)")
+    m.add_argument("--cache-dir", default=None,
+                   help="kernel cache folder (default: $SYMBACKPROP_CACHE_DIR or ~/.cache/symbackprop)")
+    o = train.add_argument_group("optimisation")
+    o.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="update rule (default: sgd)")
+    o.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
+    o.add_argument("--momentum", type=float, default=0.9, help="momentum / nesterov coefficient (default: 0.9)")
+    o.add_argument("--beta1", type=float, default=0.9, help="Adam β1 (default: 0.9)")
+    o.add_argument("--beta2", type=float, default=0.999, help="Adam β2 (default: 0.999)")
+    o.add_argument("--alpha", type=float, default=0.99, help="RMSProp smoothing (default: 0.99)")
+    o.add_argument("--schedule", default="constant", choices=("constant", "step", "exponential"),
+                   help="learning-rate schedule (default: constant)")
+    o.add_argument("--gamma", type=float, default=0.5, help="decay factor of the schedule (default: 0.5)")
+    o.add_argument("--step-size", type=int, default=10, help="epochs between step decays (default: 10)")
+    o.add_argument("--epochs", type=int, default=100, help="passes over the training set (default: 100)")
+    o.add_argument("--batch-size", type=int, default=16, help="mini-batch size (default: 16)")
+    o.add_argument("--clip-value", type=float, default=None, help="clip each gradient entry to ±VALUE")
+    o.add_argument("--clip-norm", type=float, default=None, help="scale gradients to global norm ≤ NORM")
+    o.add_argument("--patience", type=int, default=None,
+                   help="stop after N epochs without a better validation loss, keeping the best weights")
+    r = train.add_argument_group("output")
+    r.add_argument("--save", metavar="FILE", help="checkpoint file, written atomically after every epoch")
+    r.add_argument("--resume", metavar="FILE", help="continue training from a checkpoint (model flags ignored)")
+    r.add_argument("--plot", metavar="FILE.png", help="draw loss and accuracy curves (needs matplotlib)")
+    r.add_argument("--every", type=int, default=10, help="print every N-th epoch (default: 10)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    evaluate = sub.add_parser("evaluate", help="loss and accuracy of a saved model on a data set's test split",
+                              description="Evaluate a checkpoint on the held-out test split of a data set "
+                                          "(the same seed and fractions give the same split as in training).")
+    evaluate.add_argument("model", help="checkpoint written by 'symbackprop train --save'")
+    _add_data_options(evaluate)
+
+    predict = sub.add_parser("predict", help="predict classes for the rows of a CSV file",
+                             description="Predict one class per row of a CSV file of features (header row first).")
+    predict.add_argument("model", help="checkpoint written by 'symbackprop train --save'")
+    predict.add_argument("input", help="CSV file: a header row, then one row of features per sample")
+    predict.add_argument("--probabilities", action="store_true", help="print the network outputs too")
 
     derive = sub.add_parser("derive", help="print the chain-rule formulas and the op-count report",
                             description="Derive a network's gradients and print the formulas and the "
@@ -68,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--activation", default="sigmoid", help="hidden activation (default: sigmoid)")
     derive.add_argument("--output", default=None, help="output activation (default: fits the loss)")
     derive.add_argument("--loss", default="mse", help="mse, bce or cce (default: mse)")
+    derive.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
+    derive.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
     derive.add_argument("--view", choices=("index", "unrolled"), default="index",
                         help="formulas of one generic neuron (index) or of every weight (unrolled)")
     derive.add_argument("--naive", choices=("auto", "yes", "no"), default="auto",
@@ -75,21 +122,73 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_epoch(record, epochs: int, every: int) -> None:
-    if record.epoch == 1 or record.epoch == epochs or record.epoch % every == 0:
-        val = "" if record.val_loss is None else f"  val loss {record.val_loss:.4f}"
-        acc = "" if record.val_accuracy is None else f"  val acc {record.val_accuracy:.4f}"
-        print(f"epoch {record.epoch:>4}/{epochs}  loss {record.train_loss:.4f}{val}{acc}", flush=True)
+def _load_data(args: argparse.Namespace):
+    from .train import data as datasets
+
+    split = {"seed": args.seed, "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
+    if args.csv:
+        return datasets.load_csv(args.csv, args.label_column, **split)
+    if args.idx_images or args.idx_labels:
+        if not (args.idx_images and args.idx_labels):
+            raise DataError("IDX data needs both --idx-images and --idx-labels")
+        return datasets.load_idx(args.idx_images, args.idx_labels, **split)
+    return datasets.load_dataset(args.dataset, **split)
+
+
+def _build_network(args: argparse.Namespace, data):
+    from .model import Network
+
+    loss = args.loss or ("bce" if data.binary else "cce")
+    n_out = 1 if (data.binary and loss in ("bce", "mse")) else data.n_classes
+    return Network.mlp([data.n_features, *args.hidden, n_out], args.activation, args.output, loss,
+                       l1=args.l1, l2=args.l2)
+
+
+class _Progress:
+    """Epoch lines, and a tqdm bar over the epochs when the output is a terminal."""
+
+    def __init__(self, total: int, every: int, enabled: bool) -> None:
+        self.total, self.every, self.bar = total, every, None
+        if enabled and sys.stdout.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit="epoch", leave=False)
+
+    def __call__(self, record) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{record.train_loss:.4f}")
+        if record.epoch == 1 or record.epoch % self.every == 0 or record.epoch == self.total:
+            val = "" if record.val_loss is None else f"  val loss {record.val_loss:.4f}"
+            acc = "" if record.val_accuracy is None else f"  val acc {record.val_accuracy:.4f}"
+            line = f"epoch {record.epoch:>4}/{self.total}  lr {record.lr:.3g}  loss {record.train_loss:.4f}{val}{acc}"
+            (self.bar.write if self.bar is not None else print)(line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .model import Network
-    from .train import accuracy, load_dataset, train_sgd
+    from .train import Checkpoint, Normalizer, Optimizer, Schedule, accuracy, fit, load_checkpoint, save_checkpoint
 
-    data = load_dataset(args.dataset, seed=args.seed, val_fraction=args.val_fraction,
-                        test_fraction=args.test_fraction)
+    data = _load_data(args)
     print(data.summary())
-    net = Network.mlp([data.n_features, *args.hidden, data.n_classes], args.activation, args.output, args.loss)
+    start_epoch, history_before = 1, []
+    if args.resume:
+        ckpt = load_checkpoint(args.resume)
+        net, params, normalizer, optimizer = ckpt.network, ckpt.params, ckpt.normalizer, ckpt.optimizer
+        start_epoch = int(ckpt.info.get("epochs", 0)) + 1
+        history_before = ckpt.info.get("history", [])
+        print(f"resuming {args.resume} after epoch {start_epoch - 1}")
+        if net.n_inputs != data.n_features:
+            raise DataError(f"the checkpoint's network takes {net.n_inputs} features, the data has {data.n_features}")
+    else:
+        net = _build_network(args, data)
+        params = net.init_params(args.seed, args.init)
+        normalizer = Normalizer(args.normalize).fit(data.X_train)
+        optimizer = None
+    optimizer = optimizer or Optimizer(args.optimizer, momentum=args.momentum, alpha=args.alpha, beta1=args.beta1,
+                                       beta2=args.beta2)
     print(f"model: {net}  ({net.n_params:,} parameters)")
     start = time.perf_counter()
     compiled = net.compile(view=args.view, cache_dir=args.cache_dir)
@@ -100,24 +199,107 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"kernels: derived in {t.get('derive', 0):.2f} s, generated in {t.get('generate', 0):.2f} s, "
               f"compiled in {t.get('compile_or_load', 0):.2f} s -> {compiled.source_path}")
     print(compiled.report.table())
-    params = net.init_params(args.seed)
-    print(f"training: SGD, lr {args.lr}, batch {args.batch_size}, {args.epochs} epochs")
+    schedule = Schedule(args.schedule, args.gamma, args.step_size)
+    extras = [f"{k} {v}" for k, v in (("clip value", args.clip_value), ("clip norm", args.clip_norm),
+                                         ("patience", args.patience)) if v is not None]
+    print(f"training: {optimizer.name}, lr {args.lr} ({schedule.kind}), batch {args.batch_size}, "
+          f"{args.epochs} epochs, inputs {normalizer.kind}" + "".join(f", {e}" for e in extras))
+    X_train, X_val, X_test = (normalizer.transform(X) for X in (data.X_train, data.X_val, data.X_test))
+    progress = _Progress(start_epoch + args.epochs - 1, args.every, not args.no_progress)
+    done: list = []
+
+    def on_epoch(record) -> None:
+        progress(record)
+        done.append(record)
+        if args.save:
+            info = {"epochs": record.epoch, "dataset": data.name, "seed": args.seed,
+                    "history": history_before + [vars(r) for r in done]}
+            save_checkpoint(args.save, Checkpoint(net, params, normalizer, optimizer, info))
+
     t0 = time.perf_counter()
-    train_sgd(compiled, params, data.X_train, data.y_train, epochs=args.epochs, lr=args.lr,
-              batch_size=args.batch_size, seed=args.seed, X_val=data.X_val, y_val=data.y_val,
-              on_epoch=lambda r: _print_epoch(r, args.epochs, args.every))
+    try:
+        history = fit(compiled, params, X_train, data.y_train, epochs=args.epochs, lr=args.lr,
+                      batch_size=args.batch_size, optimizer=optimizer, schedule=schedule, clip_value=args.clip_value,
+                      clip_norm=args.clip_norm, seed=args.seed + start_epoch - 1, X_val=X_val, y_val=data.y_val,
+                      patience=args.patience, start_epoch=start_epoch, on_epoch=on_epoch)
+    finally:
+        progress.close()
     seconds = time.perf_counter() - t0
-    acc = accuracy(compiled, params, data.X_test, data.y_test)
+    if history.stopped_early:
+        print(f"early stop after epoch {history.epochs[-1].epoch}: best validation loss at epoch {history.best_epoch}")
+    if args.save:  # the final weights (the best ones after early stopping)
+        info = {"epochs": history.epochs[-1].epoch, "dataset": data.name, "seed": args.seed,
+                "history": history_before + [vars(r) for r in done]}
+        save_checkpoint(args.save, Checkpoint(net, params, normalizer, optimizer, info))
+        print(f"saved {args.save}")
+    if args.plot:
+        from .train.plot import plot_history
+        plot_history(history, args.plot, title=f"{data.name}: {net}")
+        print(f"plotted {args.plot}")
+    acc = accuracy(compiled, params, X_test, data.y_test)
     correct = int(round(acc * len(data.y_test)))
     print(f"trained in {seconds:.2f} s; held-out test accuracy: {acc:.4f} ({correct}/{len(data.y_test)})")
     return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .train import accuracy, load_checkpoint
+
+    ckpt = load_checkpoint(args.model)
+    data = _load_data(args)
+    if ckpt.network.n_inputs != data.n_features:
+        raise DataError(f"the model takes {ckpt.network.n_inputs} features, {data.name} has {data.n_features}")
+    compiled = ckpt.network.compile(warm_up=False)
+    X = ckpt.normalizer.transform(data.X_test)
+    loss = compiled.loss(X, data.y_test, ckpt.params)
+    acc = accuracy(compiled, ckpt.params, X, data.y_test)
+    print(f"{data.name} test split ({len(data.y_test)} samples): loss {loss:.4f}, accuracy {acc:.4f}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .train import load_checkpoint
+
+    ckpt = load_checkpoint(args.model)
+    X = _read_features(args.input)
+    compiled = ckpt.network.compile(warm_up=False)
+    X = ckpt.normalizer.transform(X)
+    out = compiled.forward(X, ckpt.params)
+    labels = compiled.predict(X, ckpt.params)
+    for k, label in enumerate(labels):
+        extra = "  " + " ".join(f"{v:.4f}" for v in out[k]) if args.probabilities else ""
+        print(f"{label}{extra}")
+    return 0
+
+
+def _read_features(path: str):
+    import csv
+
+    import numpy as np
+    try:
+        with open(path, newline="") as f:
+            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(rows) < 2:
+        raise DataError(f"{path} has no data rows (a header row and at least one sample are needed)")
+    width = len(rows[0])
+    values = []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != width:
+            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has {width}")
+        try:
+            values.append([float(v) for v in row])
+        except ValueError:
+            raise DataError(f"{path}, line {line}: every field must be a number") from None
+    return np.array(values)
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
     from .model import Network
     from .simplify.report import NAIVE_PARAM_LIMIT, count_index, count_unrolled
 
-    net = Network.mlp(args.sizes, args.activation, args.output, args.loss)
+    net = Network.mlp(args.sizes, args.activation, args.output, args.loss, l1=args.l1, l2=args.l2)
     print(f"model: {net}  ({net.n_params:,} parameters)\n")
     if args.view == "index":
         deriv = net.derive()
@@ -144,8 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "derive": cmd_derive}
     try:
-        return {"train": cmd_train, "derive": cmd_derive}[args.command](args)
+        return commands[args.command](args)
     except SymbackpropError as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return 2

@@ -44,3 +44,7 @@ class TrainingError(SymbackpropError, ValueError):
 
 class CacheError(SymbackpropError, OSError):
     """A kernel cache entry that cannot be written or read back."""
+
+
+class CheckpointError(SymbackpropError, ValueError):
+    """A checkpoint that cannot be read: missing, truncated, corrupt, or not written by symbackprop."""

@@ -72,7 +72,7 @@ def test_kernels_run_without_sympy(tmp_path):
         X = np.ones((2, 3)); Y = np.array([[1.0, 0.0], [0.0, 1.0]])
         W1 = np.full((3, 4), 0.1); b1 = np.zeros(4); W2 = np.full((4, 2), 0.2); b2 = np.zeros(2)
         g = [np.empty_like(a) for a in (W1, b1, W2, b2)]
-        print(kernels.loss_and_grad(X, Y, W1, b1, W2, b2, *g))
+        print(kernels.loss_and_grad(X, Y, W1, b1, W2, b2, *g, 0.0, 0.0))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -28,7 +28,7 @@ from typing import Callable
 from ..errors import CacheError
 
 #: bump when the generated code's shape changes, to invalidate older entries
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:

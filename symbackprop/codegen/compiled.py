@@ -58,10 +58,14 @@ class CompiledNetwork:
         X, _ = self.network.check_inputs(X)
         return self.module.forward(X, *self._params(params))
 
+    @property
+    def _penalty(self) -> tuple[float, float]:
+        return self.network.l1, self.network.l2
+
     def loss(self, X, Y, params: Parameters) -> float:
         """Mean loss over the rows of ``X``."""
         X, Y = self.network.check_inputs(X, Y)
-        return float(self.module.loss(X, Y, *self._params(params)))
+        return float(self.module.loss(X, Y, *self._params(params), *self._penalty))
 
     def loss_and_grad(self, X, Y, params: Parameters, grads: Parameters | None = None) -> tuple[float, Parameters]:
         """Mean loss and its gradient with respect to every parameter."""
@@ -72,7 +76,7 @@ class CompiledNetwork:
                                 grads: Parameters | None = None) -> tuple[float, Parameters]:
         """As :meth:`loss_and_grad` for arrays already passed through ``check_inputs`` (the training loop)."""
         grads = grads if grads is not None else params.zeros_like()
-        value = self.module.loss_and_grad(X, Y, *params.arrays(), *grads.arrays())
+        value = self.module.loss_and_grad(X, Y, *params.arrays(), *grads.arrays(), *self._penalty)
         return float(value), grads
 
     def predict(self, X, params: Parameters) -> np.ndarray:
@@ -90,8 +94,8 @@ class CompiledNetwork:
         Y = np.zeros((2, self.network.n_outputs))
         Y[:, 0] = 1.0
         self.module.forward(X, *params.arrays())
-        self.module.loss(X, Y, *params.arrays())
-        self.module.loss_and_grad(X, Y, *params.arrays(), *params.zeros_like().arrays())
+        self.module.loss(X, Y, *params.arrays(), *self._penalty)
+        self.module.loss_and_grad(X, Y, *params.arrays(), *params.zeros_like().arrays(), *self._penalty)
         seconds = time.perf_counter() - start
         self.timings["compile_or_load"] = seconds
         return seconds

@@ -82,7 +82,7 @@ def _forward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
 def _loss_expr(deriv: IndexDerivation) -> sp.Expr:
     """The batch-mean loss in its stable form: through ``z`` if the loss takes logs."""
     if deriv.loss_through_z.has(sp.log):
-        return sp.Sum(stabilize(deriv.loss_through_z), (n, 0, B - 1)) / B
+        return sp.Sum(stabilize(deriv.loss_through_z), (n, 0, B - 1)) / B + deriv.penalty
     return deriv.loss.expr
 
 
@@ -121,8 +121,8 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
     out += ["", "", "@njit(cache=True)", f"def forward(a0, {params}):",
             INDENT + f"return _forward_all(a0, {params})[{2 * depth - 1}]", "", ""]
     body_head = _sizes(deriv) + [f"{acts}, = _forward_all(a0, {params})"]
-    out += ["@njit(cache=True)", f"def loss(a0, Y, {params}):"]
+    out += ["@njit(cache=True)", f"def loss(a0, Y, {params}, l1, l2):"]
     out += _indent(body_head + loss_lines + ["return L"])
-    out += ["", "", "@njit(cache=True)", f"def loss_and_grad(a0, Y, {params}, {grads}):"]
+    out += ["", "", "@njit(cache=True)", f"def loss_and_grad(a0, Y, {params}, {grads}, l1, l2):"]
     out += _indent(body_head + loss_lines + backward + ["return L"])
     return "\n".join(out) + "\n"

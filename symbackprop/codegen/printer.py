@@ -52,6 +52,9 @@ class KernelPrinter(PythonCodePrinter):
     def _print_softplus(self, expr: sp.Function) -> str:
         return f"_softplus({self._print(expr.args[0])})"
 
+    def _print_sign(self, expr: sp.Function) -> str:
+        return f"np.sign({self._print(expr.args[0])})"
+
     def _print_Sum(self, expr: sp.Sum) -> str:
         raise CodegenError("Sum reached the printer: it should have been lowered to a loop")
 

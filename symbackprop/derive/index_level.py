@@ -40,6 +40,8 @@ n, i, j = sp.symbols("n i j", integer=True, nonnegative=True)
 B = sp.Symbol("B", integer=True, positive=True)
 #: the targets
 Y = sp.IndexedBase("Y")
+#: L1 and L2 regularisation coefficients (kernel arguments, so changing them does not recompile)
+L1, L2 = sp.symbols("l1 l2", nonnegative=True)
 
 
 def width(l: int) -> sp.Symbol:
@@ -95,6 +97,8 @@ class IndexDerivation:
     #: the per-sample loss written through the output layer's ``z`` (for stable logs)
     loss_through_z: sp.Expr
     seconds: float
+    #: the regularisation part of the loss (zero without L1/L2)
+    penalty: sp.Expr = sp.S.Zero
 
     @property
     def forward(self) -> list[Statement]:
@@ -124,8 +128,20 @@ class IndexDerivation:
 
 
 def _bases(l: int) -> dict[str, sp.IndexedBase]:
-    return {name: sp.IndexedBase(f"{name}{l}") for name in ("z", "a", "d", "g", "W", "b", "gW", "gb")} | {
+    return {name: sp.IndexedBase(f"{name}{l}") for name in ("z", "a", "d", "g", "b", "gW", "gb")} | {
+        "W": sp.IndexedBase(f"W{l}", real=True),  # real: d|W|/dW = sign(W)
         "a_prev": sp.IndexedBase(f"a{l - 1}"), "g_prev": sp.IndexedBase(f"g{l - 1}")}
+
+
+def penalty(network: "Network", W: sp.IndexedBase, m_in: sp.Expr, m_out: sp.Expr) -> sp.Expr:
+    """``l1 * Σ|W| + l2/2 * ΣW²`` for one weight matrix, with the terms the network asks for."""
+    limits = ((i, 0, m_in - 1), (j, 0, m_out - 1))
+    out = sp.S.Zero
+    if network.l1 > 0:
+        out += L1 * sp.Sum(sp.Abs(W[i, j]), *limits)
+    if network.l2 > 0:
+        out += L2 / 2 * sp.Sum(W[i, j] ** 2, *limits)
+    return out
 
 
 def derive_index_level(network: "Network") -> IndexDerivation:
@@ -135,6 +151,7 @@ def derive_index_level(network: "Network") -> IndexDerivation:
     rules: list[LayerRule] = []
     loss_stmt = None
     loss_through_z = None
+    total_penalty = sp.S.Zero
     for l, layer in enumerate(network.layers, start=1):
         s = _bases(l)
         m_in, m_out = width(l - 1), width(l)
@@ -154,7 +171,10 @@ def derive_index_level(network: "Network") -> IndexDerivation:
         # -- parameter and input gradients from d ----------------------------------------------
         p, q = sp.Dummy("p", integer=True), sp.Dummy("q", integer=True)
         proxy = sp.Sum(sp.Sum(s["d"][n, j] * z_expr, (j, 0, m_out - 1)), (n, 0, B - 1))
-        gW = factor_sums(collapse_deltas(sp.diff(proxy, s["W"][p, q]))).subs({p: i, q: j}, simultaneous=True)
+        layer_penalty = penalty(network, s["W"], m_in, m_out)
+        total_penalty += layer_penalty
+        gW = factor_sums(collapse_deltas(sp.diff(proxy + layer_penalty, s["W"][p, q]))).subs(
+            {p: i, q: j}, simultaneous=True)
         gb = factor_sums(collapse_deltas(sp.diff(proxy, s["b"][q]))).subs(q, j)
         n2 = sp.Dummy("n", integer=True)
         g_in = collapse_deltas(sp.diff(proxy, s["a_prev"][n2, p])).subs({n2: n, p: i}, simultaneous=True)
@@ -179,7 +199,9 @@ def derive_index_level(network: "Network") -> IndexDerivation:
             local=local,
         ))
     assert loss_stmt is not None and loss_through_z is not None
-    return IndexDerivation(network, rules, loss_stmt, loss_through_z, time.perf_counter() - start)
+    if total_penalty != 0:
+        loss_stmt = Statement(loss_stmt.target, loss_stmt.expr + total_penalty, (), "loss", 0)
+    return IndexDerivation(network, rules, loss_stmt, loss_through_z, time.perf_counter() - start, total_penalty)
 
 
 def _hidden_delta(act, s, a_expr, f_u, u, m_out, checks) -> sp.Expr:

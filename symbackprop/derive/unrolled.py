@@ -124,8 +124,16 @@ def derive_unrolled(network: "Network") -> UnrolledDerivation:
     loss_expr = network.loss.expression(A, Yb, 0, sizes[-1]).doit()
     loss_expr = loss_expr.xreplace({A[0, k]: acts[-1][k] for k in range(sizes[-1])}
                                    | {Yb[0, k]: targets[k] for k in range(sizes[-1])})
+    # the regularisation penalty over every weight (not the biases)
+    from .index_level import L1, L2
+    weights = [w for W in Ws for row in W for w in row]
+    reg = sp.S.Zero
+    if network.l1 > 0:
+        reg += L1 * sp.Add(*(sp.Abs(w) for w in weights))
+    if network.l2 > 0:
+        reg += L2 / 2 * sp.Add(*(w**2 for w in weights))
     L = _sym("L")
-    program.append(Assignment(L, loss_expr, "loss", 0))
+    program.append(Assignment(L, loss_expr + reg, "loss", 0))
 
     gradients: dict[sp.Symbol, sp.Symbol] = {}
     g = [_sym(f"g{depth}_{k}") for k in range(sizes[-1])]
@@ -143,7 +151,8 @@ def derive_unrolled(network: "Network") -> UnrolledDerivation:
         for i in range(layer.fan_in):
             for j in range(layer.fan_out):
                 gsym = _sym(f"dL_dW{l}_{i}_{j}")
-                program.append(Assignment(gsym, d[j] * sp.diff(definitions[z[j]], W[i][j]), "grad_W", l))
+                local = d[j] * sp.diff(definitions[z[j]], W[i][j]) + sp.diff(reg, W[i][j])
+                program.append(Assignment(gsym, local, "grad_W", l))
                 gradients[W[i][j]] = gsym
         for j in range(layer.fan_out):
             gsym = _sym(f"dL_db{l}_{j}")

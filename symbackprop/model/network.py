@@ -25,6 +25,14 @@ if TYPE_CHECKING:  # imported lazily: the model stage must not pull in the compi
     from ..derive.unrolled import UnrolledDerivation
 
 
+INIT_SCHEMES = {
+    "xavier_uniform": lambda rng, fi, fo: rng.uniform(-math.sqrt(6 / (fi + fo)), math.sqrt(6 / (fi + fo)), (fi, fo)),
+    "xavier_normal": lambda rng, fi, fo: rng.normal(0.0, math.sqrt(2 / (fi + fo)), (fi, fo)),
+    "he_normal": lambda rng, fi, fo: rng.normal(0.0, math.sqrt(2 / fi), (fi, fo)),
+    "he_uniform": lambda rng, fi, fo: rng.uniform(-math.sqrt(6 / fi), math.sqrt(6 / fi), (fi, fo)),
+}
+
+
 class Network:
     """Layers (each a :class:`Dense`) followed by a loss.
 
@@ -33,7 +41,14 @@ class Network:
     [2, 3, 1]
     """
 
-    def __init__(self, layers: Sequence[Dense], loss: str | Loss = "mse") -> None:
+    def __init__(self, layers: Sequence[Dense], loss: str | Loss = "mse", l1: float = 0.0, l2: float = 0.0) -> None:
+        """``l1`` and ``l2`` add ``l1 * Σ|W| + l2/2 * ΣW²`` over every weight matrix (not the
+        biases) to the loss; the penalty is part of the symbolic loss, so it is derived and
+        printed like the rest."""
+        for name, value in (("l1", l1), ("l2", l2)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ArchitectureError(f"{name} regularisation must be a finite number >= 0, got {value!r}")
+        self.l1, self.l2 = float(l1), float(l2)
         layers = list(layers)
         if not layers:
             raise ArchitectureError("a network needs at least one layer")
@@ -57,7 +72,7 @@ class Network:
     # -- construction helpers -------------------------------------------------------
     @classmethod
     def mlp(cls, sizes: Sequence[int], activation: str = "tanh", output: str | None = None,
-            loss: str = "cce") -> "Network":
+            loss: str = "cce", l1: float = 0.0, l2: float = 0.0) -> "Network":
         """A multilayer perceptron from a list of sizes, e.g. ``[64, 32, 10]``.
 
         Hidden layers use ``activation``; the output activation defaults to the one the loss
@@ -69,14 +84,14 @@ class Network:
         if output is None:
             output = {"cce": "softmax", "bce": "sigmoid"}.get(get_loss(loss).name, "identity")
         acts = [activation] * (len(sizes) - 2) + [output]
-        return cls([Dense(a, b, act) for a, b, act in zip(sizes[:-1], sizes[1:], acts)], loss=loss)
+        return cls([Dense(a, b, act) for a, b, act in zip(sizes[:-1], sizes[1:], acts)], loss=loss, l1=l1, l2=l2)
 
     @classmethod
     def from_spec(cls, spec: dict) -> "Network":
         """Rebuild a network from :meth:`spec` output."""
         try:
             layers = [Dense(l["fan_in"], l["fan_out"], l["activation"]) for l in spec["layers"]]
-            return cls(layers, loss=spec["loss"])
+            return cls(layers, loss=spec["loss"], l1=spec.get("l1", 0.0), l2=spec.get("l2", 0.0))
         except (KeyError, TypeError) as exc:
             raise ArchitectureError(f"not a symbackprop network description: missing {exc}") from None
 
@@ -94,11 +109,12 @@ class Network:
         return self.layers[-1].fan_out
 
     def spec(self) -> dict:
-        return {"layers": [l.spec() for l in self.layers], "loss": self.loss.name}
+        return {"layers": [l.spec() for l in self.layers], "loss": self.loss.name, "l1": self.l1, "l2": self.l2}
 
     def structure(self) -> dict:
         """What the index-level kernels depend on: the activation of each layer and the loss, not the widths."""
-        return {"activations": [l.activation for l in self.layers], "loss": self.loss.name}
+        return {"activations": [l.activation for l in self.layers], "loss": self.loss.name,
+                "l1": self.l1 > 0, "l2": self.l2 > 0}
 
     def key(self) -> str:
         """A stable hash of the architecture and loss (not the weights)."""
@@ -118,23 +134,26 @@ class Network:
 
     def __repr__(self) -> str:
         inner = ", ".join(f"Dense({l.fan_in}, {l.fan_out}, {l.activation!r})" for l in self.layers)
-        return f"Network([{inner}], loss={self.loss.name!r})"
+        reg = "".join(f", {k}={v:g}" for k, v in (("l1", self.l1), ("l2", self.l2)) if v)
+        return f"Network([{inner}], loss={self.loss.name!r}{reg})"
 
     # -- parameters -----------------------------------------------------------------
-    def init_params(self, seed: int | None = 0) -> Parameters:
-        """Fresh parameters: Xavier/Glorot uniform, or He normal after (leaky) ReLU; zero biases.
+    def init_params(self, seed: int | None = 0, scheme: str = "auto") -> Parameters:
+        """Fresh parameters with zero biases; the same seed gives the same parameters, bit for bit.
 
-        The same seed gives the same parameters, bit for bit.
+        ``scheme``: ``auto`` picks per layer from its activation (He normal after ReLU and
+        leaky ReLU, Xavier/Glorot uniform otherwise), or one of :data:`INIT_SCHEMES` for
+        every layer.
         """
+        if scheme not in ("auto", *INIT_SCHEMES):
+            raise ArchitectureError(f"unknown initialisation {scheme!r}; choose auto or one of: "
+                                    f"{', '.join(INIT_SCHEMES)}")
         rng = np.random.default_rng(seed)
         params = Parameters(self.param_shapes())
         for k, layer in enumerate(self.layers, start=1):
+            chosen = scheme if scheme != "auto" else ("he_normal" if layer.act.init == "he" else "xavier_uniform")
             W = params[f"W{k}"]
-            if layer.act.init == "he":
-                W[...] = rng.normal(0.0, math.sqrt(2.0 / layer.fan_in), size=W.shape)
-            else:
-                limit = math.sqrt(6.0 / (layer.fan_in + layer.fan_out))
-                W[...] = rng.uniform(-limit, limit, size=W.shape)
+            W[...] = INIT_SCHEMES[chosen](rng, layer.fan_in, layer.fan_out)
         return params
 
     # -- data checks ------------------------------------------------------------------

@@ -1,5 +1,10 @@
-"""Stage 5 -- training: bundled datasets and a mini-batch SGD loop over compiled kernels."""
-from .data import Dataset, load_dataset, load_digits
-from .sgd import EpochRecord, History, accuracy, train_sgd
+"""Stage 5 -- training: data, normalisation, optimizers, the training loop and checkpoints."""
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .data import Dataset, load_breast_cancer, load_csv, load_dataset, load_digits, load_idx, load_xor, read_csv, read_idx
+from .normalize import Normalizer
+from .optimizers import OPTIMIZERS, Optimizer, Schedule
+from .sgd import EpochRecord, History, accuracy, fit, train_sgd
 
-__all__ = ["Dataset", "EpochRecord", "History", "accuracy", "load_dataset", "load_digits", "train_sgd"]
+__all__ = ["Checkpoint", "Dataset", "EpochRecord", "History", "Normalizer", "OPTIMIZERS", "Optimizer", "Schedule",
+           "accuracy", "fit", "load_breast_cancer", "load_checkpoint", "load_csv", "load_dataset", "load_digits",
+           "load_idx", "load_xor", "read_csv", "read_idx", "save_checkpoint", "train_sgd"]

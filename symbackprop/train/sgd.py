@@ -1,14 +1,17 @@
-"""Plain mini-batch stochastic gradient descent over compiled kernels.
+"""The training loop: mini-batches over compiled kernels, any optimizer, monitoring.
 
-Each step is one call to the generated ``loss_and_grad`` kernel and one vector update of
-the flat parameter array; batches are reshuffled every epoch from a seeded generator, so
-the same seed gives the same run.
+Each step is one call to the generated ``loss_and_grad`` kernel, optional clipping and
+one compiled optimizer update of the flat parameter vector.  Batches are reshuffled every
+epoch from a seeded generator, so the same seed gives the same weights, bit for bit.
+With validation data, every epoch records validation loss and accuracy; ``patience``
+stops training when the validation loss has not improved for that many epochs and puts
+the best weights back.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -16,11 +19,13 @@ import numpy as np
 from ..codegen.compiled import CompiledNetwork
 from ..errors import TrainingError
 from ..model.parameters import Parameters
+from .optimizers import Optimizer, Schedule, clip_by_norm, clip_by_value
 
 
 @dataclass
 class EpochRecord:
     epoch: int
+    lr: float
     train_loss: float
     val_loss: float | None
     val_accuracy: float | None
@@ -29,17 +34,26 @@ class EpochRecord:
 
 @dataclass
 class History:
-    """What happened in each epoch."""
+    """What happened in each epoch, and where training stopped."""
 
     epochs: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
 
     @property
     def train_loss(self) -> list[float]:
         return [e.train_loss for e in self.epochs]
 
     @property
+    def val_loss(self) -> list[float | None]:
+        return [e.val_loss for e in self.epochs]
+
+    @property
     def val_accuracy(self) -> list[float | None]:
         return [e.val_accuracy for e in self.epochs]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def accuracy(compiled: CompiledNetwork, params: Parameters, X: np.ndarray, labels: np.ndarray) -> float:
@@ -47,57 +61,100 @@ def accuracy(compiled: CompiledNetwork, params: Parameters, X: np.ndarray, label
     return float(np.mean(compiled.predict(X, params) == np.asarray(labels).reshape(-1)))
 
 
+def _positive_int(value, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise TrainingError(f"{what} must be a positive integer, got {value!r}")
+
+
+def _positive_number(value, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) \
+            or value <= 0:
+        raise TrainingError(f"{what} must be a positive number, got {value!r}")
+
+
 def check_settings(epochs: int, lr: float, batch_size: int, n_samples: int) -> None:
     """Named errors for settings that cannot train."""
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise TrainingError(f"epochs must be a positive integer, got {epochs!r}")
-    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
-        raise TrainingError(f"learning rate must be a positive number, got {lr!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise TrainingError(f"batch size must be a positive integer, got {batch_size!r}")
+    _positive_int(epochs, "epochs")
+    _positive_number(lr, "learning rate")
+    _positive_int(batch_size, "batch size")
     if batch_size > n_samples:
         raise TrainingError(f"batch size {batch_size} is larger than the {n_samples} training samples")
 
 
-def train_sgd(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30, lr: float = 0.1,
-              batch_size: int = 32, seed: int = 0, X_val=None, y_val=None,
-              on_epoch: Callable[[EpochRecord], None] | None = None) -> History:
-    """Train ``params`` in place with mini-batch SGD; returns the per-epoch history.
+def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30, lr: float = 0.1,
+        batch_size: int = 32, optimizer: str | Optimizer = "sgd", schedule: Schedule | None = None,
+        clip_value: float | None = None, clip_norm: float | None = None, seed: int = 0,
+        X_val=None, y_val=None, patience: int | None = None, start_epoch: int = 1,
+        on_epoch: Callable[[EpochRecord], None] | None = None) -> History:
+    """Train ``params`` in place; returns the per-epoch history.
 
-    ``Y`` may be one-hot targets or integer labels; ``y_val`` are integer labels (or
-    targets for a regression), used for the validation loss and accuracy.
+    ``Y`` may be one-hot targets or integer labels; ``y_val`` are labels (or targets).
+    ``optimizer`` is a name from :data:`~symbackprop.train.optimizers.OPTIMIZERS` or an
+    :class:`Optimizer` (whose state then carries over, e.g. when resuming).
     """
     net = compiled.network
     X, Y = net.check_inputs(X, Y)
+    opt = optimizer if isinstance(optimizer, Optimizer) else Optimizer(str(optimizer))
+    if opt.full_batch:
+        batch_size = X.shape[0]
     check_settings(epochs, lr, batch_size, X.shape[0])
-    if X_val is not None and len(X_val):
+    for value, what in ((clip_value, "clip value"), (clip_norm, "clip norm")):
+        if value is not None:
+            _positive_number(value, what)
+    if patience is not None:
+        _positive_int(patience, "patience")
+    schedule = schedule or Schedule()
+    has_val = X_val is not None and len(X_val) > 0
+    if has_val:
         X_val, Y_val = net.check_inputs(X_val, y_val)
         labels_val = np.asarray(y_val)
-    else:
-        X_val = None
+        classify = labels_val.ndim == 1 and (net.n_outputs > 1 or net.loss.name == "bce")
+    elif patience is not None:
+        raise TrainingError("early stopping (patience) needs validation data")
     rng = np.random.default_rng(seed)
     grads = params.zeros_like()
     history = History()
+    best_loss, best_flat, waited = math.inf, None, 0
     n = X.shape[0]
-    for epoch in range(1, epochs + 1):
+    for epoch in range(start_epoch, start_epoch + epochs):
         start = time.perf_counter()
-        order = rng.permutation(n)
+        rate = schedule.lr(lr, epoch)
+        order = np.arange(n) if opt.full_batch else rng.permutation(n)
         total = 0.0
         for b, first in enumerate(range(0, n, batch_size)):
             idx = order[first:first + batch_size]
             loss, _ = compiled.loss_and_grad_unchecked(X[idx], Y[idx], params, grads)
             if not math.isfinite(loss) or not np.all(np.isfinite(grads.flat)):
                 raise TrainingError(f"training diverged at epoch {epoch}, batch {b + 1}: loss is {loss}; "
-                                    f"try a smaller learning rate than {lr}")
-            params.flat -= lr * grads.flat
+                                    f"try a smaller learning rate than {rate:g} or gradient clipping")
+            if clip_value is not None:
+                clip_by_value(grads.flat, clip_value)
+            if clip_norm is not None:
+                clip_by_norm(grads.flat, clip_norm)
+            opt.step(params.flat, grads.flat, rate)
             total += loss * len(idx)
-        record = EpochRecord(epoch, total / n, None, None, 0.0)
-        if X_val is not None:
+        record = EpochRecord(epoch, rate, total / n, None, None, 0.0)
+        if has_val:
             record.val_loss = compiled.loss(X_val, Y_val, params)
-            if labels_val.ndim == 1 and (net.n_outputs > 1 or net.loss.name == "bce"):
+            if classify:
                 record.val_accuracy = accuracy(compiled, params, X_val, labels_val)
         record.seconds = time.perf_counter() - start
         history.epochs.append(record)
         if on_epoch is not None:
             on_epoch(record)
+        if has_val and patience is not None:
+            if record.val_loss < best_loss:
+                best_loss, best_flat, waited, history.best_epoch = record.val_loss, params.flat.copy(), 0, epoch
+            else:
+                waited += 1
+                if waited >= patience:
+                    history.stopped_early = True
+                    break
+    if best_flat is not None:
+        params.flat[:] = best_flat
     return history
+
+
+def train_sgd(compiled: CompiledNetwork, params: Parameters, X, Y, **kwargs) -> History:
+    """Plain mini-batch SGD: :func:`fit` with ``optimizer="sgd"``."""
+    return fit(compiled, params, X, Y, optimizer="sgd", **kwargs)

@@ -1,0 +1,97 @@
+"""Checkpoints: architecture, parameters, normalisation and optimizer state in one file.
+
+The file is a NumPy ``.npz`` archive read with ``allow_pickle=False``, so loading one can
+never execute code.  A JSON header (stored as bytes) names the format; a file without it
+is refused.  Writes go to a temporary file in the same folder that is renamed over the
+target only once complete, so an interrupted save leaves the previous checkpoint intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ArchitectureError, CheckpointError
+from ..model.network import Network
+from ..model.parameters import Parameters
+from .normalize import Normalizer
+from .optimizers import Optimizer
+
+FORMAT = "symbackprop-checkpoint"
+VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to predict with, or resume training of, a network."""
+
+    network: Network
+    params: Parameters
+    normalizer: Normalizer = field(default_factory=Normalizer)
+    optimizer: Optimizer | None = None
+    #: epochs completed, dataset name, history, ...: JSON-able facts about the run
+    info: dict = field(default_factory=dict)
+
+
+def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
+    """Write ``ckpt`` to ``path`` atomically."""
+    path = Path(path)
+    header = {"format": FORMAT, "version": VERSION, "model": ckpt.network.spec(),
+              "normalizer": ckpt.normalizer.kind, "optimizer": ckpt.optimizer.settings() if ckpt.optimizer else None,
+              "info": ckpt.info}
+    arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), "params": ckpt.params.flat}
+    if ckpt.normalizer.shift is not None:
+        arrays["norm_shift"], arrays["norm_scale"] = ckpt.normalizer.shift, ckpt.normalizer.scale
+    if ckpt.optimizer is not None:
+        arrays.update({f"opt_{k}": v for k, v in ckpt.optimizer.state.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`; anything else is a :class:`CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError(f"{path} is not a symbackprop checkpoint (unreadable: {exc})") from None
+    try:
+        header = json.loads(arrays.pop("header").tobytes().decode())
+    except (KeyError, ValueError, UnicodeDecodeError):
+        raise CheckpointError(f"{path} is not a symbackprop checkpoint (no header)") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a symbackprop checkpoint")
+    if header.get("version") != VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {header.get('version')}; this symbackprop reads "
+                              f"version {VERSION}")
+    try:
+        network = Network.from_spec(header["model"])
+        params = Parameters(network.param_shapes(), np.ascontiguousarray(arrays["params"], dtype=np.float64))
+        normalizer = Normalizer(header.get("normalizer", "none"), arrays.get("norm_shift"), arrays.get("norm_scale"))
+        optimizer = None
+        if header.get("optimizer"):
+            optimizer = Optimizer(**header["optimizer"])
+            optimizer.state = {k[4:]: np.array(v) for k, v in arrays.items() if k.startswith("opt_")}
+    except (KeyError, TypeError, ValueError, ArchitectureError) as exc:
+        raise CheckpointError(f"{path} is a damaged symbackprop checkpoint: {exc}") from None
+    if not np.all(np.isfinite(params.flat)):
+        raise CheckpointError(f"{path} holds non-finite parameters")
+    return Checkpoint(network, params, normalizer, optimizer, header.get("info", {}))

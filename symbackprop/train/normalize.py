@@ -1,0 +1,45 @@
+"""Input normalisation, fitted on the training data only and saved with the model."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DataError
+
+KINDS = ("none", "minmax", "standard")
+
+
+@dataclass
+class Normalizer:
+    """``(X - shift) / scale`` per feature: min-max to [0, 1], or standardisation to mean 0, std 1.
+
+    Constant features get scale 1, so they map to 0 instead of dividing by zero.
+    """
+
+    kind: str = "none"
+    shift: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise DataError(f"unknown normalisation {self.kind!r}; choose one of: {', '.join(KINDS)}")
+
+    def fit(self, X: np.ndarray) -> "Normalizer":
+        X = np.asarray(X, dtype=np.float64)
+        if self.kind == "minmax":
+            self.shift, span = X.min(axis=0), X.max(axis=0) - X.min(axis=0)
+        elif self.kind == "standard":
+            self.shift, span = X.mean(axis=0), X.std(axis=0)
+        else:
+            self.shift, span = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        self.scale = np.where(span > 1e-12, span, 1.0)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        if self.shift is None or self.scale is None:
+            raise DataError("the normaliser has not been fitted to training data")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.shift.size:
+            raise DataError(f"normaliser was fitted on {self.shift.size} features, got data of shape {X.shape}")
+        return (X - self.shift) / self.scale

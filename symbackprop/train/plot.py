@@ -1,0 +1,31 @@
+"""Loss and accuracy curves as a PNG (matplotlib, imported only when a plot is asked for)."""
+from __future__ import annotations
+
+import os
+
+from ..errors import SymbackpropError
+from .sgd import History
+
+
+def plot_history(history: History, path: str | os.PathLike, title: str = "") -> None:
+    """Training and validation loss (left) and validation accuracy (right) per epoch."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SymbackpropError("--plot needs matplotlib: pip install 'symbackprop[plot]'") from None
+    epochs = [e.epoch for e in history.epochs]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(epochs, history.train_loss, label="training")
+    if any(v is not None for v in history.val_loss):
+        left.plot(epochs, history.val_loss, label="validation")
+    left.set(xlabel="epoch", ylabel="loss", yscale="log", title="loss")
+    left.legend()
+    if any(v is not None for v in history.val_accuracy):
+        right.plot(epochs, history.val_accuracy, color="tab:green")
+    right.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
