@@ -14,7 +14,7 @@ def test_default_train_command_reaches_97_percent_on_digits(capsys):
     assert main(["train"]) == 0
     out = capsys.readouterr().out
     assert "Operation counts per sample" in out
-    assert re.search(r"epoch\s+100/100\s+loss \d\.\d+\s+val loss \d\.\d+\s+val acc \d\.\d+", out)
+    assert re.search(r"epoch\s+100/100\s+lr [0-9.e-]+\s+loss \d\.\d+\s+val loss \d\.\d+\s+val acc \d\.\d+", out)
     accuracy = float(re.search(r"held-out test accuracy: (\d\.\d+)", out).group(1))
     assert accuracy >= 0.97
 
