@@ -235,3 +235,19 @@ def test_cli_train_save_resume_evaluate_predict(tmp_path, capsys):
     assert capsys.readouterr().out.split() == ["0", "1", "1", "0"]
     assert main(["evaluate", str(tmp_path / "points.csv")]) == 2
     assert "is not a symbackprop checkpoint" in capsys.readouterr().err
+
+
+def test_cli_trains_from_idx_files(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3, dtype=np.uint8), 20)
+    images = (rng.random((60, 4, 4)) * 60 + labels[:, None, None] * 60).astype(np.uint8)  # separable by brightness
+    _idx(tmp_path / "images.idx", images)
+    _idx(tmp_path / "labels.idx.gz", labels, compress=True)
+    args = ["train", "--idx-images", str(tmp_path / "images.idx"), "--idx-labels", str(tmp_path / "labels.idx.gz"),
+            "--hidden", "8", "--epochs", "30", "--batch-size", "8", "--lr", "0.2", "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "60 images of 16 pixels" in out and "held-out test accuracy" in out
+    _idx(tmp_path / "few.idx", labels[:10])
+    assert main(args[:3] + ["--idx-labels", str(tmp_path / "few.idx")] + args[5:]) == 2
+    assert "holds 60 images but" in capsys.readouterr().err

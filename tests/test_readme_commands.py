@@ -1,0 +1,41 @@
+"""The accuracy claims in the README, run exactly as the README writes the commands."""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from symbackprop.cli import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_command(*markers: str) -> list[str]:
+    """The README's `symbackprop ...` command containing every marker (continuation lines joined)."""
+    text = README.read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("symbackprop train") and all(m in line for m in markers):
+            return shlex.split(line.split("#")[0])[1:]
+    raise AssertionError(f"no README command with {markers}")
+
+
+def _accuracy(out: str) -> float:
+    return float(re.search(r"held-out test accuracy: (\d\.\d+)", out).group(1))
+
+
+def test_readme_digits_command_reaches_98_percent(capsys):
+    assert main(readme_command("--hidden 512", "--optimizer adam") + ["--no-progress"]) == 0
+    assert _accuracy(capsys.readouterr().out) >= 0.98
+
+
+def test_readme_breast_cancer_command_reaches_97_percent(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the command writes cancer.npz and cancer.png
+    assert main(readme_command("--dataset breast_cancer") + ["--no-progress"]) == 0
+    assert _accuracy(capsys.readouterr().out) >= 0.97
+    assert (tmp_path / "cancer.npz").is_file() and (tmp_path / "cancer.png").is_file()
+
+
+def test_readme_xor_command_learns_xor(capsys):
+    assert main(readme_command("--dataset xor") + ["--no-progress"]) == 0
+    assert _accuracy(capsys.readouterr().out) == 1.0
