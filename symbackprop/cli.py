@@ -169,16 +169,21 @@ class _Progress:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .train import Checkpoint, Normalizer, Optimizer, Schedule, accuracy, fit, load_checkpoint, save_checkpoint
 
     data = _load_data(args)
     print(data.summary())
     start_epoch, history_before = 1, []
+    rng = np.random.default_rng(args.seed)  # batch order; its state is saved so a resumed run continues it
     if args.resume:
         ckpt = load_checkpoint(args.resume)
         net, params, normalizer, optimizer = ckpt.network, ckpt.params, ckpt.normalizer, ckpt.optimizer
         start_epoch = int(ckpt.info.get("epochs", 0)) + 1
         history_before = ckpt.info.get("history", [])
+        if "shuffle_state" in ckpt.info:
+            rng.bit_generator.state = ckpt.info["shuffle_state"]
         print(f"resuming {args.resume} after epoch {start_epoch - 1}")
         if net.n_inputs != data.n_features:
             raise DataError(f"the checkpoint's network takes {net.n_inputs} features, the data has {data.n_features}")
@@ -212,15 +217,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress(record)
         done.append(record)
         if args.save:
-            info = {"epochs": record.epoch, "dataset": data.name, "seed": args.seed,
-                    "history": history_before + [vars(r) for r in done]}
-            save_checkpoint(args.save, Checkpoint(net, params, normalizer, optimizer, info))
+            save_checkpoint(args.save, Checkpoint(net, params, normalizer, optimizer, run_info(record.epoch)))
+
+    def run_info(epochs: int) -> dict:
+        return {"epochs": epochs, "dataset": data.name, "seed": args.seed, "shuffle_state": rng.bit_generator.state,
+                "history": history_before + [vars(r) for r in done]}
 
     t0 = time.perf_counter()
     try:
         history = fit(compiled, params, X_train, data.y_train, epochs=args.epochs, lr=args.lr,
                       batch_size=args.batch_size, optimizer=optimizer, schedule=schedule, clip_value=args.clip_value,
-                      clip_norm=args.clip_norm, seed=args.seed + start_epoch - 1, X_val=X_val, y_val=data.y_val,
+                      clip_norm=args.clip_norm, seed=rng, X_val=X_val, y_val=data.y_val,
                       patience=args.patience, start_epoch=start_epoch, on_epoch=on_epoch)
     finally:
         progress.close()
@@ -228,9 +235,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if history.stopped_early:
         print(f"early stop after epoch {history.epochs[-1].epoch}: best validation loss at epoch {history.best_epoch}")
     if args.save:  # the final weights (the best ones after early stopping)
-        info = {"epochs": history.epochs[-1].epoch, "dataset": data.name, "seed": args.seed,
-                "history": history_before + [vars(r) for r in done]}
-        save_checkpoint(args.save, Checkpoint(net, params, normalizer, optimizer, info))
+        save_checkpoint(args.save, Checkpoint(net, params, normalizer, optimizer, run_info(history.epochs[-1].epoch)))
         print(f"saved {args.save}")
     if args.plot:
         from .train.plot import plot_history

@@ -251,3 +251,16 @@ def test_cli_trains_from_idx_files(tmp_path, capsys):
     _idx(tmp_path / "few.idx", labels[:10])
     assert main(args[:3] + ["--idx-labels", str(tmp_path / "few.idx")] + args[5:]) == 2
     assert "holds 60 images but" in capsys.readouterr().err
+
+
+def test_resumed_training_equals_uninterrupted_training(tmp_path):
+    common = ["--dataset", "breast_cancer", "--hidden", "4", "--normalize", "standard", "--optimizer", "adam",
+              "--lr", "0.01", "--batch-size", "32", "--no-progress"]
+    whole, part = tmp_path / "whole.npz", tmp_path / "part.npz"
+    assert main(["train", *common, "--epochs", "4", "--save", str(whole)]) == 0
+    assert main(["train", *common, "--epochs", "2", "--save", str(part)]) == 0
+    assert main(["train", *common, "--epochs", "2", "--resume", str(part), "--save", str(part)]) == 0
+    a, b = load_checkpoint(whole), load_checkpoint(part)
+    assert b.info["epochs"] == 4
+    np.testing.assert_array_equal(a.params.flat, b.params.flat)
+    np.testing.assert_array_equal(a.optimizer.state["exp_avg"], b.optimizer.state["exp_avg"])

@@ -3,7 +3,7 @@ from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Dataset, load_breast_cancer, load_csv, load_dataset, load_digits, load_idx, load_xor, read_csv, read_idx
 from .normalize import Normalizer
 from .optimizers import OPTIMIZERS, Optimizer, Schedule
-from .sgd import EpochRecord, History, accuracy, fit, train_sgd
+from .loop import EpochRecord, History, accuracy, fit, train_sgd
 
 __all__ = ["Checkpoint", "Dataset", "EpochRecord", "History", "Normalizer", "OPTIMIZERS", "Optimizer", "Schedule",
            "accuracy", "fit", "load_breast_cancer", "load_checkpoint", "load_csv", "load_dataset", "load_digits",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from ..errors import SymbackpropError
-from .sgd import History
+from .loop import History
 
 
 def plot_history(history: History, path: str | os.PathLike, title: str = "") -> None:

@@ -83,14 +83,16 @@ def check_settings(epochs: int, lr: float, batch_size: int, n_samples: int) -> N
 
 def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30, lr: float = 0.1,
         batch_size: int = 32, optimizer: str | Optimizer = "sgd", schedule: Schedule | None = None,
-        clip_value: float | None = None, clip_norm: float | None = None, seed: int = 0,
+        clip_value: float | None = None, clip_norm: float | None = None, seed: int | np.random.Generator = 0,
         X_val=None, y_val=None, patience: int | None = None, start_epoch: int = 1,
         on_epoch: Callable[[EpochRecord], None] | None = None) -> History:
     """Train ``params`` in place; returns the per-epoch history.
 
     ``Y`` may be one-hot targets or integer labels; ``y_val`` are labels (or targets).
     ``optimizer`` is a name from :data:`~symbackprop.train.optimizers.OPTIMIZERS` or an
-    :class:`Optimizer` (whose state then carries over, e.g. when resuming).
+    :class:`Optimizer` (whose state then carries over, e.g. when resuming).  ``seed`` may
+    be a ``numpy.random.Generator`` whose state carries over the same way, so a resumed
+    run shuffles exactly as an uninterrupted one would have.
     """
     net = compiled.network
     X, Y = net.check_inputs(X, Y)
@@ -111,7 +113,7 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
         classify = labels_val.ndim == 1 and (net.n_outputs > 1 or net.loss.name == "bce")
     elif patience is not None:
         raise TrainingError("early stopping (patience) needs validation data")
-    rng = np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     grads = params.zeros_like()
     history = History()
     best_loss, best_flat, waited = math.inf, None, 0
