@@ -14,6 +14,13 @@ from .errors import DataError, SymbackpropError
 DEFAULT_HIDDEN = "256"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line like every other error (exit status 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"symbackprop: error: {message} (see '{self.prog} --help')\n")
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.replace("x", ",").split(",") if s.strip()]
@@ -40,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .train.optimizers import OPTIMIZERS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="symbackprop",
         description="Backpropagation you can read, check and compile: SymPy derives every gradient "
                     "by the chain rule, CSE simplifies it, Numba compiles it.")
@@ -144,6 +151,10 @@ def _build_network(args: argparse.Namespace, data):
                        l1=args.l1, l2=args.l2)
 
 
+def _number(x: float) -> str:
+    return f"{x:.4f}" if abs(x) < 1e5 else f"{x:.4e}"
+
+
 class _Progress:
     """Epoch lines, and a tqdm bar over the epochs when the output is a terminal."""
 
@@ -158,9 +169,9 @@ class _Progress:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{record.train_loss:.4f}")
         if record.epoch == 1 or record.epoch % self.every == 0 or record.epoch == self.total:
-            val = "" if record.val_loss is None else f"  val loss {record.val_loss:.4f}"
+            val = "" if record.val_loss is None else f"  val loss {_number(record.val_loss)}"
             acc = "" if record.val_accuracy is None else f"  val acc {record.val_accuracy:.4f}"
-            line = f"epoch {record.epoch:>4}/{self.total}  lr {record.lr:.3g}  loss {record.train_loss:.4f}{val}{acc}"
+            line = f"epoch {record.epoch:>4}/{self.total}  lr {record.lr:.3g}  loss {_number(record.train_loss)}{val}{acc}"
             (self.bar.write if self.bar is not None else print)(line)
 
     def close(self) -> None:
@@ -336,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         return commands[args.command](args)
     except SymbackpropError as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the user gave cannot be written or read
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"symbackprop: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)

@@ -33,6 +33,11 @@ def torch_loss_and_grad(net, X, Y, params):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
     else:
         loss = -(y * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    weights = [tensors[f"W{l}"] for l in range(1, len(net.layers) + 1)]
+    if net.l1:
+        loss = loss + net.l1 * sum(w.abs().sum() for w in weights)
+    if net.l2:
+        loss = loss + net.l2 / 2 * sum((w * w).sum() for w in weights)
     loss.backward()
     return float(loss.detach()), {name: t.grad.numpy() for name, t in tensors.items()}
 

@@ -153,7 +153,7 @@ def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(checkpoint_module.np, "savez", failing_savez)
     ckpt.params.flat[:] = 0.0
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CheckpointError, match="disk full; the previous checkpoint, if any, is unchanged"):
         save_checkpoint(path, ckpt)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary file left behind

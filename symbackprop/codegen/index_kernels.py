@@ -37,6 +37,11 @@ def _softplus(u):
 '''
 
 
+def comment(text: str) -> str:
+    """``text`` made safe for one line of a ``#`` comment in generated source."""
+    return text.replace("\r", " ").replace("\n", " ")
+
+
 def _indent(lines: list[str], depth: int = 1) -> list[str]:
     return [INDENT * depth + line if line else line for line in lines]
 
@@ -108,14 +113,14 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
     grads = ", ".join(f"gW{l}, gb{l}" for l in range(1, depth + 1))
     acts = ", ".join(f"z{l}, a{l}" for l in range(1, depth + 1))
     printer = KernelPrinter()
-    formulas = "\n".join(f"#   {s}" for s in deriv.statements())
+    formulas = "\n".join(f"#   {comment(str(s))}" for s in deriv.statements())
 
     forward = _forward_body(deriv, Lowerer(printer))
     loss_lines = Lowerer(printer).assign(sp.Symbol("L"), _loss_expr(deriv), [])
     backward = _backward_body(deriv, Lowerer(printer))
 
     structure = " -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
-    out = [HEADER.format(version=version, model=structure, formulas=formulas), ""]
+    out = [HEADER.format(version=comment(version), model=comment(structure), formulas=formulas), ""]
     out += ["@njit(cache=True)", f"def _forward_all(a0, {params}):"]
     out += _indent(_sizes(deriv) + forward + [f"return {acts},"])
     out += ["", "", "@njit(cache=True)", f"def forward(a0, {params}):",

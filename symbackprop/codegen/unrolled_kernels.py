@@ -12,7 +12,7 @@ import sympy as sp
 
 from ..derive.unrolled import UnrolledDerivation
 from ..simplify.opcount import cse
-from .index_kernels import HEADER
+from .index_kernels import HEADER, comment
 from .lowering import INDENT
 from .printer import KernelPrinter
 
@@ -53,7 +53,7 @@ def generate_unrolled_module(unrolled: UnrolledDerivation, version: str) -> str:
     depth = len(net.layers)
     params = ", ".join(f"W{l}, b{l}" for l in range(1, depth + 1))
     grads = ", ".join(f"gW{l}, gb{l}" for l in range(1, depth + 1))
-    formulas = "\n".join(f"#   {a}" for a in unrolled.program)
+    formulas = "\n".join(f"#   {comment(str(a))}" for a in unrolled.program)
 
     loads = []
     for name, entries in unrolled.params.items():
@@ -86,7 +86,7 @@ def generate_unrolled_module(unrolled: UnrolledDerivation, version: str) -> str:
                 + [INDENT * 2 + line for line in body]
                 + [INDENT + line for line in after] + ["", ""])
 
-    out = [HEADER.format(version=version, model=repr(net) + " (unrolled)", formulas=formulas), "", ""]
+    out = [HEADER.format(version=comment(version), model=comment(repr(net)) + " (unrolled)", formulas=formulas), "", ""]
     out += fn(f"forward(a0, {params})", [f"out = np.empty((B, {net.n_outputs}))"],
               sample_in + forward + [f"out[n, {k}] = {name}" for k, name in enumerate(outputs)], ["return out"])
     out += fn(f"loss(a0, Y, {params}, l1, l2)", ["total = 0.0"],

@@ -49,16 +49,27 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         arrays["norm_shift"], arrays["norm_scale"] = ckpt.normalizer.shift, ckpt.normalizer.scale
     if ckpt.optimizer is not None:
         arrays.update({f"opt_{k}": v for k, v in ckpt.optimizer.state.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise CheckpointError(f"cannot write checkpoint {path}: {folder} is a file, not a folder")
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}; "
+                                  f"the previous checkpoint, if any, is unchanged") from None
         raise
     return path
 
