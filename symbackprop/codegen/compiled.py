@@ -6,6 +6,7 @@ the kernels and the derivation's report come from disk.
 """
 from __future__ import annotations
 
+import functools
 import time
 import types
 from dataclasses import dataclass, field
@@ -119,14 +120,13 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
             f"the unrolled view writes one line per weight; {network.n_params:,} parameters is more than "
             f"{UNROLLED_PARAM_LIMIT:,} and would take minutes to compile: use view='index'")
     timings: dict[str, float] = {}
-    derived: dict = {}
 
-    def derivation():
-        if "value" not in derived:
-            start = time.perf_counter()
-            derived["value"] = network.derive() if view == "index" else network.derive_unrolled()
-            timings["derive"] = time.perf_counter() - start
-        return derived["value"]
+    @functools.cache
+    def derivation():  # only on a cache miss, and at most once
+        start = time.perf_counter()
+        value = network.derive() if view == "index" else network.derive_unrolled()
+        timings["derive"] = time.perf_counter() - start
+        return value
 
     def build() -> tuple[str, dict]:
         deriv = derivation()
@@ -143,15 +143,9 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
         return source, {"structure": structure, "view": view, "formulas": formulas}
 
     def report() -> dict:
-        deriv = derivation()
-        if view == "index":
-            from ..simplify.report import count_index
-            return count_index(deriv).to_dict()
-        from ..simplify.opcount import ops_after_cse
-        return OpCountReport(repr(network), network.n_params, "unrolled",
-                             ops_after_cse([a.expr for a in deriv.forward]),
-                             ops_after_cse([a.expr for a in deriv.program]),
-                             seconds={"chain_rule_derivation": deriv.seconds}).to_dict()
+        from ..simplify.report import count_index, count_unrolled_program
+        count = count_index if view == "index" else count_unrolled_program
+        return count(derivation()).to_dict()
 
     structure = network.structure() if view == "index" else network.spec()
     start = time.perf_counter()

@@ -17,6 +17,7 @@ from typing import Callable
 import sympy as sp
 
 from ..errors import UnknownActivationError
+from .registry import lookup
 
 #: Slope of leaky ReLU for negative inputs.
 LEAKY_RELU_SLOPE = sp.Rational(1, 100)
@@ -82,9 +83,4 @@ def get_activation(name: str | Activation) -> Activation:
     """Look an activation up by name; an unknown name raises a named error listing the choices."""
     if isinstance(name, Activation):
         return name
-    key = _ALIASES.get(str(name).lower(), str(name).lower())
-    try:
-        return ACTIVATIONS[key]
-    except KeyError:
-        raise UnknownActivationError(
-            f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}") from None
+    return lookup(name, ACTIVATIONS, _ALIASES, "activation", UnknownActivationError)

@@ -15,6 +15,7 @@ import sympy as sp
 
 from ..errors import LossMismatchError, UnknownLossError
 from .activations import Activation
+from .registry import lookup
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,4 @@ def get_loss(name: str | Loss) -> Loss:
     """Look a loss up by name; an unknown name raises a named error listing the choices."""
     if isinstance(name, Loss):
         return name
-    key = _ALIASES.get(str(name).lower(), str(name).lower())
-    try:
-        return LOSSES[key]
-    except KeyError:
-        raise UnknownLossError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}") from None
+    return lookup(name, LOSSES, _ALIASES, "loss", UnknownLossError)

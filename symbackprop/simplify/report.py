@@ -24,6 +24,7 @@ from .opcount import ops, ops_after_cse
 
 if TYPE_CHECKING:
     from ..derive.index_level import IndexDerivation, Statement
+    from ..derive.unrolled import UnrolledDerivation
     from ..model.network import Network
 
 #: networks with more parameters than this are not differentiated naively by default
@@ -88,27 +89,32 @@ def count_unrolled(network: "Network", naive: bool | None = None) -> OpCountRepo
     from ..derive.unrolled import derive_unrolled
 
     unrolled = derive_unrolled(network)
-    seconds = {"chain_rule_derivation": unrolled.seconds}
-    t = time.perf_counter()
-    forward = ops_after_cse([a.expr for a in unrolled.forward])
-    chain = ops_after_cse([a.expr for a in unrolled.program])
-    seconds["chain_rule_cse"] = time.perf_counter() - t
-    report = OpCountReport(repr(network), network.n_params, "unrolled", forward, chain, seconds=seconds)
+    report = count_unrolled_program(unrolled)
     if naive is None:
         naive = network.n_params <= NAIVE_PARAM_LIMIT
     if naive:
         nd = derive_naive(unrolled)
-        seconds["naive_derivation"] = nd.seconds
+        report.seconds["naive_derivation"] = nd.seconds
         grads = list(nd.gradients.values())
         report.naive = ops(grads)
         t = time.perf_counter()
         report.naive_cse = ops_after_cse(grads)
-        seconds["naive_cse"] = time.perf_counter() - t
+        report.seconds["naive_cse"] = time.perf_counter() - t
     elif network.n_params > NAIVE_PARAM_LIMIT:
         report.note = f"naive form skipped: {network.n_params:,} parameters > {NAIVE_PARAM_LIMIT}"
     else:
         report.note = "naive form not requested"
     return report
+
+
+def count_unrolled_program(unrolled: "UnrolledDerivation") -> OpCountReport:
+    """Forward and chain-rule counts (after CSE) of an unrolled derivation; no naive form."""
+    t = time.perf_counter()
+    forward = ops_after_cse([a.expr for a in unrolled.forward])
+    chain = ops_after_cse([a.expr for a in unrolled.program])
+    seconds = {"chain_rule_derivation": unrolled.seconds, "chain_rule_cse": time.perf_counter() - t}
+    net = unrolled.network
+    return OpCountReport(repr(net), net.n_params, "unrolled", forward, chain, seconds=seconds)
 
 
 def count_index(deriv: "IndexDerivation") -> OpCountReport:
