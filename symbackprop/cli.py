@@ -275,9 +275,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .train import load_checkpoint
+    from .train.data import read_features
 
     ckpt = load_checkpoint(args.model)
-    X = _read_features(args.input)
+    X = read_features(args.input)
     compiled = ckpt.network.compile(warm_up=False)
     X = ckpt.normalizer.transform(X)
     out = compiled.forward(X, ckpt.params)
@@ -286,29 +287,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
         extra = "  " + " ".join(f"{v:.4f}" for v in out[k]) if args.probabilities else ""
         print(f"{label}{extra}")
     return 0
-
-
-def _read_features(path: str):
-    import csv
-
-    import numpy as np
-    try:
-        with open(path, newline="") as f:
-            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(rows) < 2:
-        raise DataError(f"{path} has no data rows (a header row and at least one sample are needed)")
-    width = len(rows[0])
-    values = []
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != width:
-            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has {width}")
-        try:
-            values.append([float(v) for v in row])
-        except ValueError:
-            raise DataError(f"{path}, line {line}: every field must be a number") from None
-    return np.array(values)
 
 
 def cmd_derive(args: argparse.Namespace) -> int:

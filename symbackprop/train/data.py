@@ -105,16 +105,7 @@ def read_csv(path: str | os.PathLike, label_column: str | int = -1) -> tuple[np.
     and the class names are returned with them.
     """
     path = Path(path)
-    try:
-        with path.open(newline="") as f:
-            rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
-    except OSError as exc:
-        raise DataError(f"cannot read CSV file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not a text CSV file") from None
-    if len(rows) < 2:
-        raise DataError(f"{path} has no data rows (a header row and at least one sample are needed)")
-    header, body = [h.strip() for h in rows[0]], rows[1:]
+    header, body = _read_rows(path)
     if isinstance(label_column, str) and not label_column.lstrip("-").isdigit():
         if label_column not in header:
             raise DataError(f"{path} has no label column {label_column!r}; its columns are: {', '.join(header)}")
@@ -128,23 +119,56 @@ def read_csv(path: str | os.PathLike, label_column: str | int = -1) -> tuple[np.
         raise DataError(f"{path} needs at least one feature column besides the label column")
     features, labels = [], []
     for line, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}")
-        try:
-            features.append([float(v) for k, v in enumerate(row) if k != label_at])
-        except ValueError:
-            bad = next(k for k, v in enumerate(row) if k != label_at and not _is_number(v))
-            raise DataError(f"{path}, line {line}, column {header[bad]!r}: {row[bad]!r} is not a number") from None
+        features.append(_numbers(path, line, header, row, skip=label_at))
         labels.append(row[label_at].strip())
-    X = np.array(features, dtype=np.float64)
-    if not np.all(np.isfinite(X)):
-        line = int(np.argwhere(~np.isfinite(X))[0][0]) + 2
-        raise DataError(f"{path}, line {line}: NaN or inf in the features")
+    X = _finite(path, np.array(features, dtype=np.float64))
     names = sorted(set(labels), key=lambda v: (not _is_number(v), float(v) if _is_number(v) else 0.0, v))
     if len(names) < 2:
         raise DataError(f"{path}: the label column {header[label_at]!r} holds a single class ({names[0]!r})")
     index = {name: k for k, name in enumerate(names)}
     return X, np.array([index[v] for v in labels], dtype=np.int64), names
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and data rows of a CSV file; blank lines are skipped, ragged rows refused."""
+    try:
+        with path.open(newline="") as f:
+            rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+    except OSError as exc:
+        raise DataError(f"cannot read CSV file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a text CSV file") from None
+    if len(rows) < 2:
+        raise DataError(f"{path} has no data rows (a header row and at least one sample are needed)")
+    header = [h.strip() for h in rows[0]]
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}")
+    return header, rows[1:]
+
+
+def _numbers(path: Path, line: int, header: list[str], row: list[str], skip: int | None = None) -> list[float]:
+    """The row's fields as floats (except column ``skip``), or an error naming line and column."""
+    try:
+        return [float(v) for k, v in enumerate(row) if k != skip]
+    except ValueError:
+        bad = next(k for k, v in enumerate(row) if k != skip and not _is_number(v))
+        raise DataError(f"{path}, line {line}, column {header[bad]!r}: {row[bad]!r} is not a number") from None
+
+
+def read_features(path: str | os.PathLike) -> np.ndarray:
+    """Every column of a CSV file (header row first) as float features, e.g. for prediction."""
+    path = Path(path)
+    header, body = _read_rows(path)
+    return _finite(path, np.array([_numbers(path, line, header, row) for line, row in enumerate(body, start=2)]))
+
+
+def _finite(path: Path, X: np.ndarray) -> np.ndarray:
+    """``X``, or an error naming the first CSV line (header is line 1) holding NaN or inf."""
+    if not np.all(np.isfinite(X)):
+        line = int(np.argwhere(~np.isfinite(X))[0][0]) + 2
+        raise DataError(f"{path}, line {line}: NaN or inf in the features")
+    return X
 
 
 def _is_number(text: str) -> bool:
