@@ -179,6 +179,11 @@ class _Progress:
             self.bar.close()
 
 
+def _check_features(net, data) -> None:
+    if net.n_inputs != data.n_features:
+        raise DataError(f"the model takes {net.n_inputs} features per sample, {data.name} has {data.n_features}")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -196,8 +201,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if "shuffle_state" in ckpt.info:
             rng.bit_generator.state = ckpt.info["shuffle_state"]
         print(f"resuming {args.resume} after epoch {start_epoch - 1}")
-        if net.n_inputs != data.n_features:
-            raise DataError(f"the checkpoint's network takes {net.n_inputs} features, the data has {data.n_features}")
+        _check_features(net, data)
     else:
         net = _build_network(args, data)
         params = net.init_params(args.seed, args.init)
@@ -263,8 +267,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     ckpt = load_checkpoint(args.model)
     data = _load_data(args)
-    if ckpt.network.n_inputs != data.n_features:
-        raise DataError(f"the model takes {ckpt.network.n_inputs} features, {data.name} has {data.n_features}")
+    _check_features(ckpt.network, data)
     compiled = ckpt.network.compile(warm_up=False)
     X = ckpt.normalizer.transform(data.X_test)
     loss = compiled.loss(X, data.y_test, ckpt.params)
@@ -282,7 +285,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     compiled = ckpt.network.compile(warm_up=False)
     X = ckpt.normalizer.transform(X)
     out = compiled.forward(X, ckpt.params)
-    labels = compiled.predict(X, ckpt.params)
+    labels = compiled.classes(out)
     for k, label in enumerate(labels):
         extra = "  " + " ".join(f"{v:.4f}" for v in out[k]) if args.probabilities else ""
         print(f"{label}{extra}")

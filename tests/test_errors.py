@@ -108,3 +108,13 @@ def test_cli_prints_one_line_and_exits_nonzero(capsys):
                    "relu, leaky_relu, softmax"]
     assert main(["train", "--loss", "bce", "--output", "softmax", "--epochs", "1"]) == 2
     assert "does not fit an output layer" in capsys.readouterr().err
+
+
+def test_parameters_of_another_network_are_refused_before_any_kernel_runs(compiled):
+    from symbackprop.train import fit
+    other = Network.mlp([3, 5, 2], "tanh").init_params(0)
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    for call in (lambda: compiled.loss_and_grad(X, np.array([0, 1] * 3), other),
+                 lambda: fit(compiled, other, X, np.array([0, 1] * 3), epochs=1, batch_size=2)):
+        with pytest.raises(ArchitectureError, match="parameters have shapes"):
+            call()

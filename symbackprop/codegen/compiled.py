@@ -48,7 +48,8 @@ class CompiledNetwork:
     def source(self) -> str:
         return self.source_path.read_text()
 
-    def _params(self, params: Parameters) -> tuple[np.ndarray, ...]:
+    def check_params(self, params: Parameters) -> tuple[np.ndarray, ...]:
+        """``params``' arrays in kernel order, after checking they fit this network."""
         if params.shapes != self.network.param_shapes():
             raise ArchitectureError(f"parameters have shapes {params.shapes}, the network needs "
                                     f"{self.network.param_shapes()}")
@@ -57,7 +58,7 @@ class CompiledNetwork:
     def forward(self, X, params: Parameters) -> np.ndarray:
         """Network outputs for every row of ``X``."""
         X, _ = self.network.check_inputs(X)
-        return self.module.forward(X, *self._params(params))
+        return self.module.forward(X, *self.check_params(params))
 
     @property
     def _penalty(self) -> tuple[float, float]:
@@ -66,26 +67,31 @@ class CompiledNetwork:
     def loss(self, X, Y, params: Parameters) -> float:
         """Mean loss over the rows of ``X``."""
         X, Y = self.network.check_inputs(X, Y)
-        return float(self.module.loss(X, Y, *self._params(params), *self._penalty))
+        return float(self.module.loss(X, Y, *self.check_params(params), *self._penalty))
 
     def loss_and_grad(self, X, Y, params: Parameters, grads: Parameters | None = None) -> tuple[float, Parameters]:
         """Mean loss and its gradient with respect to every parameter."""
         X, Y = self.network.check_inputs(X, Y)
+        self.check_params(params)
         return self.loss_and_grad_unchecked(X, Y, params, grads)
 
     def loss_and_grad_unchecked(self, X: np.ndarray, Y: np.ndarray, params: Parameters,
                                 grads: Parameters | None = None) -> tuple[float, Parameters]:
-        """As :meth:`loss_and_grad` for arrays already passed through ``check_inputs`` (the training loop)."""
+        """As :meth:`loss_and_grad` for data and parameters already checked (the training loop)."""
         grads = grads if grads is not None else params.zeros_like()
         value = self.module.loss_and_grad(X, Y, *params.arrays(), *grads.arrays(), *self._penalty)
         return float(value), grads
 
     def predict(self, X, params: Parameters) -> np.ndarray:
-        """Class labels: argmax for several outputs, threshold 0.5 for one sigmoid output."""
-        out = self.forward(X, params)
-        if out.shape[1] == 1:
-            return (out[:, 0] > 0.5).astype(np.int64)
-        return np.argmax(out, axis=1)
+        """Class labels for every row of ``X`` (see :meth:`classes`)."""
+        return self.classes(self.forward(X, params))
+
+    @staticmethod
+    def classes(outputs: np.ndarray) -> np.ndarray:
+        """Class labels from network outputs: argmax for several outputs, threshold 0.5 for one."""
+        if outputs.shape[1] == 1:
+            return (outputs[:, 0] > 0.5).astype(np.int64)
+        return np.argmax(outputs, axis=1)
 
     def warm_up(self) -> float:
         """Run every kernel once on a tiny batch so compilation (or cache loading) happens now."""
@@ -94,9 +100,9 @@ class CompiledNetwork:
         X = np.zeros((2, self.network.n_inputs))
         Y = np.zeros((2, self.network.n_outputs))
         Y[:, 0] = 1.0
-        self.module.forward(X, *params.arrays())
-        self.module.loss(X, Y, *params.arrays(), *self._penalty)
-        self.module.loss_and_grad(X, Y, *params.arrays(), *params.zeros_like().arrays(), *self._penalty)
+        self.forward(X, params)
+        self.loss(X, Y, params)
+        self.loss_and_grad(X, Y, params)
         seconds = time.perf_counter() - start
         self.timings["compile_or_load"] = seconds
         return seconds

@@ -96,6 +96,7 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     """
     net = compiled.network
     X, Y = net.check_inputs(X, Y)
+    compiled.check_params(params)
     opt = optimizer if isinstance(optimizer, Optimizer) else Optimizer(str(optimizer))
     if opt.full_batch:
         batch_size = X.shape[0]
