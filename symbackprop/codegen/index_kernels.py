@@ -15,7 +15,7 @@ import sympy as sp
 
 from ..derive.index_level import B, IndexDerivation, Statement, n
 from ..simplify.stabilize import stabilize
-from .lowering import INDENT, Lowerer, is_contraction
+from .lowering import INDENT, Lowerer
 from .printer import KernelPrinter
 
 HEADER = '''\
@@ -79,7 +79,6 @@ def _forward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
         if rule.a.expr == rule.z.target:  # identity: the activation is z itself
             lines.append(f"a{l} = z{l}")
             continue
-        lines.append(f"a{l} = np.empty((B, m{l}))")
         lines += low.assign(rule.a.target, rule.a.expr, _loops(rule.a))
     return lines
 
@@ -94,14 +93,9 @@ def _loss_expr(deriv: IndexDerivation) -> sp.Expr:
 def _backward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
     lines: list[str] = []
     for stmt in deriv.backward:
-        name = str(stmt.target.base)
-        if stmt.role == "delta" or stmt.role == "grad_input":
-            if not any(is_contraction(t) for t in sp.Add.make_args(stmt.expr)):  # np.dot allocates
-                extent = stmt.loops[1][1]
-                lines.append(f"{name} = np.empty((B, {extent}))")
-            lines += low.assign(stmt.target, stmt.expr, _loops(stmt))
-        else:  # gradient buffers passed in by the caller
-            lines += low.assign(stmt.target, stmt.expr, _loops(stmt), into_existing=True)
+        # gradient buffers are passed in by the caller; deltas and input gradients are new arrays
+        existing = stmt.role not in ("delta", "grad_input")
+        lines += low.assign(stmt.target, stmt.expr, _loops(stmt), into_existing=existing)
     return lines
 
 

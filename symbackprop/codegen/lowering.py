@@ -48,13 +48,12 @@ class Lowerer:
         """Lines computing ``target = expr`` for every value of ``loops`` (index, extent code).
 
         ``into_existing`` says the target array exists already (a gradient buffer passed in
-        by the caller); otherwise a contraction allocates it and a loop nest needs it
-        allocated by the caller.
+        by the caller); otherwise the lines create it, through ``np.dot`` or ``np.empty``.
         """
         dot = self._as_dot(target, expr, loops, into_existing)
         if dot is not None:
             return dot
-        return self._loop_nest(target, expr, loops)
+        return self._loop_nest(target, expr, loops, allocate=not into_existing)
 
     # -- contractions -----------------------------------------------------------------------
     def _as_dot(self, target, expr, loops, into_existing) -> list[str] | None:
@@ -79,7 +78,7 @@ class Lowerer:
         lhs = f"{name}[:, :]" if into_existing else name
         lines = [f"{lhs} = np.dot({left}, {right})"]
         if rest != 0:
-            lines += self._loop_nest(target, target + rest, loops)
+            lines += self._loop_nest(target, target + rest, loops, allocate=False)
         return lines
 
     def _operand(self, M: sp.Indexed, order: tuple) -> str | None:
@@ -91,11 +90,15 @@ class Lowerer:
         return None
 
     # -- loop nests ----------------------------------------------------------------------------
-    def _loop_nest(self, target, expr, loops) -> list[str]:
+    def _loop_nest(self, target, expr, loops, allocate: bool) -> list[str]:
         loop_vars = [v for v, _ in loops]
         items, value = self._lower(expr, loop_vars, {})
         items.append(_Item(len(loops), [f"{self.printer.doprint(target)} = {value}"]))
         lines: list[str] = []
+        if allocate and isinstance(target, sp.Indexed):
+            extents = dict(loops)
+            shape = ", ".join(extents[i] for i in target.indices)
+            lines.append(f"{self.printer.doprint(target.base)} = np.empty(({shape},))")
         for depth in range(len(loops) + 1):
             if depth > 0:
                 var, extent = loops[depth - 1]
