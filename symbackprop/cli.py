@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (He after ReLU, Xavier otherwise), xavier_uniform, xavier_normal, he_normal, he_uniform")
     m.add_argument("--normalize", default="none", choices=("none", "minmax", "standard"),
                    help="input normalisation, fitted on the training split (default: none)")
+    m.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="precision of weights and kernels (default: float64)")
     m.add_argument("--view", choices=("index", "unrolled"), default="index",
                    help="kernels from the index-level rules (any size) or unrolled per weight (small nets)")
     m.add_argument("--cache-dir", default=None,
@@ -204,12 +206,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_features(net, data)
     else:
         net = _build_network(args, data)
-        params = net.init_params(args.seed, args.init)
+        params = net.init_params(args.seed, args.init, dtype=args.dtype)
         normalizer = Normalizer(args.normalize).fit(data.X_train)
         optimizer = None
     optimizer = optimizer or Optimizer(args.optimizer, momentum=args.momentum, alpha=args.alpha, beta1=args.beta1,
                                        beta2=args.beta2)
-    print(f"model: {net}  ({net.n_params:,} parameters)")
+    print(f"model: {net}  ({net.n_params:,} parameters, {params.flat.dtype})")
     start = time.perf_counter()
     compiled = net.compile(view=args.view, cache_dir=args.cache_dir)
     if compiled.from_cache:

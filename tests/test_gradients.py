@@ -32,7 +32,7 @@ def _relative(a, b):
 
 
 def _check_against_references(net, batch=5, seed=0, fd=True):
-    compiled = net.compile()
+    compiled = net.compile(warm_up=False)  # compiles the kernels it calls, on first call
     X, Y, params = random_problem(net, batch, seed)
     loss, grads = compiled.loss_and_grad(X, Y, params)
     ref_loss, ref_grads = torch_loss_and_grad(net, X, Y, params)
@@ -66,7 +66,7 @@ def test_unrolled_kernels_match_index_kernels():
     for hidden, output, loss in [("tanh", "softmax", "cce"), ("sigmoid", "sigmoid", "bce"), ("relu", "identity", "mse"),
                                  ("softmax", "tanh", "mse")]:
         net = _net([3, 4, 3, 3], hidden, output, loss)
-        index, unrolled = net.compile(view="index"), net.compile(view="unrolled")
+        index, unrolled = net.compile(view="index", warm_up=False), net.compile(view="unrolled", warm_up=False)
         X, Y, params = random_problem(net, 6, seed=3)
         l1, g1 = index.loss_and_grad(X, Y, params)
         l2, g2 = unrolled.loss_and_grad(X, Y, params)

@@ -13,6 +13,7 @@ match its recorded hash (truncated, edited) is moved aside and rebuilt.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -28,7 +29,7 @@ from typing import Callable
 from ..errors import CacheError
 
 #: bump when the generated code's shape changes, to invalidate older entries
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -45,8 +46,24 @@ def entry_key(spec: dict, view: str) -> str:
 
     from .. import __version__
     payload = {"model": spec, "view": view, "format": FORMAT_VERSION, "symbackprop": __version__,
-               "sympy": sympy.__version__, "numba": numba.__version__}
+               "sympy": sympy.__version__, "numba": numba.__version__, "generator": _generator_digest()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@functools.cache
+def _generator_digest() -> str:
+    """Hash of the source of the stages that write kernels (derive, simplify, codegen).
+
+    Numba's own cache checks only the generated file, and the generated file changes
+    only when the generator does: hashing the generator's source means an edited
+    generator (a development checkout, a patched install) never meets stale kernels.
+    """
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for stage in ("model", "derive", "simplify", "codegen"):
+        for path in sorted((package / stage).glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _sha256(text: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArchitectureError
-from ..model.network import Network
+from ..model.network import Network, check_dtype
 from ..model.parameters import Parameters
 from ..simplify.report import OpCountReport
 
@@ -53,12 +53,20 @@ class CompiledNetwork:
         if params.shapes != self.network.param_shapes():
             raise ArchitectureError(f"parameters have shapes {params.shapes}, the network needs "
                                     f"{self.network.param_shapes()}")
+        check_dtype(params.flat.dtype)
         return params.arrays()
+
+    def data(self, params: Parameters, X, Y=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``X`` (and ``Y``) checked, and in the parameters' precision: the kernels run in one dtype."""
+        X, Y = self.network.check_inputs(X, Y)
+        dtype = params.flat.dtype
+        return X.astype(dtype, copy=False), None if Y is None else Y.astype(dtype, copy=False)
 
     def forward(self, X, params: Parameters) -> np.ndarray:
         """Network outputs for every row of ``X``."""
-        X, _ = self.network.check_inputs(X)
-        return self.module.forward(X, *self.check_params(params))
+        arrays = self.check_params(params)
+        X, _ = self.data(params, X)
+        return self.module.forward(X, *arrays)
 
     @property
     def _penalty(self) -> tuple[float, float]:
@@ -66,13 +74,14 @@ class CompiledNetwork:
 
     def loss(self, X, Y, params: Parameters) -> float:
         """Mean loss over the rows of ``X``."""
-        X, Y = self.network.check_inputs(X, Y)
-        return float(self.module.loss(X, Y, *self.check_params(params), *self._penalty))
+        arrays = self.check_params(params)
+        X, Y = self.data(params, X, Y)
+        return float(self.module.loss(X, Y, *arrays, *self._penalty))
 
     def loss_and_grad(self, X, Y, params: Parameters, grads: Parameters | None = None) -> tuple[float, Parameters]:
         """Mean loss and its gradient with respect to every parameter."""
-        X, Y = self.network.check_inputs(X, Y)
         self.check_params(params)
+        X, Y = self.data(params, X, Y)
         return self.loss_and_grad_unchecked(X, Y, params, grads)
 
     def loss_and_grad_unchecked(self, X: np.ndarray, Y: np.ndarray, params: Parameters,
@@ -94,15 +103,21 @@ class CompiledNetwork:
         return np.argmax(outputs, axis=1)
 
     def warm_up(self) -> float:
-        """Run every kernel once on a tiny batch so compilation (or cache loading) happens now."""
+        """Compile (or load from cache) the kernels training uses, now: ``train_epoch``, ``forward``, ``loss``.
+
+        ``loss_and_grad`` compiles on first use: the training loop does not call it.
+        """
         start = time.perf_counter()
         params = self.network.init_params(0)
+        grads = params.zeros_like()
         X = np.zeros((2, self.network.n_inputs))
         Y = np.zeros((2, self.network.n_outputs))
         Y[:, 0] = 1.0
         self.forward(X, params)
         self.loss(X, Y, params)
-        self.loss_and_grad(X, Y, params)
+        empty = np.zeros(0)
+        self.module.train_epoch(X, Y, np.arange(2), 2, params.flat, grads.flat, *params.arrays(), *grads.arrays(),
+                                0, empty, empty, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         seconds = time.perf_counter() - start
         self.timings["compile_or_load"] = seconds
         return seconds

@@ -8,6 +8,8 @@ turns it into nested ``for`` loops, with three rewrites that matter for speed:
 * every other ``Sum`` becomes an accumulator loop, placed at the outermost loop level
   where all its free indices are bound (loop-invariant code motion: the softmax
   denominator is computed once per sample, not once per neuron);
+* calls (``log``, ``exp``) whose arguments do not change in the innermost loop are
+  computed once, outside it;
 * common subexpressions of what remains are computed once, also at the outermost level
   their indices allow.
 """
@@ -75,8 +77,8 @@ class Lowerer:
         if left is None or right is None:
             return None
         name = self.printer.doprint(target.base)
-        lhs = f"{name}[:, :]" if into_existing else name
-        lines = [f"{lhs} = np.dot({left}, {right})"]
+        # into an existing array: BLAS writes the product in place, no temporary
+        lines = [f"np.dot({left}, {right}, {name})" if into_existing else f"{name} = np.dot({left}, {right})"]
         if rest != 0:
             lines += self._loop_nest(target, target + rest, loops, allocate=False)
         return lines
@@ -123,13 +125,32 @@ class Lowerer:
                 return sums[e]
             return e.func(*(hoist(a) for a in e.args)) if e.args else e
 
-        flat = hoist(expr)
+        flat = self._lift_invariant_calls(hoist(expr), loop_vars, deps, items)
         replacements, (reduced,) = cse([flat], symbol_prefix=f"_x{next(self._ids)}_")
         for sym, sub in replacements:
             level = self._level(sub, loop_vars, deps)
             deps[sym] = self._vars(sub, loop_vars, deps)
             items.append(_Item(level, [f"{self.printer.doprint(sym)} = {self.printer.doprint(sub)}"]))
         return items, self.printer.doprint(reduced)
+
+    def _lift_invariant_calls(self, expr: sp.Expr, loop_vars, deps, items: list[_Item]) -> sp.Expr:
+        """Compute ``log``, ``exp`` and other calls once per value of the indices they use.
+
+        ``log(s)`` of a per-sample sum inside a loop over classes would otherwise be
+        evaluated once per class; here it becomes a temporary at the sample loop's level.
+        """
+        innermost = len(loop_vars)
+        lifted: dict[sp.Expr, sp.Symbol] = {}
+        for e in sp.preorder_traversal(expr):
+            if isinstance(e, sp.Function) and e not in lifted and self._level(e, loop_vars, deps) < innermost:
+                if any(outer.has(e) for outer in lifted):  # already inside a lifted call
+                    continue
+                sym = self.fresh("f")
+                lifted[e] = sym
+                deps[sym] = self._vars(e, loop_vars, deps)
+                items.append(_Item(self._level(e, loop_vars, deps),
+                                   [f"{self.printer.doprint(sym)} = {self.printer.doprint(e)}"]))
+        return expr.xreplace(lifted) if lifted else expr
 
     def _lower_sum(self, s: sp.Sum, loop_vars, deps, items: list[_Item]) -> sp.Symbol:
         (k, lo, hi), *more = s.limits

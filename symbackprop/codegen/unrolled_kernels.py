@@ -4,7 +4,7 @@ Every scalar of the chain-rule program becomes a local variable inside one loop 
 batch.  That is readable and exact, but the code grows with the number of weights and
 Numba's compile time grows faster (a 64-32-10 network would take minutes), so the
 index-level kernels are the default and this view is for checking and teaching.
-The module has the same three entry points as the index-level one.
+The module has the same entry points as the index-level one.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..simplify.opcount import cse
 from .index_kernels import HEADER, comment
 from .lowering import INDENT
 from .printer import KernelPrinter
+from .training_kernel import training_source
 
 
 def _program_lines(unrolled: UnrolledDerivation, roles: set[str], printer: KernelPrinter) -> list[str]:
@@ -95,4 +96,6 @@ def generate_unrolled_module(unrolled: UnrolledDerivation, version: str) -> str:
     scale = [f"g{p}{l}[...] = g{p}{l} / B" for l in range(1, depth + 1) for p in ("W", "b")]
     out += fn(f"loss_and_grad(a0, Y, {params}, {grads}, l1, l2)", zero + ["total = 0.0"],
               sample_in + sample_y + everything + ["total += L"] + grad_accumulate(), scale + ["return total / B"])
+    # the fused training loop: this view keeps every intermediate in a local, so no work arrays
+    out.append(training_source(depth, [], [f"L = loss_and_grad(a0, Y, {params}, {grads}, l1, l2)"]))
     return "\n".join(out).rstrip() + "\n"

@@ -138,18 +138,21 @@ class Network:
         return f"Network([{inner}], loss={self.loss.name!r}{reg})"
 
     # -- parameters -----------------------------------------------------------------
-    def init_params(self, seed: int | None = 0, scheme: str = "auto") -> Parameters:
+    def init_params(self, seed: int | None = 0, scheme: str = "auto", dtype: str | type = "float64") -> Parameters:
         """Fresh parameters with zero biases; the same seed gives the same parameters, bit for bit.
 
         ``scheme``: ``auto`` picks per layer from its activation (He normal after ReLU and
         leaky ReLU, Xavier/Glorot uniform otherwise), or one of :data:`INIT_SCHEMES` for
-        every layer.
+        every layer.  ``dtype`` is ``float64`` or ``float32``: the kernels run in the
+        parameters' precision (the draws are made in float64 and rounded, so a float32 net
+        starts from the float64 net's weights).
         """
         if scheme not in ("auto", *INIT_SCHEMES):
             raise ArchitectureError(f"unknown initialisation {scheme!r}; choose auto or one of: "
                                     f"{', '.join(INIT_SCHEMES)}")
+        dtype = check_dtype(dtype)
         rng = np.random.default_rng(seed)
-        params = Parameters(self.param_shapes())
+        params = Parameters(self.param_shapes(), dtype=dtype)
         for k, layer in enumerate(self.layers, start=1):
             chosen = scheme if scheme != "auto" else ("he_normal" if layer.act.init == "he" else "xavier_uniform")
             W = params[f"W{k}"]
@@ -242,3 +245,18 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         what = "NaN" if np.isnan(arr[row, col]) else "inf"
         raise DataError(f"{name} contains {int(bad.sum())} non-finite value(s): first is {what} at "
                         f"sample {row}, column {col}")
+
+
+#: the precisions kernels run in
+DTYPES = ("float64", "float32")
+
+
+def check_dtype(dtype) -> np.dtype:
+    """``dtype`` as a NumPy dtype, if it is one the kernels support."""
+    try:
+        value = np.dtype(dtype)
+    except TypeError:
+        value = None
+    if value is None or value.name not in DTYPES:
+        raise ArchitectureError(f"unsupported precision {dtype!r}; choose one of: {', '.join(DTYPES)}")
+    return value

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArchitectureError, CheckpointError
-from ..model.network import Network
+from ..model.network import Network, check_dtype
 from ..model.parameters import Parameters
 from .normalize import Normalizer
 from .optimizers import Optimizer
@@ -97,7 +97,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                               f"version {VERSION}")
     try:
         network = Network.from_spec(header["model"])
-        params = Parameters(network.param_shapes(), np.ascontiguousarray(arrays["params"], dtype=np.float64))
+        flat = arrays["params"]
+        params = Parameters(network.param_shapes(), np.ascontiguousarray(flat, dtype=check_dtype(flat.dtype)))
         normalizer = Normalizer(header.get("normalizer", "none"), arrays.get("norm_shift"), arrays.get("norm_scale"))
         optimizer = None
         if header.get("optimizer"):

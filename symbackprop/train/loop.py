@@ -1,7 +1,8 @@
 """The training loop: mini-batches over compiled kernels, any optimizer, monitoring.
 
-Each step is one call to the generated ``loss_and_grad`` kernel, optional clipping and
-one compiled optimizer update of the flat parameter vector.  Batches are reshuffled every
+Each epoch is one call to the generated ``train_epoch`` kernel: batch gathering, forward,
+backward, optional clipping and the optimizer's update of the flat parameter vector all
+run in compiled code, so a training step pays no Python overhead.  Batches are reshuffled every
 epoch from a seeded generator, so the same seed gives the same weights, bit for bit.
 With validation data, every epoch records validation loss and accuracy; ``patience``
 stops training when the validation loss has not improved for that many epochs and puts
@@ -19,7 +20,7 @@ import numpy as np
 from ..codegen.compiled import CompiledNetwork
 from ..errors import TrainingError
 from ..model.parameters import Parameters
-from .optimizers import Optimizer, Schedule, clip_by_norm, clip_by_value
+from .optimizers import Optimizer, Schedule
 
 
 @dataclass
@@ -95,8 +96,8 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     run shuffles exactly as an uninterrupted one would have.
     """
     net = compiled.network
-    X, Y = net.check_inputs(X, Y)
     compiled.check_params(params)
+    X, Y = compiled.data(params, X, Y)
     opt = optimizer if isinstance(optimizer, Optimizer) else Optimizer(str(optimizer))
     if opt.full_batch:
         batch_size = X.shape[0]
@@ -109,7 +110,7 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     schedule = schedule or Schedule()
     has_val = X_val is not None and len(X_val) > 0
     if has_val:
-        X_val, Y_val = net.check_inputs(X_val, y_val)
+        X_val, Y_val = compiled.data(params, X_val, y_val)
         labels_val = np.asarray(y_val)
         classify = labels_val.ndim == 1 and (net.n_outputs > 1 or net.loss.name == "bce")
     elif patience is not None:
@@ -123,19 +124,7 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
         start = time.perf_counter()
         rate = schedule.lr(lr, epoch)
         order = np.arange(n) if opt.full_batch else rng.permutation(n)
-        total = 0.0
-        for b, first in enumerate(range(0, n, batch_size)):
-            idx = order[first:first + batch_size]
-            loss, _ = compiled.loss_and_grad_unchecked(X[idx], Y[idx], params, grads)
-            if not math.isfinite(loss) or not np.all(np.isfinite(grads.flat)):
-                raise TrainingError(f"training diverged at epoch {epoch}, batch {b + 1}: loss is {loss}; "
-                                    f"try a smaller learning rate than {rate:g} or gradient clipping")
-            if clip_value is not None:
-                clip_by_value(grads.flat, clip_value)
-            if clip_norm is not None:
-                clip_by_norm(grads.flat, clip_norm)
-            opt.step(params.flat, grads.flat, rate)
-            total += loss * len(idx)
+        total = _run_epoch(compiled, params, grads, X, Y, order, batch_size, opt, rate, clip_value, clip_norm, epoch)
         record = EpochRecord(epoch, rate, total / n, None, None, 0.0)
         if has_val:
             record.val_loss = compiled.loss(X_val, Y_val, params)
@@ -156,6 +145,23 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     if best_flat is not None:
         params.flat[:] = best_flat
     return history
+
+
+def _run_epoch(compiled: CompiledNetwork, params: Parameters, grads: Parameters, X: np.ndarray, Y: np.ndarray,
+               order: np.ndarray, batch_size: int, opt: Optimizer, rate: float, clip_value: float | None,
+               clip_norm: float | None, epoch: int) -> float:
+    """One epoch in one compiled call; returns the sum over batches of loss times batch size."""
+    rule, s1, s2, h1, h2, eps = opt.kernel_args(params.flat)
+    net = compiled.network
+    total, bad_batch, bad_loss = compiled.module.train_epoch(
+        X, Y, order, batch_size, params.flat, grads.flat, *params.arrays(), *grads.arrays(),
+        rule, s1, s2, rate, h1, h2, eps, float(opt.steps), clip_value or 0.0, clip_norm or 0.0, net.l1, net.l2)
+    if bad_batch >= 0:
+        opt.steps += bad_batch
+        raise TrainingError(f"training diverged at epoch {epoch}, batch {bad_batch + 1}: loss is {bad_loss}; "
+                            f"try a smaller learning rate than {rate:g} or gradient clipping")
+    opt.steps += -(-len(order) // batch_size)
+    return float(total)
 
 
 def train_sgd(compiled: CompiledNetwork, params: Parameters, X, Y, **kwargs) -> History:

@@ -15,72 +15,19 @@ exactly (same state, same order of operations), so the first steps can be compar
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 
+from ..codegen.update_rules import (RULE_ADAM, RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP, RULE_SGD,
+                                    clip_by_norm, clip_by_value, update)
 from ..errors import TrainingError
 
+__all__ = ["OPTIMIZERS", "Optimizer", "Schedule", "clip_by_norm", "clip_by_value"]
 
-@njit(cache=True)
-def _sgd_step(p, g, lr):
-    for k in range(p.size):
-        p[k] -= lr * g[k]
-
-
-@njit(cache=True)
-def _momentum_step(p, g, v, lr, mu, nesterov):
-    for k in range(p.size):
-        v[k] = mu * v[k] + g[k]
-        if nesterov:
-            p[k] -= lr * (g[k] + mu * v[k])
-        else:
-            p[k] -= lr * v[k]
-
-
-@njit(cache=True)
-def _rmsprop_step(p, g, s, lr, alpha, eps):
-    for k in range(p.size):
-        s[k] = alpha * s[k] + (1.0 - alpha) * g[k] * g[k]
-        p[k] -= lr * g[k] / (math.sqrt(s[k]) + eps)
-
-
-@njit(cache=True)
-def _adam_step(p, g, m, v, lr, beta1, beta2, eps, t):
-    bias1 = 1.0 - beta1 ** t
-    bias2 = 1.0 - beta2 ** t
-    step = lr / bias1
-    root2 = math.sqrt(bias2)
-    for k in range(p.size):
-        m[k] = beta1 * m[k] + (1.0 - beta1) * g[k]
-        v[k] = beta2 * v[k] + (1.0 - beta2) * g[k] * g[k]
-        p[k] -= step * m[k] / (math.sqrt(v[k]) / root2 + eps)
-
-
-@njit(cache=True)
-def clip_by_value(g, limit):
-    """Clamp every gradient entry to ``[-limit, limit]`` in place."""
-    for k in range(g.size):
-        if g[k] > limit:
-            g[k] = limit
-        elif g[k] < -limit:
-            g[k] = -limit
-
-
-@njit(cache=True)
-def clip_by_norm(g, max_norm):
-    """Scale ``g`` in place so its Euclidean norm is at most ``max_norm``; returns the norm before."""
-    total = 0.0
-    for k in range(g.size):
-        total += g[k] * g[k]
-    norm = math.sqrt(total)
-    if norm > max_norm:
-        scale = max_norm / (norm + 1e-12)
-        for k in range(g.size):
-            g[k] *= scale
-    return norm
+#: optimizer name -> rule code of the compiled ``update`` kernel
+_RULES = {"gd": RULE_SGD, "sgd": RULE_SGD, "momentum": RULE_MOMENTUM, "nesterov": RULE_NESTEROV,
+          "rmsprop": RULE_RMSPROP, "adam": RULE_ADAM}
 
 
 @dataclass
@@ -110,29 +57,34 @@ class Optimizer:
     def full_batch(self) -> bool:
         return self.name == "gd"
 
+    def kernel_args(self, p: np.ndarray) -> tuple:
+        """``(rule, s1, s2, h1, h2, eps)``: this optimizer as arguments of the compiled ``update``.
+
+        State vectors are created (zeros, like ``p``) on first use and kept in :attr:`state`
+        under torch.optim's names, so checkpoints and resumed runs see the same state.
+        """
+        name, empty = self.name, np.zeros(0, dtype=p.dtype)
+        if name in ("momentum", "nesterov"):
+            return _RULES[name], self.state.setdefault("velocity", np.zeros_like(p)), empty, self.momentum, 0.0, 0.0
+        if name == "rmsprop":
+            return _RULES[name], self.state.setdefault("square_avg", np.zeros_like(p)), empty, self.alpha, 0.0, self.eps
+        if name == "adam":
+            return (_RULES[name], self.state.setdefault("exp_avg", np.zeros_like(p)),
+                    self.state.setdefault("exp_avg_sq", np.zeros_like(p)), self.beta1, self.beta2, self.eps)
+        return _RULES[name], empty, empty, 0.0, 0.0, 0.0
+
     def step(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
         """Update ``p`` in place from gradient ``g``."""
+        rule, s1, s2, h1, h2, eps = self.kernel_args(p)
         self.steps += 1
-        name = self.name
-        if name in ("gd", "sgd"):
-            _sgd_step(p, g, lr)
-        elif name in ("momentum", "nesterov"):
-            v = self.state.setdefault("velocity", np.zeros_like(p))
-            _momentum_step(p, g, v, lr, self.momentum, name == "nesterov")
-        elif name == "rmsprop":
-            s = self.state.setdefault("square_avg", np.zeros_like(p))
-            _rmsprop_step(p, g, s, lr, self.alpha, self.eps)
-        else:
-            m = self.state.setdefault("exp_avg", np.zeros_like(p))
-            v = self.state.setdefault("exp_avg_sq", np.zeros_like(p))
-            _adam_step(p, g, m, v, lr, self.beta1, self.beta2, self.eps, float(self.steps))
+        update(rule, p, g, s1, s2, lr, h1, h2, eps, float(self.steps))
 
     def settings(self) -> dict:
         """Hyper-parameters and step count (JSON-able; the state arrays are kept apart)."""
         return {k: getattr(self, k) for k in ("name", "momentum", "alpha", "beta1", "beta2", "eps", "steps")}
 
 
-OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "rmsprop", "adam")
+OPTIMIZERS = tuple(_RULES)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,75 @@
+"""The fused training kernel shared by every generated module.
+
+``train_epoch`` runs a whole epoch in compiled code: it gathers each mini-batch by a
+shuffled index array, runs the module's step lines (forward, loss, backward into work
+arrays allocated once), checks the loss and gradient are finite, clips, and calls the
+optimizer ``update`` from :mod:`.update_rules`, whose source is copied into the module so
+the module stays standalone.  One call per epoch means no Python between forward,
+backward and update, and no allocation except when the last batch is shorter.
+"""
+from __future__ import annotations
+
+from . import update_rules
+
+#: every network kernel: cached on disk; ``reassoc`` lets LLVM vectorize sums (it assumes
+#: nothing about NaN or infinity, so divergence is still seen), ``contract`` allows FMA
+KERNEL_DECORATOR = '@njit(cache=True, fastmath={"reassoc", "contract"})'
+
+TRAIN_EPOCH = """{decorator}
+def train_epoch(X, T, order, batch_size, flat, gflat, {params}, {grads},
+                rule, s1, s2, lr, h1, h2, eps, steps_before, clip_value, clip_norm, l1, l2):
+    # One epoch of mini-batch training in one compiled call: gather each batch of rows of
+    # the inputs X and targets T by `order`, forward, loss, backward, optional clipping and
+    # the optimizer's update of `flat` (which {params} are views of), with no Python
+    # in between.  Returns (sum of batch losses weighted by batch size, index of the first
+    # batch whose loss or gradient was not finite or -1, that batch's loss).
+    # the loop's own names start with 'ep_': the pasted step lines use n, i, j, B, L, ...
+    ep_rows = order.shape[0]
+    ep_total = 0.0
+    a0 = np.empty((min(batch_size, ep_rows), X.shape[1]), dtype=X.dtype)
+    Y = np.empty((min(batch_size, ep_rows), T.shape[1]), dtype=T.dtype)
+{allocate}
+    for ep_batch in range((ep_rows + batch_size - 1) // batch_size):
+        ep_first = ep_batch * batch_size
+        ep_size = min(batch_size, ep_rows - ep_first)
+        if ep_size != a0.shape[0]:  # the last, shorter batch
+            a0 = np.empty((ep_size, X.shape[1]), dtype=X.dtype)
+            Y = np.empty((ep_size, T.shape[1]), dtype=T.dtype)
+{reallocate}
+        for ep_r in range(ep_size):
+            ep_row = order[ep_first + ep_r]
+            for ep_c in range(X.shape[1]):
+                a0[ep_r, ep_c] = X[ep_row, ep_c]
+            for ep_c in range(T.shape[1]):
+                Y[ep_r, ep_c] = T[ep_row, ep_c]
+        # ---- forward, loss, backward ----
+{step}
+        # ---- check, clip, update ----
+        if not (math.isfinite(L) and math.isfinite(squared_norm(gflat))):
+            return ep_total, ep_batch, L
+        if clip_value > 0.0:
+            clip_by_value(gflat, clip_value)
+        if clip_norm > 0.0:
+            clip_by_norm(gflat, clip_norm)
+        update(rule, flat, gflat, s1, s2, lr, h1, h2, eps, steps_before + ep_batch + 1.0)
+        ep_total += L * ep_size
+    return ep_total, -1, 0.0
+"""
+
+
+def _block(lines: list[str], depth: int) -> str:
+    return "\n".join("    " * depth + line if line else line for line in lines)
+
+
+def training_source(depth: int, allocate: list[str], step: list[str]) -> str:
+    """The update rules and ``train_epoch`` for a network of ``depth`` layers.
+
+    ``allocate``: lines creating the work arrays for a batch ``a0``; ``step``: lines that
+    compute the batch's mean loss ``L`` and write the gradients into ``gW1, gb1, ...``.
+    """
+    params = ", ".join(f"W{l}, b{l}" for l in range(1, depth + 1))
+    grads = ", ".join(f"gW{l}, gb{l}" for l in range(1, depth + 1))
+    epoch = TRAIN_EPOCH.format(decorator=KERNEL_DECORATOR, params=params, grads=grads, allocate=_block(allocate, 1),
+                               reallocate=_block(allocate, 3), step=_block(step, 2))
+    return ("# ---- parameter updates and clipping: symbackprop/codegen/update_rules.py ----\n\n"
+            + update_rules.kernel_source() + "\n\n# ---- one epoch of training in one call ----\n\n" + epoch)

@@ -1,0 +1,134 @@
+"""The fused ``train_epoch`` kernel against a step-by-step loop, and the float32 option.
+
+The reference loop is the unfused one: the generated ``loss_and_grad`` kernel, clipping
+and :meth:`Optimizer.step` called from Python once per batch.  The fused kernel must give
+the same weights, optimizer state and reported loss for every optimizer, with clipping
+and a short last batch.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from symbackprop import Network, TrainingError
+from symbackprop.train import Optimizer, fit
+from symbackprop.train.data import load_digits
+from symbackprop.train.loop import accuracy
+from symbackprop.train.optimizers import clip_by_norm, clip_by_value
+
+from .conftest import random_problem
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def step_by_step(compiled, params, X, Y, orders, batch_size, opt, lr, clip_value=None, clip_norm=None):
+    grads = params.zeros_like()
+    losses = []
+    for order in orders:
+        total = 0.0
+        for first in range(0, len(order), batch_size):
+            idx = order[first:first + batch_size]
+            loss, _ = compiled.loss_and_grad(X[idx], Y[idx], params, grads)
+            if clip_value is not None:
+                clip_by_value(grads.flat, clip_value)
+            if clip_norm is not None:
+                clip_by_norm(grads.flat, clip_norm)
+            opt.step(params.flat, grads.flat, lr)
+            total += loss * len(idx)
+        losses.append(total / len(order))
+    return losses
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])
+@pytest.mark.parametrize("clip", [{}, {"clip_value": 0.05}, {"clip_norm": 0.5}])
+def test_fused_epoch_equals_the_step_by_step_loop(optimizer, clip):
+    net = Network.mlp([5, 7, 3], "tanh", l2=0.01)
+    compiled = net.compile()
+    X, Y, start = random_problem(net, 23, seed=3)  # 23 rows, batch 5: the last batch has 3
+    lr = 0.01 if optimizer in ("rmsprop", "adam") else 0.1
+    fused_params, loop_params = start.copy(), start.copy()
+    fused_opt, loop_opt = Optimizer(optimizer), Optimizer(optimizer)
+    history = fit(compiled, fused_params, X, Y, epochs=3, lr=lr, batch_size=5, optimizer=fused_opt, seed=11, **clip)
+    rng = np.random.default_rng(11)
+    orders = [rng.permutation(len(X)) for _ in range(3)]
+    losses = step_by_step(compiled, loop_params, X, Y, orders, 5, loop_opt, lr, **clip)
+    np.testing.assert_allclose(fused_params.flat, loop_params.flat, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(history.train_loss, losses, rtol=1e-12)
+    assert fused_opt.steps == loop_opt.steps == 3 * 5
+    for key, value in loop_opt.state.items():
+        np.testing.assert_allclose(fused_opt.state[key], value, rtol=1e-12, atol=1e-15)
+
+
+def test_unrolled_and_index_kernels_train_to_the_same_weights():
+    net = Network.mlp([3, 4, 2], "sigmoid")
+    X, Y, start = random_problem(net, 10, seed=1)
+    results = []
+    for view in ("index", "unrolled"):
+        params = start.copy()
+        fit(net.compile(view=view), params, X, Y, epochs=2, lr=0.5, batch_size=4, optimizer="momentum", seed=2)
+        results.append(params.flat)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-10, atol=1e-13)
+
+
+def test_divergence_inside_the_fused_epoch_names_the_batch_and_keeps_the_step_count():
+    net = Network.mlp([4, 8, 1], "relu", loss="mse")
+    X, _, params = random_problem(net, 40)
+    Y = np.full((40, 1), 1e200)
+    opt = Optimizer("sgd")
+    with pytest.raises(TrainingError, match=r"diverged at epoch 1, batch \d+"):
+        fit(net.compile(), params, X, Y, epochs=1, lr=1.0, batch_size=8, optimizer=opt)
+    assert opt.steps < 5
+
+
+def test_generated_module_needs_only_math_numpy_and_numba():
+    compiled = Network.mlp([3, 4, 3], "relu").compile()
+    tree = ast.parse(compiled.source())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module.split(".")[0])
+    assert imported == {"math", "numpy", "numba"}
+    assert "def train_epoch(" in compiled.source() and "def update(" in compiled.source()
+
+
+def test_float32_training_runs_in_float32_and_tracks_float64():
+    data = load_digits(seed=0)
+    net = Network.mlp([64, 32, 10], "relu")
+    compiled = net.compile()
+    results = {}
+    for dtype in ("float64", "float32"):
+        params = net.init_params(0, dtype=dtype)
+        fit(compiled, params, data.X_train, data.y_train, epochs=5, lr=0.05, batch_size=16, optimizer="momentum")
+        assert params.flat.dtype == np.dtype(dtype)
+        assert compiled.forward(data.X_test, params).dtype == np.dtype(dtype)
+        results[dtype] = (params.flat.astype(np.float64), accuracy(compiled, params, data.X_test, data.y_test))
+    assert np.max(np.abs(results["float32"][0] - results["float64"][0])) < 1e-3
+    assert results["float32"][1] > 0.9 and abs(results["float32"][1] - results["float64"][1]) <= 0.01
+
+
+def test_unsupported_precision_is_refused_by_name():
+    with pytest.raises(Exception, match="unsupported precision 'float16'"):
+        Network.mlp([2, 2, 1], "tanh", loss="mse").init_params(0, dtype="float16")
+
+
+def test_benchmark_script_runs_and_peers_agree_on_the_weights(tmp_path):
+    """The benchmark's own correctness check: NumPy and PyTorch end at symbackprop's weights."""
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "train_step.py"), "--nets", "64-8-10:32", "--epochs", "1",
+           "--peers", "numpy", "torch", "--no-compile-times", "--json", str(out)]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "symbackprop faster" in run.stdout and "FLOP limit" in run.stdout
+    rows = json.loads(out.read_text())["results"][0]["rows"]
+    assert [r["impl"] for r in rows] == ["symbackprop", "numpy", "pytorch"]
+    for row in rows:
+        assert row["max_weight_diff"] < 1e-10
+        assert row["accuracy"] == rows[0]["accuracy"]
