@@ -52,6 +52,7 @@ def main(argv=None) -> None:
             step = train_step.time_per_step(train_step.Symbackprop(pb), pb)
             cold = None if args.no_compile_times else train_step.compile_times(sizes)[0]
             row = {"net": "-".join(map(str, sizes)), "batch": batch, "step_us": step * 1e6,
+                   "flop_limit_us": pb.flops / rate * 1e6,
                    "x_flop_limit": step / (pb.flops / rate), "cold_compile_s": cold}
             results.setdefault(sweep, []).append(row)
             compile_text = "" if cold is None else f"{cold:.2f}"
@@ -74,6 +75,8 @@ def plot(results: dict[str, list[dict]], path: str) -> None:
         labels = [r["net"] if sweep != "batch" else str(r["batch"]) for r in rows]
         x = range(len(rows))
         axes[0][col].plot(x, [r["step_us"] for r in rows], "o-", label="symbackprop")
+        axes[0][col].plot(x, [r["flop_limit_us"] for r in rows], "k--", label="FLOP limit")
+        axes[0][col].legend(fontsize=8)
         axes[0][col].set_yscale("log")
         axes[0][col].set_title(f"{sweep} sweep")
         axes[0][col].set_ylabel("µs per training step")

@@ -6,7 +6,8 @@ from the same initial weights and through the same batch order, in this one proc
 the same thread count.  For each it prints:
 
 * the median time of one step (forward, backward, update; batch gathering included),
-  timed per epoch over --epochs epochs and divided by the number of steps;
+  timed per epoch over --epochs epochs and divided by the number of steps; the
+  implementations take turns epoch by epoch, so drifting machine noise hits all alike;
 * how many times faster symbackprop is (peer time / symbackprop time);
 * the step time over the FLOP limit: 6 * batch * sum(fan_in * fan_out) floating-point
   operations at this machine's measured 512x512 matmul rate;
@@ -38,7 +39,7 @@ DEFAULT_NETS = ["64-16-10:8", "64-64-10:32", "64-256-256-10:128"]
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nets", nargs="+", default=DEFAULT_NETS, help="SIZES:BATCH, e.g. 64-64-10:32")
-    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per implementation (default 5)")
+    parser.add_argument("--epochs", type=int, default=10, help="timed epochs per implementation (default 10)")
     parser.add_argument("--threads", type=int, default=1, help="threads for every library (default 1)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--lr", type=float, default=0.01)
@@ -358,14 +359,25 @@ def make_peer(name: str, pb: Problem, threads: int):
 # ------------------------------------------------------------------------------ measuring
 def time_per_step(impl, pb: Problem) -> float:
     """Median seconds per step over the timed epochs; the first epoch (compile, caches) is untimed."""
-    impl.epoch(pb.orders[0])
-    impl.reset()
-    per_step = []
+    return time_round_robin([impl], pb)[0]
+
+
+def time_round_robin(impls: list, pb: Problem) -> list[float]:
+    """Median seconds per step of each implementation, timing them in turns, epoch by epoch.
+
+    Taking turns spreads this machine's drifting noise (other processes, clock changes)
+    over every implementation alike, instead of over whichever happened to run then.
+    """
+    for impl in impls:  # untimed: compiles, fills caches
+        impl.epoch(pb.orders[0])
+        impl.reset()
+    per_step: list[list[float]] = [[] for _ in impls]
     for order in pb.orders[1:]:
-        start = time.perf_counter()
-        impl.epoch(order)
-        per_step.append((time.perf_counter() - start) / pb.steps)
-    return statistics.median(per_step)
+        for k, impl in enumerate(impls):
+            start = time.perf_counter()
+            impl.epoch(order)
+            per_step[k].append((time.perf_counter() - start) / pb.steps)
+    return [statistics.median(times) for times in per_step]
 
 
 COMPILE_PROBE = "compile-probe"
@@ -407,8 +419,7 @@ def run_net(spec: str, args, rate: float) -> dict:
         except ImportError as exc:
             notes.append(f"{name} skipped: {exc.name or exc} is not installed (pip install -e '.[bench]')")
     rows, weights = [], []
-    for impl in impls:
-        seconds = time_per_step(impl, pb)
+    for impl, seconds in zip(impls, time_round_robin(impls, pb)):
         accuracy = float(np.mean(impl.predict(pb.X_test) == pb.y_test))
         rows.append({"impl": impl.name, "step_us": seconds * 1e6, "accuracy": accuracy,
                      "compile_s": impl.compile_seconds})

@@ -213,7 +213,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                        beta2=args.beta2)
     print(f"model: {net}  ({net.n_params:,} parameters, {params.flat.dtype})")
     start = time.perf_counter()
-    compiled = net.compile(view=args.view, cache_dir=args.cache_dir)
+    compiled = net.compile(view=args.view, cache_dir=args.cache_dir, dtype=params.flat.dtype)
     if compiled.from_cache:
         print(f"kernels: loaded from cache in {time.perf_counter() - start:.2f} s ({compiled.folder})")
     else:

@@ -78,6 +78,13 @@ class CompiledNetwork:
         X, Y = self.data(params, X, Y)
         return float(self.module.loss(X, Y, *arrays, *self._penalty))
 
+    def evaluate(self, X, Y, params: Parameters) -> tuple[float, np.ndarray]:
+        """Mean loss and the network outputs, from one forward pass (validation each epoch)."""
+        arrays = self.check_params(params)
+        X, Y = self.data(params, X, Y)
+        loss, outputs = self.module.evaluate(X, Y, *arrays, *self._penalty)
+        return float(loss), outputs
+
     def loss_and_grad(self, X, Y, params: Parameters, grads: Parameters | None = None) -> tuple[float, Parameters]:
         """Mean loss and its gradient with respect to every parameter."""
         self.check_params(params)
@@ -102,20 +109,21 @@ class CompiledNetwork:
             return (outputs[:, 0] > 0.5).astype(np.int64)
         return np.argmax(outputs, axis=1)
 
-    def warm_up(self) -> float:
-        """Compile (or load from cache) the kernels training uses, now: ``train_epoch``, ``forward``, ``loss``.
+    def warm_up(self, dtype: str | np.dtype = "float64") -> float:
+        """Compile (or load from cache) the kernels training uses, now: ``train_epoch`` and ``evaluate``.
 
-        ``loss_and_grad`` compiles on first use: the training loop does not call it.
+        ``forward``, ``loss`` and ``loss_and_grad`` compile on first use: the training loop
+        does not call them, and every entry point costs Numba a second or so.  Numba
+        compiles once per precision: ``dtype`` is the one training will use.
         """
         start = time.perf_counter()
-        params = self.network.init_params(0)
+        params = self.network.init_params(0, dtype=dtype)
         grads = params.zeros_like()
-        X = np.zeros((2, self.network.n_inputs))
-        Y = np.zeros((2, self.network.n_outputs))
+        X = np.zeros((2, self.network.n_inputs), dtype=params.flat.dtype)
+        Y = np.zeros((2, self.network.n_outputs), dtype=params.flat.dtype)
         Y[:, 0] = 1.0
-        self.forward(X, params)
-        self.loss(X, Y, params)
-        empty = np.zeros(0)
+        self.evaluate(X, Y, params)
+        empty = np.zeros(0, dtype=params.flat.dtype)
         self.module.train_epoch(X, Y, np.arange(2), 2, params.flat, grads.flat, *params.arrays(), *grads.arrays(),
                                 0, empty, empty, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         seconds = time.perf_counter() - start
@@ -123,7 +131,8 @@ class CompiledNetwork:
         return seconds
 
 
-def compile_network(network: Network, view: str = "index", cache_dir=None, warm_up: bool = True) -> CompiledNetwork:
+def compile_network(network: Network, view: str = "index", cache_dir=None, warm_up: bool = True,
+                    dtype: str | np.dtype = "float64") -> CompiledNetwork:
     """Derive, simplify, generate and compile kernels for ``network`` (or load them from cache).
 
     Index-level kernels read every width from the arrays they get, so they are cached by
@@ -176,5 +185,5 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     timings["load_or_build"] = time.perf_counter() - start
     compiled = CompiledNetwork(network, view, module, meta, kernels_cached and report_cached, folder, timings)
     if warm_up:
-        compiled.warm_up()
+        compiled.warm_up(dtype)
     return compiled

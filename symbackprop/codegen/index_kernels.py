@@ -4,6 +4,7 @@ The generated module defines, for a network with parameters ``W1, b1, ..., WL, b
 
     forward(a0, W1, b1, ...)                       -> outputs aL, shape (B, mL)
     loss(a0, Y, W1, b1, ..., l1, l2)               -> mean loss over the batch
+    evaluate(a0, Y, W1, b1, ..., l1, l2)           -> (mean loss, outputs): validation in one pass
     loss_and_grad(a0, Y, W1, b1, ..., gW1, gb1, ..., l1, l2)
                                                    -> mean loss; gradients written in place
     train_epoch(X, Y, order, batch_size, ...)      -> one epoch of training, one call
@@ -188,6 +189,8 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
     out += function(f"forward(a0, {params})", _allocations(deriv, backward=False) + sizes + forward + [f"return a{depth}"])
     out += function(f"loss(a0, Y, {params}, l1, l2)", _allocations(deriv, backward=False) + sizes + forward + loss
                     + ["return L"])
+    out += function(f"evaluate(a0, Y, {params}, l1, l2)", _allocations(deriv, backward=False) + sizes + forward
+                    + loss + [f"return L, a{depth}"])
     out += function(f"loss_and_grad(a0, Y, {params}, {grads}, l1, l2)",
                     with_backward + sizes + forward + loss + backward + ["return L"])
     out.append(training_source(depth, with_backward, sizes + forward + loss + backward))

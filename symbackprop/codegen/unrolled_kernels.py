@@ -92,6 +92,8 @@ def generate_unrolled_module(unrolled: UnrolledDerivation, version: str) -> str:
               sample_in + forward + [f"out[n, {k}] = {name}" for k, name in enumerate(outputs)], ["return out"])
     out += fn(f"loss(a0, Y, {params}, l1, l2)", ["total = 0.0"],
               sample_in + sample_y + with_loss + ["total += L"], ["return total / B"])
+    out += ["@njit(cache=True)", f"def evaluate(a0, Y, {params}, l1, l2):",
+            INDENT + f"return loss(a0, Y, {params}, l1, l2), forward(a0, {params})", "", ""]
     zero = [f"g{p}{l}[...] = 0.0" for l in range(1, depth + 1) for p in ("W", "b")]
     scale = [f"g{p}{l}[...] = g{p}{l} / B" for l in range(1, depth + 1) for p in ("W", "b")]
     out += fn(f"loss_and_grad(a0, Y, {params}, {grads}, l1, l2)", zero + ["total = 0.0"],

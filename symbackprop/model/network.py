@@ -214,14 +214,15 @@ class Network:
         from ..derive.unrolled import derive_unrolled
         return derive_unrolled(self)
 
-    def compile(self, view: str = "index", cache_dir: str | None = None, warm_up: bool = True) -> "CompiledNetwork":
+    def compile(self, view: str = "index", cache_dir: str | None = None, warm_up: bool = True,
+                dtype: str = "float64") -> "CompiledNetwork":
         """Derive, simplify and compile Numba kernels (or load them from the on-disk cache).
 
-        ``warm_up`` runs each kernel once so that compilation happens now rather than on
-        the first call.
+        ``warm_up`` runs the training kernels once, in precision ``dtype``, so that
+        compilation happens now rather than on the first call.
         """
         from ..codegen.compiled import compile_network
-        return compile_network(self, view=view, cache_dir=cache_dir, warm_up=warm_up)
+        return compile_network(self, view=view, cache_dir=cache_dir, warm_up=warm_up, dtype=dtype)
 
 
 def _as_float_matrix(A, name: str) -> np.ndarray:

@@ -127,9 +127,9 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
         total = _run_epoch(compiled, params, grads, X, Y, order, batch_size, opt, rate, clip_value, clip_norm, epoch)
         record = EpochRecord(epoch, rate, total / n, None, None, 0.0)
         if has_val:
-            record.val_loss = compiled.loss(X_val, Y_val, params)
+            record.val_loss, outputs = compiled.evaluate(X_val, Y_val, params)
             if classify:
-                record.val_accuracy = accuracy(compiled, params, X_val, labels_val)
+                record.val_accuracy = float(np.mean(compiled.classes(outputs) == labels_val.reshape(-1)))
         record.seconds = time.perf_counter() - start
         history.epochs.append(record)
         if on_epoch is not None:
