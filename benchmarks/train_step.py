@@ -316,9 +316,10 @@ class PyTensorNumba:
         loss = -pt.mean(pt.sum(Y[idx] * log_probs, axis=1))
         grads = pytensor.grad(loss, self.shared)
         updates = []
+        mu, lr = pt.constant(pb.mu, dtype=str(pb.dtype)), pt.constant(pb.lr, dtype=str(pb.dtype))  # keep float32
         for p, v, g in zip(self.shared, self.velocity, grads):
-            new_v = pb.mu * v + g
-            updates += [(v, new_v), (p, p - pb.lr * new_v)]
+            new_v = mu * v + g
+            updates += [(v, new_v), (p, p - lr * new_v)]
         start = time.perf_counter()
         self.step = pytensor.function([idx], [], updates=updates, mode="NUMBA")
         self.step.trust_input = True
