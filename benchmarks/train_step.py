@@ -107,34 +107,31 @@ class Symbackprop:
     name = "symbackprop"
 
     def __init__(self, pb: Problem):
-        import numpy as np
-        self.pb = pb
-        self.compiled = pb.network.compile()
         from symbackprop import Parameters
+        from symbackprop.train import Optimizer
+        self.pb = pb
+        self.compiled = pb.network.compile(dtype=pb.dtype)
         self.params = Parameters(pb.network.param_shapes(), dtype=pb.dtype)
         self.grads = self.params.zeros_like()
-        self.velocity = np.zeros_like(self.params.flat)
-        self.empty = np.zeros(0, dtype=pb.dtype)
+        self.optimizer = Optimizer("momentum", momentum=pb.mu)
+        self.update = self.optimizer.kernel_args(self.params.flat)  # (rule, velocity, ...): the state is shared
         self.reset()
         self.compile_seconds = None
 
     def reset(self) -> None:
         for name, value in zip(self.params, self.pb.init):
             self.params[name][...] = value
-        self.velocity[:] = 0
+        self.optimizer.state["velocity"][:] = 0
 
     def epoch(self, order) -> None:
-        pb, p, g = self.pb, self.params, self.grads
-        self.compiled.module.train_epoch(pb.X, pb.Y, order, pb.batch, p.flat, g.flat, *p.arrays(), *g.arrays(),
-                                         1, self.velocity, self.empty, pb.lr, pb.mu, 0.0, 0.0, 0.0, 0.0, 0.0,
-                                         0.0, 0.0)
+        pb = self.pb
+        self.compiled.train_epoch(pb.X, pb.Y, order, pb.batch, self.params, self.grads, self.update, pb.lr)
 
     def weights(self):
         return [a.copy() for a in self.params.arrays()]
 
     def predict(self, X):
-        import numpy as np
-        return np.argmax(self.compiled.module.forward(X, *self.params.arrays()), axis=1)
+        return self.compiled.predict(X, self.params)
 
 
 class NumpyByHand:

@@ -52,7 +52,7 @@ def entry_key(spec: dict, view: str) -> str:
 
 @functools.cache
 def _generator_digest() -> str:
-    """Hash of the source of the stages that write kernels (derive, simplify, codegen).
+    """Hash of the source of the stages that shape kernels (model, derive, simplify, codegen).
 
     Numba's own cache checks only the generated file, and the generated file changes
     only when the generator does: hashing the generator's source means an edited

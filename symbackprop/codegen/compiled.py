@@ -18,6 +18,7 @@ from ..errors import ArchitectureError
 from ..model.network import Network, check_dtype
 from ..model.parameters import Parameters
 from ..simplify.report import OpCountReport
+from .update_rules import RULE_SGD
 
 VIEWS = ("index", "unrolled")
 #: the unrolled view prints one line per scalar: refuse networks whose kernels would not compile in reasonable time
@@ -87,16 +88,27 @@ class CompiledNetwork:
 
     def loss_and_grad(self, X, Y, params: Parameters, grads: Parameters | None = None) -> tuple[float, Parameters]:
         """Mean loss and its gradient with respect to every parameter."""
-        self.check_params(params)
+        arrays = self.check_params(params)
         X, Y = self.data(params, X, Y)
-        return self.loss_and_grad_unchecked(X, Y, params, grads)
-
-    def loss_and_grad_unchecked(self, X: np.ndarray, Y: np.ndarray, params: Parameters,
-                                grads: Parameters | None = None) -> tuple[float, Parameters]:
-        """As :meth:`loss_and_grad` for data and parameters already checked (the training loop)."""
         grads = grads if grads is not None else params.zeros_like()
-        value = self.module.loss_and_grad(X, Y, *params.arrays(), *grads.arrays(), *self._penalty)
+        value = self.module.loss_and_grad(X, Y, *arrays, *grads.arrays(), *self._penalty)
         return float(value), grads
+
+    def train_epoch(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray, batch_size: int, params: Parameters,
+                    grads: Parameters, update: tuple, lr: float, steps_before: int = 0,
+                    clip_value: float | None = None, clip_norm: float | None = None) -> tuple[float, int, float]:
+        """One epoch of training in one kernel call, for data already passed through :meth:`data`.
+
+        ``order`` lists the rows in batch order; ``update`` is ``(rule, s1, s2, h1, h2, eps)``
+        (:meth:`Optimizer.kernel_args <symbackprop.train.optimizers.Optimizer.kernel_args>`).
+        Returns the sum of batch losses times batch sizes, the index of the first batch whose
+        loss or gradient was not finite (-1 if none), and that batch's loss.
+        """
+        rule, s1, s2, h1, h2, eps = update
+        total, bad_batch, bad_loss = self.module.train_epoch(
+            X, Y, order, batch_size, params.flat, grads.flat, *params.arrays(), *grads.arrays(),
+            rule, s1, s2, lr, h1, h2, eps, float(steps_before), clip_value or 0.0, clip_norm or 0.0, *self._penalty)
+        return float(total), int(bad_batch), float(bad_loss)
 
     def predict(self, X, params: Parameters) -> np.ndarray:
         """Class labels for every row of ``X`` (see :meth:`classes`)."""
@@ -124,8 +136,7 @@ class CompiledNetwork:
         Y[:, 0] = 1.0
         self.evaluate(X, Y, params)
         empty = np.zeros(0, dtype=params.flat.dtype)
-        self.module.train_epoch(X, Y, np.arange(2), 2, params.flat, grads.flat, *params.arrays(), *grads.arrays(),
-                                0, empty, empty, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        self.train_epoch(X, Y, np.arange(2), 2, params, grads, (RULE_SGD, empty, empty, 0.0, 0.0, 0.0), 0.0)
         seconds = time.perf_counter() - start
         self.timings["compile_or_load"] = seconds
         return seconds

@@ -143,17 +143,17 @@ def _backward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
 def _allocations(deriv: IndexDerivation, backward: bool) -> list[str]:
     """Lines allocating the work arrays for a batch of ``a0``'s size.
 
-    Every work array is ``(B, width of its layer)``; an identity layer's ``a`` is its ``z``.
+    Every work array is ``(rows of a0, width of its layer)``; an identity layer's ``a`` is its ``z``.
     The backward pass adds the deltas ``d`` and the incoming gradients ``g``.
     """
-    lines = ["B = a0.shape[0]"]
+    lines = []
     for rule in deriv.layers:
         l = rule.layer
-        empty = f"np.empty((B, W{l}.shape[1]), dtype=a0.dtype)"
+        empty = f"np.empty((a0.shape[0], W{l}.shape[1]), dtype=a0.dtype)"
         lines.append(f"z{l} = {empty}")
         lines.append(f"a{l} = z{l}" if rule.a.expr == rule.z.target else f"a{l} = {empty}")
         if _normalized_map(rule.a) is not None:
-            lines.append(f"rowsum{l} = np.empty(B, dtype=a0.dtype)")
+            lines.append(f"rowsum{l} = np.empty(a0.shape[0], dtype=a0.dtype)")
         if backward:
             lines.append(f"d{l} = {empty}")
             if l < len(deriv.layers):

@@ -59,7 +59,11 @@ class History:
 
 def accuracy(compiled: CompiledNetwork, params: Parameters, X: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of rows whose predicted class equals ``labels``."""
-    return float(np.mean(compiled.predict(X, params) == np.asarray(labels).reshape(-1)))
+    return _fraction_correct(compiled.predict(X, params), labels)
+
+
+def _fraction_correct(predicted: np.ndarray, labels) -> float:
+    return float(np.mean(predicted == np.asarray(labels).reshape(-1)))
 
 
 def _positive_int(value, what: str) -> None:
@@ -129,7 +133,7 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
         if has_val:
             record.val_loss, outputs = compiled.evaluate(X_val, Y_val, params)
             if classify:
-                record.val_accuracy = float(np.mean(compiled.classes(outputs) == labels_val.reshape(-1)))
+                record.val_accuracy = _fraction_correct(compiled.classes(outputs), labels_val)
         record.seconds = time.perf_counter() - start
         history.epochs.append(record)
         if on_epoch is not None:
@@ -151,17 +155,15 @@ def _run_epoch(compiled: CompiledNetwork, params: Parameters, grads: Parameters,
                order: np.ndarray, batch_size: int, opt: Optimizer, rate: float, clip_value: float | None,
                clip_norm: float | None, epoch: int) -> float:
     """One epoch in one compiled call; returns the sum over batches of loss times batch size."""
-    rule, s1, s2, h1, h2, eps = opt.kernel_args(params.flat)
-    net = compiled.network
-    total, bad_batch, bad_loss = compiled.module.train_epoch(
-        X, Y, order, batch_size, params.flat, grads.flat, *params.arrays(), *grads.arrays(),
-        rule, s1, s2, rate, h1, h2, eps, float(opt.steps), clip_value or 0.0, clip_norm or 0.0, net.l1, net.l2)
+    total, bad_batch, bad_loss = compiled.train_epoch(X, Y, order, batch_size, params, grads,
+                                                      opt.kernel_args(params.flat), rate, opt.steps, clip_value,
+                                                      clip_norm)
     if bad_batch >= 0:
         opt.steps += bad_batch
         raise TrainingError(f"training diverged at epoch {epoch}, batch {bad_batch + 1}: loss is {bad_loss}; "
                             f"try a smaller learning rate than {rate:g} or gradient clipping")
     opt.steps += -(-len(order) // batch_size)
-    return float(total)
+    return total
 
 
 def train_sgd(compiled: CompiledNetwork, params: Parameters, X, Y, **kwargs) -> History:
