@@ -128,7 +128,41 @@ def build_parser() -> argparse.ArgumentParser:
                         help="formulas of one generic neuron (index) or of every weight (unrolled)")
     derive.add_argument("--naive", choices=("auto", "yes", "no"), default="auto",
                         help="also differentiate the fully substituted loss (auto: small networks only)")
+
+    explain = sub.add_parser(
+        "explain", help="one backprop step of a small network, every number tied to its formula",
+        description="Forward pass neuron by neuron, the loss, the chain rule for one weight path by path, "
+                    "the backward pass (δ of each layer) and the gradient-descent update, for one input. "
+                    "With no flags: one layer of three sigmoid neurons with two inputs; --sizes 2,3,1 adds "
+                    "a hidden layer.")
+    explain.add_argument("--sizes", type=_sizes, default=[2, 3], metavar="N,N[,N...]",
+                         help="all layer sizes, input first (default: 2,3)")
+    explain.add_argument("--activation", default="sigmoid", help="hidden activation (default: sigmoid)")
+    explain.add_argument("--output", default=None,
+                         help="output activation (default: the hidden one for mse, else the one the loss expects)")
+    explain.add_argument("--loss", default="mse", help="mse, bce or cce (default: mse)")
+    explain.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
+    explain.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
+    explain.add_argument("--input", type=_numbers, default=None, metavar="X,X,...",
+                         help="the input (default: 1.0, 0.5, ...; write --input=-1,2 for a leading minus)")
+    explain.add_argument("--target", type=_numbers, default=None, metavar="Y,Y,...",
+                         help="the target (default: 1, 0, 1, ... or class 0 for softmax)")
+    explain.add_argument("--param", default="W1[0,1]", help="the parameter whose chain rule is written out "
+                                                            "(default: W1[0,1])")
+    explain.add_argument("--lr", type=float, default=0.1, help="learning rate of the update (default: 0.1)")
+    explain.add_argument("--seed", type=int, default=0, help="seed of the (rounded) weights (default: 0)")
+    fmt = explain.add_mutually_exclusive_group()
+    fmt.add_argument("--latex", dest="format", action="store_const", const="latex", help="LaTeX output")
+    fmt.add_argument("--markdown", dest="format", action="store_const", const="markdown", help="Markdown output")
+    explain.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of the terminal")
     return parser
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
 
 
 def _load_data(args: argparse.Namespace):
@@ -319,13 +353,38 @@ def cmd_derive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+    from .model import Network
+
+    output = args.output or (args.activation if args.loss == "mse" else None)
+    net = Network.mlp(args.sizes, args.activation, output, args.loss, l1=args.l1, l2=args.l2)
+    x = args.input if args.input is not None else [1.0 / (1 + k) for k in range(net.n_inputs)]
+    if args.target is not None:
+        y = args.target
+    elif net.loss.name == "cce":
+        y = [1.0] + [0.0] * (net.n_outputs - 1)
+    else:
+        y = [float((k + 1) % 2) for k in range(net.n_outputs)]
+    ex = explain(net, x, y, param=args.param, lr=args.lr, seed=args.seed)
+    text = {"latex": ex.to_latex, "markdown": ex.to_markdown}.get(args.format or "", ex.to_text)()
+    if args.out:
+        from .atomic import write_text_atomically
+        write_text_atomically(args.out, text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "derive": cmd_derive}
+    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "derive": cmd_derive,
+                "explain": cmd_explain}
     try:
         return commands[args.command](args)
     except SymbackpropError as exc:

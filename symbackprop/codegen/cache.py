@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from ..atomic import write_text_atomically
 from ..errors import CacheError
 
 #: bump when the generated code's shape changes, to invalidate older entries
@@ -132,10 +133,7 @@ def load_or_build_json(path: Path, build: Callable[[], dict]) -> tuple[dict, boo
         pass
     data = build()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".tmp-{path.name}-", delete=False) as f:
-            json.dump(data, f, indent=1)
-        os.replace(f.name, path)
+        write_text_atomically(path, json.dumps(data, indent=1))
     except OSError as exc:
         raise CacheError(f"cannot write {path}: {exc}") from None
     return data, False

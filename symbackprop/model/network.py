@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..errors import ArchitectureError, DataError
-from .activations import get_activation
 from .layers import Dense
 from .losses import Loss, get_loss
 from .parameters import Parameters
@@ -23,6 +22,7 @@ if TYPE_CHECKING:  # imported lazily: the model stage must not pull in the compi
     from ..codegen.compiled import CompiledNetwork
     from ..derive.index_level import IndexDerivation
     from ..derive.unrolled import UnrolledDerivation
+    from ..explain.walkthrough import Explanation
 
 
 INIT_SCHEMES = {
@@ -213,6 +213,13 @@ class Network:
         """Every scalar ∂L/∂w of this (small) network by the chain rule, with named intermediates."""
         from ..derive.unrolled import derive_unrolled
         return derive_unrolled(self)
+
+    def explain(self, x, y, params: Parameters | None = None, param: str = "W1[0,1]", lr: float = 0.1,
+                seed: int = 0) -> "Explanation":
+        """One backprop step on input ``x`` and target ``y``, every number tied to its formula
+        (see :func:`symbackprop.explain.explain`); prints as text, renders in Jupyter."""
+        from ..explain import explain
+        return explain(self, x, y, params=params, param=param, lr=lr, seed=seed)
 
     def compile(self, view: str = "index", cache_dir: str | None = None, warm_up: bool = True,
                 dtype: str = "float64") -> "CompiledNetwork":

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_atomically
 from ..errors import ArchitectureError, CheckpointError
 from ..model.network import Network, check_dtype
 from ..model.parameters import Parameters
@@ -55,22 +55,10 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
                 raise CheckpointError(f"cannot write checkpoint {path}: {folder} is a file, not a folder")
             break
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        write_atomically(path, lambda f: np.savez(f, **arrays))
     except OSError as exc:
-        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}; "
-                                  f"the previous checkpoint, if any, is unchanged") from None
-        raise
+        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}; "
+                              f"the previous checkpoint, if any, is unchanged") from None
     return path
 
 

@@ -1,0 +1,8 @@
+"""Explain: backpropagation shown step by step, with every number tied to its formula.
+
+Beside the pipeline rather than in it: it reads the derivation (stage 2) and evaluates it
+for one sample, and renders what it finds as Unicode text, Markdown or LaTeX.
+"""
+from .walkthrough import Explanation, explain, parse_param, teaching_params
+
+__all__ = ["Explanation", "explain", "parse_param", "teaching_params"]

@@ -1,0 +1,378 @@
+"""One backpropagation step of a small network, every number shown and tied to its formula.
+
+:func:`explain` takes a network, one input and its target, runs the unrolled chain-rule
+derivation (:mod:`symbackprop.derive.unrolled`) and evaluates every named quantity of it
+for those numbers:
+
+* the forward pass, one row per neuron: inputs, weights, bias, weighted sum ``z`` and
+  activation ``a``, each as its formula and its value;
+* the loss;
+* for one chosen parameter, ∂L/∂w as the chain rule writes it: a sum over every path
+  from the parameter to the loss, each path a product of local derivatives
+  (∂L/∂a · ∂a/∂z · ∂z/∂a · … · ∂z/∂w), each factor SymPy's derivative of one definition;
+* the backward pass layer by layer (∂L/∂a and δ = ∂L/∂z of every neuron) and every
+  parameter's gradient-descent update.
+
+The values come from evaluating the derivation's own expressions, so what is printed is
+what the generated kernels compute; the tests check them against PyTorch's autograd.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ArchitectureError, DataError
+
+if TYPE_CHECKING:
+    from ..derive.unrolled import UnrolledDerivation
+    from ..model.network import Network
+    from ..model.parameters import Parameters
+
+#: more paths than this from one parameter to the loss are summarised by δ alone
+MAX_PATHS = 64
+#: explanations write out every neuron: refuse networks too large to read
+MAX_EXPLAIN_PARAMS = 200
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A named value of the derivation: its symbol, its defining formula (if any) and its value."""
+
+    symbol: sp.Symbol
+    expr: sp.Expr | None
+    value: float
+
+
+@dataclass(frozen=True)
+class NeuronRow:
+    """One row of the forward-pass table."""
+
+    layer: int
+    neuron: int
+    activation: str
+    inputs: tuple[Quantity, ...]
+    weights: tuple[Quantity, ...]
+    bias: Quantity
+    z: Quantity
+    a: Quantity
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One local derivative ∂of/∂wrt on a path: SymPy's derivative of ``of``'s definition."""
+
+    of: sp.Symbol
+    wrt: sp.Symbol
+    expr: sp.Expr
+    value: float
+
+
+@dataclass(frozen=True)
+class Path:
+    """One path from a parameter to the loss; its contribution is the product of its factors."""
+
+    factors: tuple[Factor, ...]
+
+    @property
+    def value(self) -> float:
+        return math.prod(f.value for f in self.factors)
+
+
+@dataclass(frozen=True)
+class ChainRule:
+    """∂L/∂w for one parameter: the sum over paths, and the same through the layer's δ."""
+
+    param: sp.Symbol
+    paths: tuple[Path, ...]
+    #: the regularisation term ∂(penalty)/∂w, if the network has one
+    penalty: Quantity | None
+    #: ∂L/∂w = δ · ∂z/∂w (+ penalty): the backprop form of the same sum
+    delta: Quantity
+    local: Factor
+    gradient: Quantity
+    #: paths were too many to list (only δ's form is shown)
+    paths_omitted: int = 0
+
+    @property
+    def value(self) -> float:
+        return self.gradient.value
+
+
+@dataclass(frozen=True)
+class LayerBackward:
+    """The backward pass through one layer: ∂L/∂a and δ of its neurons, its parameters' gradients."""
+
+    layer: int
+    grad_outputs: tuple[Quantity, ...]
+    deltas: tuple[Quantity, ...]
+    gradients: tuple[Quantity, ...]
+
+
+@dataclass(frozen=True)
+class Update:
+    """``w ← w − η·∂L/∂w`` for one parameter."""
+
+    param: sp.Symbol
+    value: float
+    gradient: float
+    lr: float
+
+    @property
+    def new_value(self) -> float:
+        return self.value - self.lr * self.gradient
+
+
+@dataclass
+class Explanation:
+    """Everything :func:`explain` found; render with :meth:`to_text`, :meth:`to_markdown`, :meth:`to_latex`."""
+
+    network: "Network"
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    lr: float
+    forward: list[list[NeuronRow]]
+    loss: Quantity
+    chain: ChainRule
+    backward: list[LayerBackward]
+    updates: list[Update]
+    values: dict[sp.Symbol, float] = field(repr=False, default_factory=dict)
+    #: each parameter's symbol → its name as the user writes it (``W1[0,1]``)
+    param_names: dict[sp.Symbol, str] = field(repr=False, default_factory=dict)
+
+    def gradient(self, name: str) -> float:
+        """∂L/∂param by the user's name (``"W1[0,1]"``), from the backward pass."""
+        symbol = parse_param(self.network, name)[0]
+        return next(g.value for layer in self.backward for g in layer.gradients if g.symbol.name == f"dL_d{symbol}")
+
+    def to_text(self) -> str:
+        from .render import render_text
+        return render_text(self)
+
+    def to_markdown(self) -> str:
+        from .render import render_markdown
+        return render_markdown(self)
+
+    def to_latex(self) -> str:
+        from .render import render_latex
+        return render_latex(self)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        from .render import render_latex
+        return render_latex(self, notebook=True)
+
+
+def parse_param(network: "Network", name: str) -> tuple[sp.Symbol, str]:
+    """``"W1[0,1]"``, ``"W1_0_1"`` or ``"b2[0]"`` → the unrolled symbol and the canonical name."""
+    text = name.strip().replace(" ", "")
+    m = re.fullmatch(r"([Wwb])(\d+)(?:\[(\d+),(\d+)\]|\[(\d+)\]\[(\d+)\]|_(\d+)_(\d+)|\[(\d+)\]|_(\d+))", text)
+    layers = network.layers
+    ranges = ", ".join(f"W{k}[0..{l.fan_in - 1},0..{l.fan_out - 1}], b{k}[0..{l.fan_out - 1}]"
+                       for k, l in enumerate(layers, start=1))
+    if not m:
+        raise ArchitectureError(f"cannot read parameter {name!r}: write it like W1[0,1] or b2[0]; "
+                                f"this network has {ranges}")
+    kind, layer = m[1].upper() if m[1] in "Ww" else "b", int(m[2])
+    idx = [int(g) for g in m.groups()[2:] if g is not None]
+    ok = 1 <= layer <= len(layers)
+    if ok:
+        fan_in, fan_out = layers[layer - 1].fan_in, layers[layer - 1].fan_out
+        ok = (kind == "W" and len(idx) == 2 and idx[0] < fan_in and idx[1] < fan_out) or \
+             (kind == "b" and len(idx) == 1 and idx[0] < fan_out)
+    if not ok:
+        raise ArchitectureError(f"there is no parameter {name!r} in {network!r}; it has {ranges}")
+    canonical = f"{kind}{layer}[{','.join(map(str, idx))}]"
+    return sp.Symbol(f"{kind}{layer}_{'_'.join(map(str, idx))}", real=True), canonical
+
+
+def teaching_params(network: "Network", seed: int = 0) -> "Parameters":
+    """Small round parameters to compute by hand: the seed's initial weights rounded to two
+    decimals, and biases drawn from (−0.5, 0.5) rounded the same way (zero biases teach less)."""
+    params = network.init_params(seed)
+    rng = np.random.default_rng(seed + 1)
+    for name in params:
+        if name.startswith("b"):
+            params[name][...] = rng.uniform(-0.5, 0.5, size=params[name].shape)
+        params[name][...] = np.round(params[name], 2)
+    return params
+
+
+def explain(network: "Network", x: Sequence[float], y: Sequence[float] | float,
+            params: "Parameters | None" = None, param: str = "W1[0,1]", lr: float = 0.1,
+            seed: int = 0) -> Explanation:
+    """Explain one gradient-descent step of ``network`` on input ``x`` with target ``y``.
+
+    ``params`` defaults to :func:`teaching_params` of ``seed``; ``param`` names the weight
+    whose chain rule is written out path by path.  The network must be small enough to read
+    (at most :data:`MAX_EXPLAIN_PARAMS` parameters).
+    """
+    if network.n_params > MAX_EXPLAIN_PARAMS:
+        raise ArchitectureError(f"explain writes out every neuron; {network!r} has {network.n_params:,} "
+                                f"parameters (at most {MAX_EXPLAIN_PARAMS}): use 'symbackprop derive' for large networks")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ArchitectureError(f"the learning rate must be a positive number, got {lr!r}")
+    X, Y = _one_sample(network, x, y)
+    params = params if params is not None else teaching_params(network, seed)
+    if params.shapes != network.param_shapes():
+        raise ArchitectureError(f"parameters have shapes {params.shapes}, the network needs {network.param_shapes()}")
+    target, _ = parse_param(network, param)
+    deriv = network.derive_unrolled()
+    values = _evaluate(deriv, X, Y, params)
+    names = _param_names(deriv)
+    return Explanation(
+        network=network, x=tuple(X), y=tuple(Y), lr=float(lr),
+        forward=_forward_rows(deriv, values),
+        loss=Quantity(deriv.loss, deriv.definitions[deriv.loss], values[deriv.loss]),
+        chain=_chain_rule(deriv, target, values),
+        backward=_backward(deriv, values),
+        updates=[Update(p, values[p], values[g], float(lr)) for p, g in deriv.gradients.items()],
+        values=values, param_names=names)
+
+
+def _one_sample(network: "Network", x, y) -> tuple[np.ndarray, np.ndarray]:
+    for what, given, needed in (("input", x, network.n_inputs), ("target", y, network.n_outputs)):
+        size = np.size(given)
+        if np.ndim(given) <= 1 and size != needed:
+            raise DataError(f"the {what} has {size} value{'s' * (size != 1)} but {network!r} needs {needed}")
+    X, Y = network.check_inputs(np.asarray(x, dtype=float).reshape(1, -1) if np.ndim(x) <= 1 else x,
+                                np.asarray(y, dtype=float).reshape(1, -1) if np.ndim(y) <= 1 else y)
+    if X.shape[0] != 1:
+        raise DataError(f"explain works on one sample; got {X.shape[0]}")
+    return X[0], Y[0]
+
+
+def _param_names(deriv: "UnrolledDerivation") -> dict[sp.Symbol, str]:
+    out = {}
+    for p in deriv.gradients:
+        kind, layer, *idx = p.name.split("_")[0][0], *re.findall(r"\d+", p.name)
+        out[p] = f"{kind}{layer}[{','.join(idx)}]"
+    return out
+
+
+def _evaluate(deriv: "UnrolledDerivation", x: np.ndarray, y: np.ndarray, params: "Parameters") -> dict:
+    """The value of every symbol of the derivation, evaluated in order from its definition."""
+    from ..derive.index_level import L1, L2
+    values: dict[sp.Symbol, float] = {}
+    values.update({s: float(v) for s, v in zip(deriv.inputs, x)})
+    values.update({s: float(v) for s, v in zip(deriv.targets, y)})
+    for name, symbols in deriv.params.items():
+        array = params[name]
+        if array.ndim == 2:
+            values.update({s: float(array[i, j]) for i, row in enumerate(symbols) for j, s in enumerate(row)})
+        else:
+            values.update({s: float(array[j]) for j, s in enumerate(symbols)})
+    values[L1], values[L2] = deriv.network.l1, deriv.network.l2
+    for assignment in deriv.program:
+        values[assignment.symbol] = _value(assignment.expr, values)
+    return values
+
+
+def _value(expr: sp.Expr, values: dict) -> float:
+    result = sp.sympify(expr).xreplace({s: sp.Float(values[s]) for s in expr.free_symbols})
+    return float(result.evalf())
+
+
+def _forward_rows(deriv: "UnrolledDerivation", values: dict) -> list[list[NeuronRow]]:
+    layers = []
+    previous = deriv.inputs
+    for l, layer in enumerate(deriv.network.layers, start=1):
+        W, b = deriv.params[f"W{l}"], deriv.params[f"b{l}"]
+        rows = []
+        for j in range(layer.fan_out):
+            z = sp.Symbol(f"z{l}_{j}", real=True)
+            a = sp.Symbol(f"a{l}_{j}", real=True)
+            rows.append(NeuronRow(
+                l, j, layer.activation,
+                inputs=tuple(Quantity(s, deriv.definitions.get(s), values[s]) for s in previous),
+                weights=tuple(Quantity(W[i][j], None, values[W[i][j]]) for i in range(layer.fan_in)),
+                bias=Quantity(b[j], None, values[b[j]]),
+                z=Quantity(z, deriv.definitions[z], values[z]),
+                a=Quantity(a, deriv.definitions[a], values[a])))
+        layers.append(rows)
+        previous = [r.a.symbol for r in rows]
+    return layers
+
+
+def _backward(deriv: "UnrolledDerivation", values: dict) -> list[LayerBackward]:
+    out = []
+    for l in range(len(deriv.network.layers), 0, -1):
+        def quantities(role: str, prefix: str) -> tuple[Quantity, ...]:
+            return tuple(Quantity(a.symbol, a.expr, values[a.symbol]) for a in deriv.program
+                         if a.role == role and a.symbol.name.startswith(prefix))
+        grad_outputs = tuple(Quantity(a.symbol, a.expr, values[a.symbol]) for a in deriv.program
+                             if a.role in ("grad_output", "grad_input") and a.symbol.name.startswith(f"g{l}_"))
+        out.append(LayerBackward(l, grad_outputs, quantities("delta", f"d{l}_"),
+                                 quantities("grad_W", f"dL_dW{l}_") + quantities("grad_b", f"dL_db{l}_")))
+    return out
+
+
+def _chain_rule(deriv: "UnrolledDerivation", param: sp.Symbol, values: dict) -> ChainRule:
+    """Every path from ``param`` to the loss, each factor ``sympy.diff`` of one definition."""
+    from ..derive.unrolled import _local
+    defs = deriv.definitions
+    net = deriv.network
+    depth = len(net.layers)
+    layer = int(re.match(r"[Wb](\d+)", param.name)[1])
+    neuron = int(param.name.split("_")[-1])
+
+    def sym(kind: str, l: int, k: int) -> sp.Symbol:
+        return sp.Symbol(f"{kind}{l}_{k}", real=True)
+
+    def factor(of: sp.Symbol, wrt: sp.Symbol, expr: sp.Expr) -> Factor:
+        return Factor(of, wrt, expr, _value(expr, values))
+
+    loss_data = defs[deriv.loss]
+    from ..derive.index_level import L1, L2
+    data_loss = loss_data.subs({L1: 0, L2: 0})
+    acts = [[sym("a", l, k) for k in range(net.sizes[l])] for l in range(depth + 1)]
+    zs = [[sym("z", l, k) for k in range(net.sizes[l])] for l in range(depth + 1)]
+
+    def couples(l: int, k: int, j: int) -> bool:
+        return net.layers[l - 1].act.elementwise is False or k == j
+
+    def from_z(l: int, j: int) -> list[list[Factor]]:
+        """Paths from z{l}_j up to the loss, each as factors from the loss down to z{l}_j."""
+        act = net.layers[l - 1].act
+        paths = []
+        for k in range(net.sizes[l]):
+            if not couples(l, k, j):
+                continue
+            step = factor(acts[l][k], zs[l][j], _local(act, defs, acts[l], zs[l], k, j))
+            paths += [upper + [step] for upper in from_a(l, k)]
+        return paths
+
+    def from_a(l: int, k: int) -> list[list[Factor]]:
+        if l == depth:
+            return [[factor(deriv.loss, acts[l][k], sp.diff(data_loss, acts[l][k]))]]
+        paths = []
+        for q in range(net.sizes[l + 1]):
+            step = factor(zs[l + 1][q], acts[l][k], sp.diff(defs[zs[l + 1][q]], acts[l][k]))
+            paths += [upper + [step] for upper in from_z(l + 1, q)]
+        return paths
+
+    def count(l: int) -> int:
+        """How many paths lead from one z of layer ``l`` to the loss."""
+        here = net.sizes[l] if not net.layers[l - 1].act.elementwise else 1
+        return here * (1 if l == depth else net.sizes[l + 1] * count(l + 1))
+
+    z_param = zs[layer][neuron]
+    local = factor(z_param, param, sp.diff(defs[z_param], param))
+    n_paths = count(layer)
+    paths = [Path(tuple(p + [local])) for p in from_z(layer, neuron)] if n_paths <= MAX_PATHS else []
+    reg = loss_data - data_loss
+    penalty_expr = sp.diff(reg, param)
+    penalty = Quantity(param, penalty_expr, _value(penalty_expr, values)) if penalty_expr != 0 else None
+    delta = sym("d", layer, neuron)
+    grad = next(g for p, g in deriv.gradients.items() if p == param)
+    return ChainRule(param, tuple(paths), penalty, Quantity(delta, defs[delta], values[delta]), local,
+                     Quantity(grad, defs[grad], values[grad]), 0 if paths else n_paths)
