@@ -155,6 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--latex", dest="format", action="store_const", const="latex", help="LaTeX output")
     fmt.add_argument("--markdown", dest="format", action="store_const", const="markdown", help="Markdown output")
     explain.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of the terminal")
+
+    cost = sub.add_parser(
+        "cost", help="op counts of naive vs CSE vs chain-rule gradients as networks grow, with derivation times",
+        description="How shared partial derivatives cut backprop's cost: for networks growing in width, then "
+                    "depth, count the operations of the naive gradients, the naive gradients after CSE, the "
+                    "chain rule (backprop) and the forward pass alone, and time each derivation.")
+    cost.add_argument("--widths", type=_sizes, default=[2, 4, 8], metavar="W,W,...",
+                      help="widths of the w-w-1 networks (default: 2,4,8)")
+    cost.add_argument("--depths", type=_sizes, default=[1, 2, 3], metavar="D,D,...",
+                      help="hidden layers of the 4-4-...-1 networks (default: 1,2,3; the naive form of 4 "
+                           "takes ~30 s)")
+    cost.add_argument("--depth-width", type=int, default=4, help="width of the depth sweep's layers (default: 4)")
+    cost.add_argument("--activation", default="sigmoid", help="hidden activation (default: sigmoid)")
+    cost.add_argument("--loss", default="mse", help="mse, bce or cce (default: mse)")
+    cost.add_argument("--naive", choices=("auto", "yes", "no"), default="auto",
+                      help="differentiate the substituted loss too (auto: up to 400 parameters)")
+    cost.add_argument("--plot", metavar="FILE.png", help="draw counts and times (needs matplotlib)")
     return parser
 
 
@@ -377,6 +394,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cost(args: argparse.Namespace) -> int:
+    from .explain.cost import FOOTNOTE, HEADER, cost_sweep, format_row, plot_cost
+
+    print(HEADER)
+    print("-" * len(HEADER))
+    rows = cost_sweep(args.widths, args.depths, args.depth_width, args.activation, args.loss,
+                      naive={"auto": None, "yes": True, "no": False}[args.naive],
+                      on_row=lambda row: print(format_row(row), flush=True))
+    print(FOOTNOTE)
+    if args.plot:
+        plot_cost(rows, args.plot, title=f"{args.activation} hidden layers, {args.loss} loss: "
+                                         "how shared partial derivatives cut the cost of gradients")
+        print(f"plotted {args.plot}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -384,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "derive": cmd_derive,
-                "explain": cmd_explain}
+                "explain": cmd_explain, "cost": cmd_cost}
     try:
         return commands[args.command](args)
     except SymbackpropError as exc:
