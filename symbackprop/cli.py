@@ -172,6 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--naive", choices=("auto", "yes", "no"), default="auto",
                       help="differentiate the substituted loss too (auto: up to 400 parameters)")
     cost.add_argument("--plot", metavar="FILE.png", help="draw counts and times (needs matplotlib)")
+
+    flow = sub.add_parser(
+        "gradient-flow", help="vanishing vs exploding gradients: deep sigmoid vs ReLU + He, with and without clipping",
+        description="Train a deep network on digits as sigmoid + Xavier, ReLU + He and ReLU with weights twice "
+                    "too large, each without and with gradient clipping, recording every layer's gradient norm.")
+    flow.add_argument("--depth", type=int, default=8, help="layers, the output layer included (default: 8)")
+    flow.add_argument("--width", type=int, default=32, help="hidden layer width (default: 32)")
+    flow.add_argument("--epochs", type=int, default=20, help="epochs per run (default: 20)")
+    flow.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default: 0.1)")
+    flow.add_argument("--clip-norm", type=float, default=1.0, help="global norm of the clipped runs (default: 1)")
+    flow.add_argument("--seed", type=int, default=0, help="seed of the split, weights and shuffling (default: 0)")
+    flow.add_argument("--plot", metavar="FILE.png", help="draw the three panels (needs matplotlib)")
     return parser
 
 
@@ -410,6 +422,22 @@ def cmd_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gradient_flow(args: argparse.Namespace) -> int:
+    from .explain.gradient_flow import default_setups, gradient_flow, plot_gradient_flow
+
+    flow = gradient_flow(args.depth, args.width, args.epochs, args.lr, args.seed, default_setups(args.clip_norm),
+                         on_run=lambda run: print(f"  ran {run.setup.label}", flush=True))
+    print(flow.table())
+    sigmoid, relu = flow.runs[0], flow.runs[2]
+    print(f"\nbefore training, the first layer's gradient is {1 / sigmoid.initial_ratio:,.0f}× smaller than the "
+          f"last layer's with sigmoid + Xavier; with ReLU + He every layer is within {relu.initial_spread:.1f}× "
+          f"of every other")
+    if args.plot:
+        plot_gradient_flow(flow, args.plot)
+        print(f"plotted {args.plot}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -417,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "derive": cmd_derive,
-                "explain": cmd_explain, "cost": cmd_cost}
+                "explain": cmd_explain, "cost": cmd_cost, "gradient-flow": cmd_gradient_flow}
     try:
         return commands[args.command](args)
     except SymbackpropError as exc:

@@ -20,6 +20,7 @@ import numpy as np
 from ..codegen.compiled import CompiledNetwork
 from ..errors import TrainingError
 from ..model.parameters import Parameters
+from .monitor import layer_gradient_norms, monitor_rows
 from .optimizers import Optimizer, Schedule
 
 
@@ -31,6 +32,8 @@ class EpochRecord:
     val_loss: float | None
     val_accuracy: float | None
     seconds: float
+    #: ‖∂L/∂W_l‖ per layer after this epoch, on a fixed training batch (``fit(monitor_gradients=True)``)
+    grad_norms: list[float] | None = None
 
 
 @dataclass
@@ -40,6 +43,8 @@ class History:
     epochs: list[EpochRecord] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+    #: ‖∂L/∂W_l‖ per layer before the first update (``fit(monitor_gradients=True)``)
+    initial_grad_norms: list[float] | None = None
 
     @property
     def train_loss(self) -> list[float]:
@@ -52,6 +57,13 @@ class History:
     @property
     def val_accuracy(self) -> list[float | None]:
         return [e.val_accuracy for e in self.epochs]
+
+    @property
+    def grad_norms(self) -> np.ndarray:
+        """Per-layer gradient norms, one row per epoch (the initial row first), if monitored."""
+        rows = [self.initial_grad_norms] if self.initial_grad_norms is not None else []
+        rows += [e.grad_norms for e in self.epochs if e.grad_norms is not None]
+        return np.array(rows, dtype=float)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,14 +102,16 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
         batch_size: int = 32, optimizer: str | Optimizer = "sgd", schedule: Schedule | None = None,
         clip_value: float | None = None, clip_norm: float | None = None, seed: int | np.random.Generator = 0,
         X_val=None, y_val=None, patience: int | None = None, start_epoch: int = 1,
-        on_epoch: Callable[[EpochRecord], None] | None = None) -> History:
+        on_epoch: Callable[[EpochRecord], None] | None = None, monitor_gradients: bool = False) -> History:
     """Train ``params`` in place; returns the per-epoch history.
 
     ``Y`` may be one-hot targets or integer labels; ``y_val`` are labels (or targets).
     ``optimizer`` is a name from :data:`~symbackprop.train.optimizers.OPTIMIZERS` or an
     :class:`Optimizer` (whose state then carries over, e.g. when resuming).  ``seed`` may
     be a ``numpy.random.Generator`` whose state carries over the same way, so a resumed
-    run shuffles exactly as an uninterrupted one would have.
+    run shuffles exactly as an uninterrupted one would have.  ``monitor_gradients`` records
+    each layer's ‖∂L/∂W‖ before training and after every epoch, on a fixed sample of the
+    training rows (:mod:`symbackprop.train.monitor`).
     """
     net = compiled.network
     compiled.check_params(params)
@@ -124,12 +138,18 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     history = History()
     best_loss, best_flat, waited = math.inf, None, 0
     n = X.shape[0]
+    if monitor_gradients:
+        watched = monitor_rows(n)
+        X_watch, Y_watch = X[watched], Y[watched]
+        history.initial_grad_norms = layer_gradient_norms(compiled, params, X_watch, Y_watch)
     for epoch in range(start_epoch, start_epoch + epochs):
         start = time.perf_counter()
         rate = schedule.lr(lr, epoch)
         order = np.arange(n) if opt.full_batch else rng.permutation(n)
         total = _run_epoch(compiled, params, grads, X, Y, order, batch_size, opt, rate, clip_value, clip_norm, epoch)
         record = EpochRecord(epoch, rate, total / n, None, None, 0.0)
+        if monitor_gradients:
+            record.grad_norms = layer_gradient_norms(compiled, params, X_watch, Y_watch)
         if has_val:
             record.val_loss, outputs = compiled.evaluate(X_val, Y_val, params)
             if classify:
