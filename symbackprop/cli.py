@@ -184,6 +184,23 @@ def build_parser() -> argparse.ArgumentParser:
     flow.add_argument("--clip-norm", type=float, default=1.0, help="global norm of the clipped runs (default: 1)")
     flow.add_argument("--seed", type=int, default=0, help="seed of the split, weights and shuffling (default: 0)")
     flow.add_argument("--plot", metavar="FILE.png", help="draw the three panels (needs matplotlib)")
+
+    export = sub.add_parser(
+        "export", help="write a network's kernels as one standalone file (needs only numpy and numba)",
+        description="Write the generated Numba kernels as one Python file that needs only NumPy and Numba, with a "
+                    "docstring listing its parameters, entry points and the formulas it implements. From a "
+                    "checkpoint, the trained weights go to <name>_weights.npz beside it.")
+    export.add_argument("model", nargs="?", help="checkpoint written by 'symbackprop train --save' (optional)")
+    export.add_argument("-o", "--out", required=True, metavar="FILE.py", help="the module to write")
+    export.add_argument("--sizes", type=_sizes, default=None, metavar="N,N[,N...]",
+                        help="without a checkpoint: all layer sizes, input first")
+    export.add_argument("--activation", default="relu", help="hidden activation (default: relu)")
+    export.add_argument("--output", default=None, help="output activation (default: the one the loss expects)")
+    export.add_argument("--loss", default="cce", help="mse, bce or cce (default: cce)")
+    export.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
+    export.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
+    export.add_argument("--view", choices=("index", "unrolled"), default="index",
+                        help="loops from the index-level rules (any size) or one line per weight (small nets)")
     return parser
 
 
@@ -438,6 +455,27 @@ def cmd_gradient_flow(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .codegen.export import export_module
+    from .model import Network
+
+    if args.model and args.sizes:
+        raise SymbackpropError("give a checkpoint or --sizes, not both")
+    if args.model:
+        from .train import load_checkpoint
+        ckpt = load_checkpoint(args.model)
+        net, params, normalizer = ckpt.network, ckpt.params, ckpt.normalizer
+    elif args.sizes:
+        net = Network.mlp(args.sizes, args.activation, args.output, args.loss, l1=args.l1, l2=args.l2)
+        params = normalizer = None
+    else:
+        raise SymbackpropError("export needs a checkpoint (symbackprop export model.npz -o kernels.py) "
+                               "or a model (--sizes 64,32,10)")
+    for path in export_module(net, args.out, view=args.view, params=params, normalizer=normalizer):
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -445,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "derive": cmd_derive,
-                "explain": cmd_explain, "cost": cmd_cost, "gradient-flow": cmd_gradient_flow}
+                "explain": cmd_explain, "cost": cmd_cost, "gradient-flow": cmd_gradient_flow,
+                "export": cmd_export}
     try:
         return commands[args.command](args)
     except SymbackpropError as exc:

@@ -1,7 +1,6 @@
 """The examples a new user runs first must run."""
 from __future__ import annotations
 
-import os
 import runpy
 from pathlib import Path
 

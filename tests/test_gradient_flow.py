@@ -64,3 +64,15 @@ def test_setups_pair_each_initialisation_with_clipping():
     setups = default_setups(0.5)
     assert [s.clip_norm for s in setups] == [None, 0.5] * 3
     assert {s.activation for s in setups} == {"sigmoid", "relu"}
+
+
+def test_cli_prints_the_contrast(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "flow.png"
+    assert main(["gradient-flow", "--epochs", "1", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "‖∂L/∂W1‖" in out and "ReLU + 2×He, clip 1" in out
+    summary = next(line for line in out.splitlines() if line.startswith("before training"))
+    smaller = float(summary.split("layer's gradient is ")[1].split("×")[0].replace(",", ""))
+    assert smaller >= 100
+    assert png.exists()

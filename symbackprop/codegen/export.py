@@ -1,0 +1,118 @@
+"""Export a network's kernels as one standalone Python file that needs only NumPy and Numba.
+
+The generated kernel module already imports nothing but ``math``, ``numpy`` and ``numba``
+(the optimizer arithmetic is copied in as source).  Exporting puts a docstring in front
+of it that says what the file is: the model, the parameters in argument order with their
+shapes, every entry point, and the formulas the kernels implement; with trained
+parameters, their arrays go to an ``.npz`` file beside it.  The exported file can be
+vendored into a project that has neither SymPy nor symbackprop installed.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..atomic import write_atomically, write_text_atomically
+
+if TYPE_CHECKING:
+    from ..model.network import Network
+    from ..model.parameters import Parameters
+    from ..train.normalize import Normalizer
+
+ENTRY_POINTS = """\
+    forward(X, {params})
+        -> the outputs, shape (samples, {n_out})
+    loss(X, Y, {params}, l1, l2)
+        -> the mean loss over the rows of X (Y: targets, shape (samples, {n_out}))
+    evaluate(X, Y, {params}, l1, l2)
+        -> (mean loss, outputs) from one forward pass
+    loss_and_grad(X, Y, {params}, {grads}, l1, l2)
+        -> the mean loss; the gradient of each parameter is written into its g-array
+    train_epoch(X, Y, order, batch_size, flat, gflat, {params}, {grads},
+                rule, s1, s2, lr, h1, h2, eps, steps_before, clip_value, clip_norm, l1, l2)
+        -> (sum of batch losses x batch sizes, first non-finite batch or -1, its loss):
+           one epoch of mini-batch training in one call; the parameters must be views
+           into the flat vector `flat` (and the gradients into `gflat`); rule is one of
+           RULE_SGD, RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP, RULE_ADAM (see `update`)
+"""
+
+
+def export_source(network: "Network", view: str = "index", cache_dir=None,
+                  weights_file: str | None = None, normalizer: "Normalizer | None" = None) -> str:
+    """The standalone module's text: a docstring describing it, then the kernel source."""
+    from .. import __version__
+    from .compiled import compile_network
+
+    compiled = compile_network(network, view=view, cache_dir=cache_dir, warm_up=False)
+    shapes = network.param_shapes()
+    names = list(shapes)
+    params = ", ".join(names)
+    grads = ", ".join(f"g{n}" for n in names)
+    lines = [
+        f"Kernels of {network!r}, exported by symbackprop {__version__}.",
+        "",
+        "Standalone: this file needs only NumPy and Numba (no SymPy, no symbackprop).  Numba",
+        "compiles each function on its first call and caches the machine code beside this file.",
+        "All arrays must share one floating dtype (float64 or float32) and be C-contiguous.",
+        "",
+        "Parameters, in argument order (W has shape (inputs, neurons): z = x @ W + b):",
+        *(f"    {name}: {shape}" for name, shape in shapes.items()),
+        "",
+        "Entry points:",
+        ENTRY_POINTS.format(params=params, grads=grads, n_out=network.n_outputs).rstrip(),
+        "",
+        f"l1, l2: the L1 and L2 penalty coefficients (this model: {network.l1:g}, {network.l2:g}).",
+        f"Loss: {network.loss.long_name}; outputs: {network.layers[-1].activation}.",
+    ]
+    if weights_file is not None:
+        lines += ["", f"Trained parameters are in {weights_file}:", "",
+                  "    import numpy as np",
+                  f"    weights = np.load({weights_file!r})",
+                  f"    params = [weights[name] for name in {names!r}]"]
+        if normalizer is not None and normalizer.kind != "none":
+            lines += ["    X = (X_raw - weights['input_shift']) / weights['input_scale']   "
+                      f"# the {normalizer.kind} normalisation fitted in training"]
+        lines += ["    outputs = forward(X, *params)"]
+    formulas = [f"    {f}" for f in compiled.meta["formulas"]]
+    lines += ["", f"Formulas ({'index level: n = sample, i = input, j = neuron' if view == 'index' else 'one sample'}):",
+              *formulas]
+    doc = "\n".join(lines).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    # the cache's comment header (provenance, formulas) is replaced by the docstring above
+    body = compiled.source().splitlines(keepends=True)
+    while body and body[0].startswith("#"):
+        body.pop(0)
+    return f'"""{doc}\n"""\n' + "".join(body)
+
+
+def export_module(network: "Network", path: str | os.PathLike, view: str = "index", cache_dir=None,
+                  params: "Parameters | None" = None, normalizer: "Normalizer | None" = None) -> list[Path]:
+    """Write the standalone kernel module to ``path`` (and trained ``params`` to ``<stem>_weights.npz``).
+
+    Returns the files written; each is written atomically.
+    """
+    path = Path(path)
+    if path.suffix != ".py":
+        from ..errors import SymbackpropError
+        raise SymbackpropError(f"the exported module must be a .py file, got {path.name!r}")
+    if not path.stem.isidentifier():
+        from ..errors import SymbackpropError
+        raise SymbackpropError(f"{path.name!r} cannot be imported as a Python module: use a name like "
+                               f"model_kernels.py (letters, digits and underscores)")
+    written = []
+    weights_file = None
+    if params is not None:
+        weights_path = path.with_name(f"{path.stem}_weights.npz")
+        arrays = {name: params[name] for name in params}
+        if normalizer is not None and normalizer.kind != "none":
+            arrays["input_shift"], arrays["input_scale"] = normalizer.shift, normalizer.scale
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        written.append(write_atomically(weights_path, lambda f: f.write(buffer.getvalue())))
+        weights_file = weights_path.name
+    source = export_source(network, view, cache_dir, weights_file, normalizer)
+    written.insert(0, write_text_atomically(path, source))
+    return written
