@@ -39,3 +39,21 @@ def test_readme_breast_cancer_command_reaches_97_percent(capsys, tmp_path, monke
 def test_readme_xor_command_learns_xor(capsys):
     assert main(readme_command("--dataset xor") + ["--no-progress"]) == 0
     assert _accuracy(capsys.readouterr().out) == 1.0
+
+
+def test_readme_explain_block_runs_as_written(capsys, tmp_path, monkeypatch):
+    """Every command of the README's explain/cost/gradient-flow/export block (the checkpoint one needs a file)."""
+    monkeypatch.chdir(tmp_path)
+    text = README.read_text()
+    block = text.split("## See every number", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(line.split("  #")[0])[1:] for line in block.strip().splitlines()]
+    assert [c[0] for c in commands] == ["explain", "explain", "explain", "cost", "gradient-flow", "export", "export"]
+    for argv in commands:
+        if "model.npz" in argv:
+            continue
+        assert main(argv) == 0, argv
+    out = capsys.readouterr().out
+    assert "along 4 paths" not in out  # the softmax explanation went to step.tex
+    assert "along 4 paths" in (tmp_path / "step.tex").read_text()
+    for name in ("cost.png", "gradient_flow.png", "kernels.py"):
+        assert (tmp_path / name).is_file()

@@ -151,6 +151,8 @@ def latex(expr: sp.Expr) -> str:
 
 def number(value: float) -> str:
     """A value as printed everywhere in an explanation: 4 decimals, or 4 significant digits if tiny."""
+    if value == 0:
+        value = 0.0  # no "−0.0000" for a negative zero
     if value == 0 or 1e-3 <= abs(value) < 1e5:
         text = f"{value:.4f}"
     else:
