@@ -31,6 +31,25 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _add_model_options(p: argparse.ArgumentParser, sizes: list[int] | None, activation: str, loss: str,
+                       output_help: str) -> None:
+    """The options that describe a small MLP on the command line (derive, explain, export)."""
+    shown = ",".join(map(str, sizes)) if sizes else None
+    p.add_argument("--sizes", type=_sizes, default=sizes, metavar="N,N[,N...]",
+                   help=f"all layer sizes, input first (default: {shown})" if shown else
+                   "all layer sizes, input first")
+    p.add_argument("--activation", default=activation, help=f"hidden activation (default: {activation})")
+    p.add_argument("--output", default=None, help=f"output activation (default: {output_help})")
+    p.add_argument("--loss", default=loss, help=f"mse, bce or cce (default: {loss})")
+    p.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
+    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
+
+
+def _model(args: argparse.Namespace, output: str | None = None):
+    from .model import Network
+    return Network.mlp(args.sizes, args.activation, output or args.output, args.loss, l1=args.l1, l2=args.l2)
+
+
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data (nothing is downloaded)")
     g.add_argument("--dataset", default="digits", help="bundled data set: digits, breast_cancer, xor (default: digits)")
@@ -117,13 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     derive = sub.add_parser("derive", help="print the chain-rule formulas and the op-count report",
                             description="Derive a network's gradients and print the formulas and the "
                                         "operation counts (naive vs CSE vs chain rule).")
-    derive.add_argument("--sizes", type=_sizes, default=[2, 3, 1], metavar="N,N[,N...]",
-                        help="all layer sizes, input first (default: 2,3,1)")
-    derive.add_argument("--activation", default="sigmoid", help="hidden activation (default: sigmoid)")
-    derive.add_argument("--output", default=None, help="output activation (default: fits the loss)")
-    derive.add_argument("--loss", default="mse", help="mse, bce or cce (default: mse)")
-    derive.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
-    derive.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
+    _add_model_options(derive, [2, 3, 1], "sigmoid", "mse", "fits the loss")
     derive.add_argument("--view", choices=("index", "unrolled"), default="index",
                         help="formulas of one generic neuron (index) or of every weight (unrolled)")
     derive.add_argument("--naive", choices=("auto", "yes", "no"), default="auto",
@@ -135,14 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the backward pass (δ of each layer) and the gradient-descent update, for one input. "
                     "With no flags: one layer of three sigmoid neurons with two inputs; --sizes 2,3,1 adds "
                     "a hidden layer.")
-    explain.add_argument("--sizes", type=_sizes, default=[2, 3], metavar="N,N[,N...]",
-                         help="all layer sizes, input first (default: 2,3)")
-    explain.add_argument("--activation", default="sigmoid", help="hidden activation (default: sigmoid)")
-    explain.add_argument("--output", default=None,
-                         help="output activation (default: the hidden one for mse, else the one the loss expects)")
-    explain.add_argument("--loss", default="mse", help="mse, bce or cce (default: mse)")
-    explain.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
-    explain.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
+    _add_model_options(explain, [2, 3], "sigmoid", "mse", "the hidden one for mse, else the one the loss expects")
     explain.add_argument("--input", type=_numbers, default=None, metavar="X,X,...",
                          help="the input (default: 1.0, 0.5, ...; write --input=-1,2 for a leading minus)")
     explain.add_argument("--target", type=_numbers, default=None, metavar="Y,Y,...",
@@ -192,13 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "checkpoint, the trained weights go to <name>_weights.npz beside it.")
     export.add_argument("model", nargs="?", help="checkpoint written by 'symbackprop train --save' (optional)")
     export.add_argument("-o", "--out", required=True, metavar="FILE.py", help="the module to write")
-    export.add_argument("--sizes", type=_sizes, default=None, metavar="N,N[,N...]",
-                        help="without a checkpoint: all layer sizes, input first")
-    export.add_argument("--activation", default="relu", help="hidden activation (default: relu)")
-    export.add_argument("--output", default=None, help="output activation (default: the one the loss expects)")
-    export.add_argument("--loss", default="cce", help="mse, bce or cce (default: cce)")
-    export.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
-    export.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
+    _add_model_options(export, None, "relu", "cce", "the one the loss expects")
     export.add_argument("--view", choices=("index", "unrolled"), default="index",
                         help="loops from the index-level rules (any size) or one line per weight (small nets)")
     return parser
@@ -375,10 +375,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
-    from .model import Network
     from .simplify.report import NAIVE_PARAM_LIMIT, count_index, count_unrolled
 
-    net = Network.mlp(args.sizes, args.activation, args.output, args.loss, l1=args.l1, l2=args.l2)
+    net = _model(args)
     print(f"model: {net}  ({net.n_params:,} parameters)\n")
     if args.view == "index":
         deriv = net.derive()
@@ -401,10 +400,9 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain
-    from .model import Network
 
     output = args.output or (args.activation if args.loss == "mse" else None)
-    net = Network.mlp(args.sizes, args.activation, output, args.loss, l1=args.l1, l2=args.l2)
+    net = _model(args, output)
     x = args.input if args.input is not None else [1.0 / (1 + k) for k in range(net.n_inputs)]
     if args.target is not None:
         y = args.target
@@ -457,7 +455,6 @@ def cmd_gradient_flow(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .codegen.export import export_module
-    from .model import Network
 
     if args.model and args.sizes:
         raise SymbackpropError("give a checkpoint or --sizes, not both")
@@ -466,7 +463,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         ckpt = load_checkpoint(args.model)
         net, params, normalizer = ckpt.network, ckpt.params, ckpt.normalizer
     elif args.sizes:
-        net = Network.mlp(args.sizes, args.activation, args.output, args.loss, l1=args.l1, l2=args.l2)
+        net = _model(args)
         params = normalizer = None
     else:
         raise SymbackpropError("export needs a checkpoint (symbackprop export model.npz -o kernels.py) "
@@ -490,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
     except SymbackpropError as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # a path the user gave cannot be written or read
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"symbackprop: error: {exc.strerror or exc}{where}", file=sys.stderr)
@@ -497,9 +498,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into `head` and the like
-        sys.stderr.close()
-        return 0
 
 
 if __name__ == "__main__":

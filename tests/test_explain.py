@@ -290,3 +290,16 @@ def test_cli_writes_latex_to_a_file(tmp_path, capsys):
     assert main(["explain", "--sizes", "2,3,1", "--latex", "-o", str(out)]) == 0
     assert r"\section*{Backpropagation, step by step" in out.read_text()
     assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_output_piped_into_head_stops_quietly():
+    """A closed pipe (``symbackprop explain | head -1``) ends the command quietly with status 0."""
+    import subprocess
+    import sys
+    code = ("import sys, symbackprop.cli as cli\n"
+            "def closed(args):\n"
+            "    raise BrokenPipeError(32, 'Broken pipe')\n"
+            "cli.cmd_explain = closed\n"
+            "sys.exit(cli.main(['explain']))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == ""
