@@ -271,6 +271,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .train import Checkpoint, Normalizer, Optimizer, Schedule, accuracy, fit, load_checkpoint, save_checkpoint
 
+    _check_plotting(args.plot)
     data = _load_data(args)
     print(data.summary())
     start_epoch, history_before = 1, []
@@ -421,9 +422,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_plotting(path: str | None) -> None:
+    """Fail before a long run, not after it, when ``--plot`` cannot be honoured."""
+    if path:
+        from .plotting import pyplot
+        pyplot()
+
+
 def cmd_cost(args: argparse.Namespace) -> int:
     from .explain.cost import FOOTNOTE, HEADER, cost_sweep, format_row, plot_cost
 
+    _check_plotting(args.plot)
     print(HEADER)
     print("-" * len(HEADER))
     rows = cost_sweep(args.widths, args.depths, args.depth_width, args.activation, args.loss,
@@ -440,6 +449,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
 def cmd_gradient_flow(args: argparse.Namespace) -> int:
     from .explain.gradient_flow import default_setups, gradient_flow, plot_gradient_flow
 
+    _check_plotting(args.plot)
     flow = gradient_flow(args.depth, args.width, args.epochs, args.lr, args.seed, default_setups(args.clip_norm),
                          on_run=lambda run: print(f"  ran {run.setup.label}", flush=True))
     print(flow.table())

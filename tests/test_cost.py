@@ -49,3 +49,12 @@ def test_naive_form_can_be_left_out(capsys):
     assert main(["cost", "--widths", "2", "--depths", "1", "--depth-width", "2", "--naive", "no"]) == 0
     row = capsys.readouterr().out.splitlines()[2]
     assert row.split()[3] == "—"
+
+
+def test_a_plot_without_matplotlib_fails_before_the_run(capsys, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    assert main(["cost", "--widths", "2", "--depths", "1", "--plot", "x.png"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing measured
+    assert "--plot needs matplotlib: pip install 'symbackprop[plot]'" in captured.err

@@ -18,7 +18,6 @@ import os
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from ..errors import SymbackpropError
 
 
 @dataclass(frozen=True)
@@ -103,12 +102,8 @@ def cost_table(rows: Sequence[CostRow]) -> str:
 
 def plot_cost(rows: Sequence[CostRow], path: str | os.PathLike, title: str = "") -> None:
     """Operation counts (top) and derivation times (bottom) against width (left) and depth (right)."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SymbackpropError("--plot needs matplotlib: pip install 'symbackprop[plot]'") from None
+    from ..plotting import pyplot
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     from ..atomic import write_atomically

@@ -147,12 +147,8 @@ def _initial_norms(compiled, net, setup: FlowSetup, seed: int, data) -> list[flo
 
 def plot_gradient_flow(flow: GradientFlow, path: str | os.PathLike) -> None:
     """Three panels: norms per layer before training, first/last ratio per epoch, training loss per epoch."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SymbackpropError("--plot needs matplotlib: pip install 'symbackprop[plot]'") from None
+    from ..plotting import pyplot
+    plt = pyplot()
     from ..atomic import write_atomically
 
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.5))

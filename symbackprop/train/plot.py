@@ -3,18 +3,13 @@ from __future__ import annotations
 
 import os
 
-from ..errors import SymbackpropError
 from .loop import History
 
 
 def plot_history(history: History, path: str | os.PathLike, title: str = "") -> None:
     """Training and validation loss (left) and validation accuracy (right) per epoch."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SymbackpropError("--plot needs matplotlib: pip install 'symbackprop[plot]'") from None
+    from ..plotting import pyplot
+    plt = pyplot()
     epochs = [e.epoch for e in history.epochs]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(epochs, history.train_loss, label="training")
