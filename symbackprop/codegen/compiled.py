@@ -51,9 +51,7 @@ class CompiledNetwork:
 
     def check_params(self, params: Parameters) -> tuple[np.ndarray, ...]:
         """``params``' arrays in kernel order, after checking they fit this network."""
-        if params.shapes != self.network.param_shapes():
-            raise ArchitectureError(f"parameters have shapes {params.shapes}, the network needs "
-                                    f"{self.network.param_shapes()}")
+        self.network.check_params(params)
         check_dtype(params.flat.dtype)
         return params.arrays()
 

@@ -18,6 +18,7 @@ from sympy.printing.str import StrPrinter
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
+
 def _indexed(letter: str, layer: str | None, indices: list[str], latex: bool) -> str:
     if latex:
         sup = f"^{{({layer})}}" if layer is not None else ""
@@ -78,14 +79,22 @@ def _mostly_negative(add: sp.Expr) -> bool:
     return sum(t.could_extract_minus_sign() for t in terms) > len(terms) / 2
 
 
-def _renamed(expr: sp.Expr, latex: bool, inline: bool) -> tuple[sp.Expr, dict]:
+def _names(expr: sp.Expr, latex: bool) -> dict[sp.Symbol, str]:
+    """How each symbol of ``expr`` is shown inside a formula."""
     names = {}
     for s in expr.free_symbols:
         shown = display_name(s.name, latex)
-        if not latex and inline and "/" in shown:
+        if not latex and "/" in shown:
             shown = f"({shown})"  # ∂L/∂a inside a product must not read as a division
         names[s] = shown
-    return expr, names
+    return names
+
+
+def _print(expr: sp.Expr, names: dict[sp.Symbol, str], latex: bool) -> str:
+    """``expr`` through the textbook printer of either spelling, with ``names`` for its symbols."""
+    if latex:
+        return _LatexPrinter({"symbol_names": names, "mul_symbol": "dot"}).doprint(expr)
+    return _UnicodePrinter(names).doprint(expr).replace("-", "−")
 
 
 class _UnicodePrinter(StrPrinter):
@@ -114,11 +123,10 @@ class _UnicodePrinter(StrPrinter):
         return f"|{self._print(expr.args[0])}|"
 
 
-def unicode(expr: sp.Expr, inline: bool = True) -> str:
+def unicode(expr: sp.Expr) -> str:
     """``expr`` in one line of Unicode text with textbook names."""
     expr = tidy(sp.sympify(expr))
-    _, names = _renamed(expr, False, inline)
-    return _UnicodePrinter(names).doprint(expr).replace("-", "−")
+    return _print(expr, _names(expr, False), latex=False)
 
 
 class _LatexPrinter(LatexPrinter):
@@ -145,8 +153,7 @@ def _piecewise(expr: sp.Piecewise, show, step: str, ramp: str, general: str) -> 
 def latex(expr: sp.Expr) -> str:
     """``expr`` in LaTeX with textbook names (what matplotlib's mathtext can also draw)."""
     expr = tidy(sp.sympify(expr))
-    _, names = _renamed(expr, True, True)
-    return _LatexPrinter({"symbol_names": names, "mul_symbol": "dot"}).doprint(expr)
+    return _print(expr, _names(expr, True), latex=True)
 
 
 def number(value: float) -> str:
@@ -177,7 +184,4 @@ def with_numbers(expr: sp.Expr, values: dict[sp.Symbol, float], latex_out: bool 
         if shown.startswith("−"):
             shown = f"\\left({shown.replace('−', '-')}\\right)" if latex_out else f"({shown})"
         names[stand_in] = shown
-    replaced = expr.xreplace(stand_ins)
-    if latex_out:
-        return _LatexPrinter({"symbol_names": names, "mul_symbol": "dot"}).doprint(replaced)
-    return _UnicodePrinter(names).doprint(replaced).replace("-", "−")
+    return _print(expr.xreplace(stand_ins), names, latex=latex_out)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Union
 import sympy as sp
 
 from . import notation as nt
+from .walkthrough import user_name
 
 if TYPE_CHECKING:
     from .walkthrough import Explanation, Factor, Quantity
@@ -81,6 +82,11 @@ def partial(f: "Factor") -> Math:
     return Math(nt.partial(f.of, f.wrt), nt.partial(f.of, f.wrt, latex=True))
 
 
+def equals(*parts: Math) -> Math:
+    """``a = b = …`` as one piece of math (inside a table cell or a sentence)."""
+    return Math(" = ".join(p.text for p in parts), " = ".join(p.tex for p in parts))
+
+
 def product(parts: list[Math]) -> Math:
     return Math(" · ".join(p.text for p in parts), r" \cdot ".join(p.tex for p in parts))
 
@@ -143,9 +149,9 @@ def document(ex: "Explanation") -> list[Block]:
                 vector([q.value for q in r.inputs]),
                 vector([q.value for q in r.weights]),
                 value(r.bias.value),
-                Math(f"{sym(r.z.symbol).text} = {expr(r.z.expr).text}", f"{sym(r.z.symbol).tex} = {expr(r.z.expr).tex}"),
+                equals(sym(r.z.symbol), expr(r.z.expr)),
                 value(r.z.value),
-                Math(f"{sym(r.a.symbol).text} = {expr(r.a.expr).text}", f"{sym(r.a.symbol).tex} = {expr(r.a.expr).tex}"),
+                equals(sym(r.a.symbol), expr(r.a.expr)),
                 value(r.a.value)))
         blocks.append(Table(header, tuple(table_rows), frozenset({3, 5, 7})))
         for r in rows:
@@ -161,8 +167,9 @@ def document(ex: "Explanation") -> list[Block]:
 def _chain_blocks(ex: "Explanation") -> list[Block]:
     c = ex.chain
     v = ex.values
-    name = ex.param_names[c.param]
-    grad = Math(nt.partial(sp.Symbol("L"), c.param), nt.partial(sp.Symbol("L"), c.param, latex=True))
+    name = user_name(c.param)
+    deriv_loss = sp.Symbol("L")
+    grad = Math(nt.partial(deriv_loss, c.param), nt.partial(deriv_loss, c.param, latex=True))
     blocks: list[Block] = [Heading(f"3. The chain rule for {nt.display_name(c.param.name)} ({name})")]
     if c.paths:
         count = len(c.paths)
@@ -181,20 +188,18 @@ def _chain_blocks(ex: "Explanation") -> list[Block]:
         if c.penalty is not None:
             terms.append(value(c.penalty.value))
         if len(terms) > 1:
-                blocks.append(Equation((grad, sum_of(terms), value(sum(p.value for p in c.paths)
-                                                                + (c.penalty.value if c.penalty else 0.0)))))
+            blocks.append(Equation((grad, sum_of(terms), value(sum(p.value for p in c.paths)
+                                                            + (c.penalty.value if c.penalty else 0.0)))))
     else:
         blocks.append(Paragraph((sym(c.param), f" reaches the loss along {c.paths_omitted} paths, too many to "
                                  "list one by one: backprop sums them layer by layer into δ, below.",)))
     if c.penalty is not None:
         blocks.append(Paragraph(("The regularisation penalty adds its own derivative, ",
-                                 Math(f"{expr(c.penalty.expr).text} = {numbers(c.penalty.expr, v).text} = "
-                                      f"{value(c.penalty.value).text}",
-                                      f"{expr(c.penalty.expr).tex} = {numbers(c.penalty.expr, v).tex} = "
-                                      f"{value(c.penalty.value).tex}"), ".")))
+                                 equals(expr(c.penalty.expr), numbers(c.penalty.expr, v), value(c.penalty.value)),
+                                 ".")))
     blocks.append(Paragraph(("Backprop computes the same sum once per neuron: the error ",
-                             Math(f"{sym(c.delta.symbol).text} = ∂L/∂{sym(c.local.of).text}",
-                                  rf"{sym(c.delta.symbol).tex} = \frac{{\partial L}}{{\partial {sym(c.local.of).tex}}}"),
+                             equals(sym(c.delta.symbol), Math(nt.partial(deriv_loss, c.local.of),
+                                                              nt.partial(deriv_loss, c.local.of, latex=True))),
                              " gathers every path above the neuron, and",)))
     blocks.append(Equation((grad, expr(c.gradient.expr), numbers(c.gradient.expr, v), value(c.gradient.value))))
     return blocks

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import sympy as sp
 
+from ..derive.index_level import L1, L2
 from ..errors import ArchitectureError, DataError
 
 if TYPE_CHECKING:
@@ -141,8 +142,6 @@ class Explanation:
     backward: list[LayerBackward]
     updates: list[Update]
     values: dict[sp.Symbol, float] = field(repr=False, default_factory=dict)
-    #: each parameter's symbol → its name as the user writes it (``W1[0,1]``)
-    param_names: dict[sp.Symbol, str] = field(repr=False, default_factory=dict)
 
     def gradient(self, name: str) -> float:
         """∂L/∂param by the user's name (``"W1[0,1]"``), from the backward pass."""
@@ -191,8 +190,14 @@ def parse_param(network: "Network", name: str) -> tuple[sp.Symbol, str]:
              (kind == "b" and len(idx) == 1 and idx[0] < fan_out)
     if not ok:
         raise ArchitectureError(f"there is no parameter {name!r} in {network!r}; it has {ranges}")
-    canonical = f"{kind}{layer}[{','.join(map(str, idx))}]"
-    return sp.Symbol(f"{kind}{layer}_{'_'.join(map(str, idx))}", real=True), canonical
+    symbol = sp.Symbol(f"{kind}{layer}_{'_'.join(map(str, idx))}", real=True)
+    return symbol, user_name(symbol)
+
+
+def user_name(param: sp.Symbol) -> str:
+    """A parameter's name as a user writes it: the unrolled ``W1_0_1`` is ``W1[0,1]``."""
+    head, *idx = param.name.split("_")
+    return f"{head}[{','.join(idx)}]"
 
 
 def teaching_params(network: "Network", seed: int = 0) -> "Parameters":
@@ -223,12 +228,10 @@ def explain(network: "Network", x: Sequence[float], y: Sequence[float] | float,
         raise ArchitectureError(f"the learning rate must be a positive number, got {lr!r}")
     X, Y = _one_sample(network, x, y)
     params = params if params is not None else teaching_params(network, seed)
-    if params.shapes != network.param_shapes():
-        raise ArchitectureError(f"parameters have shapes {params.shapes}, the network needs {network.param_shapes()}")
+    network.check_params(params)
     target, _ = parse_param(network, param)
     deriv = network.derive_unrolled()
     values = _evaluate(deriv, X, Y, params)
-    names = _param_names(deriv)
     return Explanation(
         network=network, x=tuple(X), y=tuple(Y), lr=float(lr),
         forward=_forward_rows(deriv, values),
@@ -236,7 +239,7 @@ def explain(network: "Network", x: Sequence[float], y: Sequence[float] | float,
         chain=_chain_rule(deriv, target, values),
         backward=_backward(deriv, values),
         updates=[Update(p, values[p], values[g], float(lr)) for p, g in deriv.gradients.items()],
-        values=values, param_names=names)
+        values=values)
 
 
 def _one_sample(network: "Network", x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -251,17 +254,8 @@ def _one_sample(network: "Network", x, y) -> tuple[np.ndarray, np.ndarray]:
     return X[0], Y[0]
 
 
-def _param_names(deriv: "UnrolledDerivation") -> dict[sp.Symbol, str]:
-    out = {}
-    for p in deriv.gradients:
-        kind, layer, *idx = p.name.split("_")[0][0], *re.findall(r"\d+", p.name)
-        out[p] = f"{kind}{layer}[{','.join(idx)}]"
-    return out
-
-
 def _evaluate(deriv: "UnrolledDerivation", x: np.ndarray, y: np.ndarray, params: "Parameters") -> dict:
     """The value of every symbol of the derivation, evaluated in order from its definition."""
-    from ..derive.index_level import L1, L2
     values: dict[sp.Symbol, float] = {}
     values.update({s: float(v) for s, v in zip(deriv.inputs, x)})
     values.update({s: float(v) for s, v in zip(deriv.targets, y)})
@@ -304,16 +298,13 @@ def _forward_rows(deriv: "UnrolledDerivation", values: dict) -> list[list[Neuron
 
 
 def _backward(deriv: "UnrolledDerivation", values: dict) -> list[LayerBackward]:
-    out = []
-    for l in range(len(deriv.network.layers), 0, -1):
-        def quantities(role: str, prefix: str) -> tuple[Quantity, ...]:
-            return tuple(Quantity(a.symbol, a.expr, values[a.symbol]) for a in deriv.program
-                         if a.role == role and a.symbol.name.startswith(prefix))
-        grad_outputs = tuple(Quantity(a.symbol, a.expr, values[a.symbol]) for a in deriv.program
-                             if a.role in ("grad_output", "grad_input") and a.symbol.name.startswith(f"g{l}_"))
-        out.append(LayerBackward(l, grad_outputs, quantities("delta", f"d{l}_"),
-                                 quantities("grad_W", f"dL_dW{l}_") + quantities("grad_b", f"dL_db{l}_")))
-    return out
+    def quantities(roles: tuple[str, ...], prefix: str) -> tuple[Quantity, ...]:
+        return tuple(Quantity(a.symbol, a.expr, values[a.symbol]) for a in deriv.program
+                     if a.role in roles and a.symbol.name.startswith(prefix))
+
+    return [LayerBackward(l, quantities(("grad_output", "grad_input"), f"g{l}_"), quantities(("delta",), f"d{l}_"),
+                          quantities(("grad_W",), f"dL_dW{l}_") + quantities(("grad_b",), f"dL_db{l}_"))
+            for l in range(len(deriv.network.layers), 0, -1)]
 
 
 def _chain_rule(deriv: "UnrolledDerivation", param: sp.Symbol, values: dict) -> ChainRule:
@@ -332,7 +323,6 @@ def _chain_rule(deriv: "UnrolledDerivation", param: sp.Symbol, values: dict) -> 
         return Factor(of, wrt, expr, _value(expr, values))
 
     loss_data = defs[deriv.loss]
-    from ..derive.index_level import L1, L2
     data_loss = loss_data.subs({L1: 0, L2: 0})
     acts = [[sym("a", l, k) for k in range(net.sizes[l])] for l in range(depth + 1)]
     zs = [[sym("z", l, k) for k in range(net.sizes[l])] for l in range(depth + 1)]
@@ -373,6 +363,6 @@ def _chain_rule(deriv: "UnrolledDerivation", param: sp.Symbol, values: dict) -> 
     penalty_expr = sp.diff(reg, param)
     penalty = Quantity(param, penalty_expr, _value(penalty_expr, values)) if penalty_expr != 0 else None
     delta = sym("d", layer, neuron)
-    grad = next(g for p, g in deriv.gradients.items() if p == param)
+    grad = deriv.gradients[param]
     return ChainRule(param, tuple(paths), penalty, Quantity(delta, defs[delta], values[delta]), local,
                      Quantity(grad, defs[grad], values[grad]), 0 if paths else n_paths)

@@ -159,6 +159,12 @@ class Network:
             W[...] = INIT_SCHEMES[chosen](rng, layer.fan_in, layer.fan_out)
         return params
 
+    def check_params(self, params: Parameters) -> None:
+        """Raise :class:`ArchitectureError` unless ``params`` has this network's parameter shapes."""
+        if params.shapes != self.param_shapes():
+            raise ArchitectureError(f"parameters have shapes {params.shapes}, the network needs "
+                                    f"{self.param_shapes()}")
+
     # -- data checks ------------------------------------------------------------------
     def check_inputs(self, X: np.ndarray, Y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Validate and convert data before any kernel sees it.
