@@ -453,7 +453,7 @@ def cmd_gradient_flow(args: argparse.Namespace) -> int:
     flow = gradient_flow(args.depth, args.width, args.epochs, args.lr, args.seed, default_setups(args.clip_norm),
                          on_run=lambda run: print(f"  ran {run.setup.label}", flush=True))
     print(flow.table())
-    sigmoid, relu = flow.runs[0], flow.runs[2]
+    sigmoid, relu = flow.run("sigmoid + Xavier"), flow.run("ReLU + He")
     print(f"\nbefore training, the first layer's gradient is {1 / sigmoid.initial_ratio:,.0f}× smaller than the "
           f"last layer's with sigmoid + Xavier; with ReLU + He every layer is within {relu.initial_spread:.1f}× "
           f"of every other")

@@ -9,7 +9,6 @@ vendored into a project that has neither SymPy nor symbackprop installed.
 """
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..atomic import write_atomically, write_text_atomically
+from ..errors import SymbackpropError
 
 if TYPE_CHECKING:
     from ..model.network import Network
@@ -96,10 +96,8 @@ def export_module(network: "Network", path: str | os.PathLike, view: str = "inde
     """
     path = Path(path)
     if path.suffix != ".py":
-        from ..errors import SymbackpropError
         raise SymbackpropError(f"the exported module must be a .py file, got {path.name!r}")
     if not path.stem.isidentifier():
-        from ..errors import SymbackpropError
         raise SymbackpropError(f"{path.name!r} cannot be imported as a Python module: use a name like "
                                f"model_kernels.py (letters, digits and underscores)")
     written = []
@@ -109,9 +107,7 @@ def export_module(network: "Network", path: str | os.PathLike, view: str = "inde
         arrays = {name: params[name] for name in params}
         if normalizer is not None and normalizer.kind != "none":
             arrays["input_shift"], arrays["input_scale"] = normalizer.shift, normalizer.scale
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        written.append(write_atomically(weights_path, lambda f: f.write(buffer.getvalue())))
+        written.append(write_atomically(weights_path, lambda f: np.savez(f, **arrays)))
         weights_file = weights_path.name
     source = export_source(network, view, cache_dir, weights_file, normalizer)
     written.insert(0, write_text_atomically(path, source))

@@ -16,7 +16,7 @@ Clipping is shown on every run, to make the point that it fixes explosion, not v
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -29,6 +29,8 @@ class FlowSetup:
     """One run of the contrast."""
 
     label: str
+    #: the initialisation family the run belongs to (runs differing only in clipping share it)
+    family: str
     activation: str
     init: str
     init_scale: float = 1.0
@@ -87,14 +89,11 @@ class GradientFlow:
 
 def default_setups(clip_norm: float = 1.0) -> list[FlowSetup]:
     """The six runs of the contrast: three initialisations, each without and with clipping."""
-    base = [FlowSetup("sigmoid + Xavier", "sigmoid", "xavier_uniform"),
-            FlowSetup("ReLU + He", "relu", "he_normal"),
-            FlowSetup("ReLU + 2×He (exploding)", "relu", "he_normal", init_scale=2.0)]
-    out = []
-    for s in base:
-        out += [s, FlowSetup(f"{s.label.split(' (')[0]}, clip {clip_norm:g}", s.activation, s.init, s.init_scale,
-                             clip_norm)]
-    return out
+    base = [FlowSetup("sigmoid + Xavier", "sigmoid + Xavier", "sigmoid", "xavier_uniform"),
+            FlowSetup("ReLU + He", "ReLU + He", "relu", "he_normal"),
+            FlowSetup("ReLU + 2×He (exploding)", "ReLU + 2×He", "relu", "he_normal", init_scale=2.0)]
+    return [run for s in base
+            for run in (s, replace(s, label=f"{s.family}, clip {clip_norm:g}", clip_norm=clip_norm))]
 
 
 def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float = 0.1, seed: int = 0,
@@ -104,6 +103,7 @@ def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float =
     from ..model.network import Network
     from ..train.data import load_digits
     from ..train.loop import fit
+    from ..train.monitor import layer_gradient_norms, monitor_sample
 
     if depth < 2:
         raise SymbackpropError(f"the contrast needs at least 2 layers, got depth {depth}")
@@ -116,16 +116,17 @@ def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float =
         params = net.init_params(seed, setup.init)
         for l in range(1, depth + 1):
             params[f"W{l}"][...] *= setup.init_scale
+        start = params.copy()
         records = []
         diverged = None
         try:
             history = fit(compiled, params, data.X_train, data.y_train, epochs=epochs, lr=lr, batch_size=32,
                           clip_norm=setup.clip_norm, seed=seed, X_val=data.X_val, y_val=data.y_val,
                           monitor_gradients=True, on_epoch=records.append)
-            norms, initial = history.grad_norms, None
-        except TrainingError:
+            norms = history.grad_norms
+        except TrainingError:  # the history is lost with the error: measure the start again
             diverged = len(records) + 1
-            initial = _initial_norms(compiled, net, setup, seed, data)
+            initial = layer_gradient_norms(compiled, start, *monitor_sample(data.X_train, data.y_train))
             norms = np.array([initial] + [r.grad_norms for r in records])
         run = FlowRun(setup, norms, [r.train_loss for r in records],
                       records[-1].val_accuracy if records and not diverged else None, diverged)
@@ -133,16 +134,6 @@ def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float =
         if on_run is not None:
             on_run(run)
     return result
-
-
-def _initial_norms(compiled, net, setup: FlowSetup, seed: int, data) -> list[float]:
-    """The norms before training, for a run that diverged before returning its history."""
-    from ..train.monitor import layer_gradient_norms, monitor_rows
-    params = net.init_params(seed, setup.init)
-    for l in range(1, len(net.layers) + 1):
-        params[f"W{l}"][...] *= setup.init_scale
-    rows = monitor_rows(len(data.X_train))
-    return layer_gradient_norms(compiled, params, data.X_train[rows], data.y_train[rows])
 
 
 def plot_gradient_flow(flow: GradientFlow, path: str | os.PathLike) -> None:
@@ -154,12 +145,11 @@ def plot_gradient_flow(flow: GradientFlow, path: str | os.PathLike) -> None:
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.5))
     colors = {}
     for r in flow.runs:
-        base = r.setup.label.split(",")[0].split(" (")[0]
-        color = colors.setdefault(base, f"C{len(colors)}")
+        color = colors.setdefault(r.setup.family, f"C{len(colors)}")
         style = "--" if r.setup.clip_norm else "-"
         layers = np.arange(1, r.grad_norms.shape[1] + 1)
         if not r.setup.clip_norm:  # clipping acts on updates, not on the initial gradients
-            left.plot(layers, r.grad_norms[0], "o-", color=color, label=base)
+            left.plot(layers, r.grad_norms[0], "o-", color=color, label=r.setup.family)
         ratio = r.grad_norms[:, 0] / r.grad_norms[:, -1]
         middle.plot(np.arange(len(ratio)), ratio, style, color=color, label=r.setup.label)
         if r.train_loss:

@@ -20,7 +20,7 @@ import numpy as np
 from ..codegen.compiled import CompiledNetwork
 from ..errors import TrainingError
 from ..model.parameters import Parameters
-from .monitor import layer_gradient_norms, monitor_rows
+from .monitor import layer_gradient_norms, monitor_sample
 from .optimizers import Optimizer, Schedule
 
 
@@ -139,8 +139,7 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     best_loss, best_flat, waited = math.inf, None, 0
     n = X.shape[0]
     if monitor_gradients:
-        watched = monitor_rows(n)
-        X_watch, Y_watch = X[watched], Y[watched]
+        X_watch, Y_watch = monitor_sample(X, Y)
         history.initial_grad_norms = layer_gradient_norms(compiled, params, X_watch, Y_watch)
     for epoch in range(start_epoch, start_epoch + epochs):
         start = time.perf_counter()

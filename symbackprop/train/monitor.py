@@ -23,8 +23,9 @@ def layer_gradient_norms(compiled: CompiledNetwork, params: Parameters, X, Y,
     return [float(np.linalg.norm(grads[f"W{l}"])) for l in range(1, len(compiled.network.layers) + 1)]
 
 
-def monitor_rows(n: int, seed: int = 12345) -> np.ndarray:
-    """A fixed sample of up to :data:`MONITOR_ROWS` row indices (the same every epoch)."""
-    if n <= MONITOR_ROWS:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, MONITOR_ROWS, replace=False))
+def monitor_sample(X: np.ndarray, Y: np.ndarray, seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed sample of up to :data:`MONITOR_ROWS` rows of ``X`` and ``Y`` (the same every epoch)."""
+    n = len(X)
+    rows = np.arange(n) if n <= MONITOR_ROWS else np.sort(np.random.default_rng(seed).choice(n, MONITOR_ROWS,
+                                                                                             replace=False))
+    return X[rows], Y[rows]
