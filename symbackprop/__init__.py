@@ -9,10 +9,10 @@ compiled.
 """
 from .errors import (ArchitectureError, CacheError, CheckpointError, DataError, LossMismatchError, SymbackpropError,
                      TrainingError, UnknownActivationError, UnknownLossError)
-from .model import Dense, Network, Parameters
+from .model import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, Network, Parameters
 
 __version__ = "0.1.0"
 
-__all__ = ["ArchitectureError", "CacheError", "CheckpointError", "DataError", "Dense", "LossMismatchError", "Network",
-           "Parameters", "SymbackpropError", "TrainingError", "UnknownActivationError", "UnknownLossError",
+__all__ = ["ArchitectureError", "AvgPool2D", "CacheError", "CheckpointError", "Conv2D", "DataError", "Dense", "Flatten",
+           "LossMismatchError", "MaxPool2D", "Network", "Parameters", "SymbackpropError", "TrainingError", "UnknownActivationError", "UnknownLossError",
            "__version__"]

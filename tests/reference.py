@@ -8,16 +8,48 @@ from __future__ import annotations
 import numpy as np
 
 
+def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's 'same' rule, written from its documentation: ceil(size / stride) outputs."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _conv(torch, a, layer, W, b):
+    F = torch.nn.functional
+    if layer.padding == "same":
+        (top, bottom), (left, right) = (_same_padding(size, k, s) for size, k, s in
+                                        zip(a.shape[2:], layer.kernel_size, layer.stride))
+        return F.conv2d(F.pad(a, (left, right, top, bottom)), W, b, stride=layer.stride)
+    padding = 0 if layer.padding == "valid" else layer.padding
+    return F.conv2d(a, W, b, stride=layer.stride, padding=padding)
+
+
 def torch_loss_and_grad(net, X, Y, params):
-    """Loss and gradients of ``net`` computed by PyTorch autograd in float64."""
+    """Loss and gradients of ``net`` computed by PyTorch autograd in float64.
+
+    Image layers use ``torch.nn.functional``'s ``conv2d``, ``max_pool2d`` and ``avg_pool2d``.
+    """
     import torch
 
+    F = torch.nn.functional
     tensors = {name: torch.tensor(params[name], dtype=torch.float64, requires_grad=True) for name in params}
-    a = torch.tensor(X, dtype=torch.float64)
+    a = torch.tensor(X, dtype=torch.float64).reshape(len(X), *net.input_shape)
     y = torch.tensor(Y, dtype=torch.float64)
     logits = None
     for l, layer in enumerate(net.layers, start=1):
-        z = a @ tensors[f"W{l}"] + tensors[f"b{l}"]
+        kind = type(layer).__name__
+        if kind == "Flatten":
+            a = a.flatten(1)
+            continue
+        if kind in ("MaxPool2D", "AvgPool2D"):
+            pool = F.max_pool2d if kind == "MaxPool2D" else F.avg_pool2d
+            a = pool(a, layer.size, layer.stride, layer.padding)
+            continue
+        if kind == "Conv2D":
+            z = _conv(torch, a, layer, tensors[f"W{l}"], tensors[f"b{l}"])
+        else:
+            z = a @ tensors[f"W{l}"] + tensors[f"b{l}"]
         logits = z
         a = {
             "identity": lambda t: t,
@@ -33,7 +65,7 @@ def torch_loss_and_grad(net, X, Y, params):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
     else:
         loss = -(y * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
-    weights = [tensors[f"W{l}"] for l in range(1, len(net.layers) + 1)]
+    weights = [t for name, t in tensors.items() if name.startswith("W")]
     if net.l1:
         loss = loss + net.l1 * sum(w.abs().sum() for w in weights)
     if net.l2:

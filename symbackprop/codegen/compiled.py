@@ -56,10 +56,14 @@ class CompiledNetwork:
         return params.arrays()
 
     def data(self, params: Parameters, X, Y=None) -> tuple[np.ndarray, np.ndarray | None]:
-        """``X`` (and ``Y``) checked, and in the parameters' precision: the kernels run in one dtype."""
+        """``X`` (and ``Y``) checked, and in the parameters' precision: the kernels run in one dtype.
+
+        An image network's kernels take ``(N, channels, rows, cols)``: ``X`` is reshaped (a view).
+        """
         X, Y = self.network.check_inputs(X, Y)
         dtype = params.flat.dtype
-        return X.astype(dtype, copy=False), None if Y is None else Y.astype(dtype, copy=False)
+        X = X.astype(dtype, copy=False).reshape((X.shape[0], *self.network.input_shape))
+        return X, None if Y is None else Y.astype(dtype, copy=False)
 
     def forward(self, X, params: Parameters) -> np.ndarray:
         """Network outputs for every row of ``X``."""
@@ -129,9 +133,9 @@ class CompiledNetwork:
         start = time.perf_counter()
         params = self.network.init_params(0, dtype=dtype)
         grads = params.zeros_like()
-        X = np.zeros((2, self.network.n_inputs), dtype=params.flat.dtype)
-        Y = np.zeros((2, self.network.n_outputs), dtype=params.flat.dtype)
+        Y = np.zeros((2, self.network.n_outputs))
         Y[:, 0] = 1.0
+        X, Y = self.data(params, np.zeros((2, self.network.n_inputs)), Y)
         self.evaluate(X, Y, params)
         empty = np.zeros(0, dtype=params.flat.dtype)
         self.train_epoch(X, Y, np.arange(2), 2, params, grads, (RULE_SGD, empty, empty, 0.0, 0.0, 0.0), 0.0)
@@ -154,6 +158,9 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
 
     if view not in VIEWS:
         raise ValueError(f"unknown kernel view {view!r}; choose one of: {', '.join(VIEWS)}")
+    if view == "unrolled" and not network.is_dense:
+        raise ArchitectureError("the unrolled view writes one line per weight of a dense network; "
+                                "image layers compile from the index-level rules: use view='index'")
     if view == "unrolled" and network.n_params > UNROLLED_PARAM_LIMIT:
         raise ArchitectureError(
             f"the unrolled view writes one line per weight; {network.n_params:,} parameters is more than "

@@ -1,6 +1,7 @@
 """Kernel module source from an index-level derivation.
 
-The generated module defines, for a network with parameters ``W1, b1, ..., WL, bL``::
+The generated module defines, for a network with parameters ``W1, b1, ..., WL, bL``
+(layers without parameters, pooling and Flatten, are skipped in the list)::
 
     forward(a0, W1, b1, ...)                       -> outputs aL, shape (B, mL)
     loss(a0, Y, W1, b1, ..., l1, l2)               -> mean loss over the batch
@@ -9,14 +10,17 @@ The generated module defines, for a network with parameters ``W1, b1, ..., WL, b
                                                    -> mean loss; gradients written in place
     train_epoch(X, Y, order, batch_size, ...)      -> one epoch of training, one call
 
-Each is an ``@njit(cache=True)`` function in a real file, so Numba caches the machine
-code on disk.  The module imports only ``math``, ``numpy`` and ``numba``.
+``a0`` is ``(B, features)``, or ``(B, channels, rows, cols)`` for an image network.  Each
+is an ``@njit(cache=True)`` function in a real file, so Numba caches the machine code on
+disk.  The module imports only ``math``, ``numpy`` and ``numba``.
 """
 from __future__ import annotations
 
 import sympy as sp
 
 from ..derive.index_level import B, IndexDerivation, Statement, n
+from ..derive.layer_rules import dims
+from ..model.layers import Dense
 from ..simplify.stabilize import stabilize
 from .lowering import INDENT, Lowerer
 from .printer import KernelPrinter
@@ -55,9 +59,40 @@ def _loops(stmt: Statement) -> list[tuple[sp.Symbol, str]]:
 
 
 def _sizes(deriv: IndexDerivation) -> list[str]:
-    lines = ["B = a0.shape[0]", "m0 = a0.shape[1]"]
-    lines += [f"m{l} = W{l}.shape[1]" for l in range(1, len(deriv.layers) + 1)]
+    """Lines giving every size symbol its value.
+
+    Dense widths are read from the arrays, so a dense module serves any widths; image
+    sizes are the network's numbers (the loops are compiled for one geometry).
+    """
+    net = deriv.network
+    lines = ["B = a0.shape[0]"]
+    for l, shape in enumerate(net.shapes):
+        symbols = dims(net, l)
+        if len(shape) == 1 and l == 0:
+            lines.append("m0 = a0.shape[1]")
+        elif len(shape) == 1 and isinstance(net.layers[l - 1], Dense):
+            lines.append(f"m{l} = W{l}.shape[1]")
+        else:
+            lines += [f"{symbol} = {size}" for symbol, size in zip(symbols, shape)]
     return lines
+
+
+def _shape(deriv: IndexDerivation, l: int) -> str:
+    """Code for the shape of boundary ``l``'s work arrays for a batch like ``a0``."""
+    net = deriv.network
+    if len(net.shapes[l]) == 1 and isinstance(net.layers[l - 1], Dense):
+        return f"(a0.shape[0], W{l}.shape[1])"
+    return "(a0.shape[0], " + ", ".join(map(str, net.shapes[l])) + ")"
+
+
+def parameter_list(deriv: IndexDerivation, prefix: str = "") -> str:
+    """Kernel arguments for the parameters (``prefix="g"``: their gradients), in kernel order."""
+    return ", ".join(prefix + name for name in deriv.network.param_shapes())
+
+
+def _is_copy(rule) -> bool:
+    """The layer's error is its incoming gradient unchanged (identity activation): ``d`` is ``g``."""
+    return rule.delta.expr == sp.IndexedBase(f"g{rule.layer}")[rule.delta.target.indices]
 
 
 def _shift_rows(name: str, width_name: str) -> list[str]:
@@ -98,10 +133,12 @@ def _forward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
     lines: list[str] = []
     for rule in deriv.layers:
         l = rule.layer
+        for stmt in rule.before:
+            lines += low.assign(stmt.target, stmt.expr, _loops(stmt), into_existing=True)
         lines += low.assign(rule.z.target, rule.z.expr, _loops(rule.z), into_existing=True)
         if deriv.network.layers[l - 1].act.shift_invariant:
             lines += _shift_rows(f"z{l}", f"m{l}")
-        if rule.a.expr == rule.z.target:  # identity: the buffers share memory, a is z
+        if rule.is_identity:  # the buffers share memory, a is z
             continue
         normalized = _normalized_map(rule.a)
         if normalized is None:
@@ -135,29 +172,37 @@ def _loss_expr(deriv: IndexDerivation) -> sp.Expr:
 def _backward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
     """Backward pass into the caller's delta, input-gradient and parameter-gradient arrays."""
     lines: list[str] = []
-    for stmt in deriv.backward:
-        lines += low.assign(stmt.target, stmt.expr, _loops(stmt), into_existing=True)
+    for rule in reversed(deriv.layers):
+        for stmt in rule.backward:
+            if stmt is rule.delta and _is_copy(rule):
+                continue  # d{l} and g{l} share memory
+            lines += low.assign(stmt.target, stmt.expr, _loops(stmt), into_existing=True)
     return lines
 
 
 def _allocations(deriv: IndexDerivation, backward: bool) -> list[str]:
     """Lines allocating the work arrays for a batch of ``a0``'s size.
 
-    Every work array is ``(rows of a0, width of its layer)``; an identity layer's ``a`` is its ``z``.
-    The backward pass adds the deltas ``d`` and the incoming gradients ``g``.
+    Every work array is ``(rows of a0, shape of its layer's output)``; an identity layer's
+    ``a`` is its ``z``.  Max pooling adds the winners' positions ``am``; the backward pass
+    adds the deltas ``d`` (which are ``g`` for an identity layer) and the incoming
+    gradients ``g``.
     """
     lines = []
     for rule in deriv.layers:
         l = rule.layer
-        empty = f"np.empty((a0.shape[0], W{l}.shape[1]), dtype=a0.dtype)"
+        shape = _shape(deriv, l)
+        empty = f"np.empty({shape}, dtype=a0.dtype)"
+        for stmt in rule.before:
+            lines.append(f"{stmt.target.base} = np.empty({shape}, dtype=np.int64)")
         lines.append(f"z{l} = {empty}")
-        lines.append(f"a{l} = z{l}" if rule.a.expr == rule.z.target else f"a{l} = {empty}")
+        lines.append(f"a{l} = z{l}" if rule.is_identity else f"a{l} = {empty}")
         if _normalized_map(rule.a) is not None:
             lines.append(f"rowsum{l} = np.empty(a0.shape[0], dtype=a0.dtype)")
         if backward:
-            lines.append(f"d{l} = {empty}")
             if l < len(deriv.layers):
                 lines.append(f"g{l} = {empty}")
+            lines.append(f"d{l} = g{l}" if _is_copy(rule) else f"d{l} = {empty}")
     return lines
 
 
@@ -171,8 +216,7 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
     """
     net = deriv.network
     depth = len(net.layers)
-    params = ", ".join(f"W{l}, b{l}" for l in range(1, depth + 1))
-    grads = ", ".join(f"gW{l}, gb{l}" for l in range(1, depth + 1))
+    params, grads = parameter_list(deriv), parameter_list(deriv, "g")
     printer = KernelPrinter()
     formulas = "\n".join(f"#   {comment(str(s))}" for s in deriv.statements())
     sizes = _sizes(deriv)
@@ -184,7 +228,8 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
     def function(signature: str, body: list[str]) -> list[str]:
         return [KERNEL_DECORATOR, f"def {signature}:"] + _indent(body) + ["", ""]
 
-    structure = " -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
+    structure = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
+                 if net.is_dense else repr(net))
     out = [HEADER.format(version=comment(version), model=comment(structure), formulas=formulas), "", ""]
     out += function(f"forward(a0, {params})", _allocations(deriv, backward=False) + sizes + forward + [f"return a{depth}"])
     out += function(f"loss(a0, Y, {params}, l1, l2)", _allocations(deriv, backward=False) + sizes + forward + loss
@@ -193,5 +238,5 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
                     + loss + [f"return L, a{depth}"])
     out += function(f"loss_and_grad(a0, Y, {params}, {grads}, l1, l2)",
                     with_backward + sizes + forward + loss + backward + ["return L"])
-    out.append(training_source(depth, with_backward, sizes + forward + loss + backward))
+    out.append(training_source(params, grads, len(net.input_shape), with_backward, sizes + forward + loss + backward))
     return "\n".join(out).rstrip() + "\n"

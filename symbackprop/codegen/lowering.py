@@ -5,6 +5,10 @@ turns it into nested ``for`` loops, with three rewrites that matter for speed:
 
 * a contraction ``Sum_k A[., k] * B[k, .]`` becomes one ``np.dot`` call (BLAS), with the
   operands transposed as their index order requires;
+* an index bracket ``[lo <= a*k + b <= hi]`` on a summation index ``k`` (padding, a
+  convolution's flipped kernel) becomes the bounds of ``k``'s loop, so no iteration is
+  spent outside the image or the kernel;
+* an ``ArgMax`` (max pooling) becomes a loop that keeps the first largest value;
 * every other ``Sum`` becomes an accumulator loop, placed at the outermost loop level
   where all its free indices are bound (loop-invariant code motion: the softmax
   denominator is computed once per sample, not once per neuron);
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from ..derive.symbolic import ArgMax, InRange
 from ..simplify.opcount import cse
 from .printer import KernelPrinter
 
@@ -119,9 +124,10 @@ class Lowerer:
         sums: dict[sp.Sum, sp.Symbol] = {}
 
         def hoist(e: sp.Expr) -> sp.Expr:  # outermost sums first
-            if isinstance(e, sp.Sum):
+            if isinstance(e, (sp.Sum, ArgMax)):
                 if e not in sums:
-                    sums[e] = self._lower_sum(e, loop_vars, deps, items)
+                    lower = self._lower_sum if isinstance(e, sp.Sum) else self._lower_argmax
+                    sums[e] = lower(e, loop_vars, deps, items)
                 return sums[e]
             return e.func(*(hoist(a) for a in e.args)) if e.args else e
 
@@ -154,7 +160,9 @@ class Lowerer:
 
     def _lower_sum(self, s: sp.Sum, loop_vars, deps, items: list[_Item]) -> sp.Symbol:
         (k, lo, hi), *more = s.limits
-        body = s.function if not more else sp.Sum(s.function, *more)
+        function, brackets = take_brackets(s.function, k, {lim[0] for lim in more})
+        lo, hi = loop_bounds(k, lo, hi, brackets)
+        body = function if not more else sp.Sum(function, *more)
         knew = self.fresh("k")
         body = body.xreplace({k: knew})
         inner_vars = loop_vars + [knew]
@@ -178,6 +186,35 @@ class Lowerer:
         items.append(_Item(level, lines))
         return acc
 
+    def _lower_argmax(self, e: ArgMax, loop_vars, deps, items: list[_Item]) -> sp.Symbol:
+        """A loop nest over the limits keeping the first largest value and its flat position."""
+        value, condition = e.function, sp.S.One
+        if isinstance(value, sp.Piecewise):  # positions outside the condition take no part
+            (value, cond), _ = value.args
+            condition = cond.lhs if isinstance(cond, sp.Eq) else cond
+        names = [self.fresh("k") for _ in e.limits]
+        renames = {lim[0]: name for lim, name in zip(e.limits, names)}
+        best, arg = self.fresh("best"), self.fresh("arg")
+        lines = [f"{best} = -math.inf", f"{arg} = 0"]
+        position: sp.Expr = sp.S.Zero
+        for depth, ((k, lo, hi), name) in enumerate(zip(e.limits, names)):
+            later = {lim[0] for lim in e.limits[depth + 1:]}
+            condition, brackets = take_brackets(condition, k, later)
+            lo, hi = loop_bounds(k, lo, hi, brackets)
+            lo, hi = (b.xreplace(renames) for b in (lo, hi))
+            lines.append(INDENT * depth + f"for {name} in range({self.printer.doprint(lo)}, "
+                                          f"{self.printer.doprint(hi + 1)}):")
+            position = position * (e.limits[depth][2] - e.limits[depth][1] + 1) + name
+        inner = INDENT * len(names)
+        if condition != 1:
+            raise NotImplementedError(f"ArgMax condition {condition} is not a set of loop bounds")
+        lines += [inner + f"if {self.printer.doprint(value.xreplace(renames))} > {best}:",
+                  inner + INDENT + f"{best} = {self.printer.doprint(value.xreplace(renames))}",
+                  inner + INDENT + f"{arg} = {self.printer.doprint(position)}"]
+        deps[arg] = self._vars(e, loop_vars, deps)
+        items.append(_Item(self._level(e, loop_vars, deps), lines))
+        return arg
+
     def _vars(self, expr: sp.Expr, loop_vars, deps) -> set:
         free = expr.free_symbols
         out = {v for v in loop_vars if v in free}
@@ -199,3 +236,35 @@ def is_contraction(term: sp.Expr) -> bool:
         return False
     k, lo, _ = term.limits[0]
     return lo == 0 and all(list(f.indices).count(k) == 1 for f in factors)
+
+
+def take_brackets(function: sp.Expr, k: sp.Symbol, inner: set) -> tuple[sp.Expr, list[InRange]]:
+    """Split the ``InRange`` factors on ``k`` (and no inner summation index) off ``function``."""
+    taken, kept = [], []
+    for f in sp.Mul.make_args(function):
+        (taken if isinstance(f, InRange) and f.has(k) and not f.free_symbols & inner
+         and _linear(f.args[0], k) is not None else kept).append(f)
+    return sp.Mul(*kept), taken
+
+
+def _linear(e: sp.Expr, k: sp.Symbol) -> tuple[int, sp.Expr] | None:
+    """``(a, b)`` with ``e == a*k + b`` for a nonzero integer ``a``, else None."""
+    a = e.diff(k)
+    if not a.is_Integer or a == 0 or (e - a * k).has(k):
+        return None
+    return int(a), e - a * k
+
+
+def loop_bounds(k: sp.Symbol, lo: sp.Expr, hi: sp.Expr, brackets: list[InRange]) -> tuple[sp.Expr, sp.Expr]:
+    """The first and last ``k`` in ``[lo, hi]`` for which every bracket ``[l <= a*k + b <= h]`` holds."""
+    lows, highs = [lo], [hi]
+    for bracket in brackets:
+        e, low, high = bracket.args
+        a, b = _linear(e, k)  # type: ignore[misc]
+        if a > 0:
+            lows.append(sp.ceiling((low - b) / a))
+            highs.append(sp.floor((high - b) / a))
+        else:
+            lows.append(sp.ceiling((b - high) / -a))
+            highs.append(sp.floor((b - low) / -a))
+    return sp.Max(*lows), sp.Min(*highs)

@@ -3,8 +3,10 @@
 Subclassing the printer (rather than pasting ``str(expr)``) gets precedence, numeric
 literals and special functions right.  Scalar functions print through ``math`` (Numba
 compiles ``math.exp`` on floats to the same code as C); the stable :class:`softplus`
-prints as the module helper ``_softplus``; ``Piecewise`` prints as a conditional
-expression.  ``Sum`` must have been lowered to loops before printing.
+prints as the module helper ``_softplus``; ``Piecewise``, ``KroneckerDelta`` and the
+index bracket ``InRange`` print as conditional expressions; ``floor`` and ``ceiling`` of
+an integer ratio (loop bounds) print as integer floor division.  ``Sum`` and ``ArgMax``
+must have been lowered to loops before printing.
 """
 from __future__ import annotations
 
@@ -57,6 +59,27 @@ class KernelPrinter(PythonCodePrinter):
 
     def _print_Sum(self, expr: sp.Sum) -> str:
         raise CodegenError("Sum reached the printer: it should have been lowered to a loop")
+
+    def _print_ArgMax(self, expr: sp.Expr) -> str:
+        raise CodegenError("ArgMax reached the printer: it should have been lowered to a loop")
+
+    def _print_InRange(self, expr: sp.Function) -> str:
+        e, lo, hi = (self._print(a) for a in expr.args)
+        return f"(1 if {lo} <= {e} <= {hi} else 0)"
+
+    def _integer_ratio(self, arg: sp.Expr) -> tuple[str, int] | None:
+        numerator, denominator = sp.fraction(sp.together(arg))
+        if denominator.is_Integer and denominator > 0 and numerator.is_integer:
+            return self._print(numerator), int(denominator)
+        return None
+
+    def _print_floor(self, expr: sp.Function) -> str:
+        ratio = self._integer_ratio(expr.args[0])
+        return f"(({ratio[0]}) // {ratio[1]})" if ratio else super()._print_floor(expr)
+
+    def _print_ceiling(self, expr: sp.Function) -> str:
+        ratio = self._integer_ratio(expr.args[0])
+        return f"(-((-({ratio[0]})) // {ratio[1]}))" if ratio else super()._print_ceiling(expr)
 
     def _print_Rational(self, expr: sp.Rational) -> str:
         return f"({expr.p}/{expr.q})" if expr.q != 1 else str(expr.p)

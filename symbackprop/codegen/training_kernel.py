@@ -10,6 +10,7 @@ backward and update, and no allocation except when the last batch is shorter.
 from __future__ import annotations
 
 from . import update_rules
+from .lowering import INDENT
 
 #: every network kernel: cached on disk; ``reassoc`` lets LLVM vectorize sums (it assumes
 #: nothing about NaN or infinity, so divergence is still seen), ``contract`` allows FMA
@@ -26,20 +27,19 @@ def train_epoch(X, T, order, batch_size, flat, gflat, {params}, {grads},
     # the loop's own names start with 'ep_': the pasted step lines use n, i, j, B, L, ...
     ep_rows = order.shape[0]
     ep_total = 0.0
-    a0 = np.empty((min(batch_size, ep_rows), X.shape[1]), dtype=X.dtype)
+    a0 = np.empty((min(batch_size, ep_rows), {input_shape}), dtype=X.dtype)
     Y = np.empty((min(batch_size, ep_rows), T.shape[1]), dtype=T.dtype)
 {allocate}
     for ep_batch in range((ep_rows + batch_size - 1) // batch_size):
         ep_first = ep_batch * batch_size
         ep_size = min(batch_size, ep_rows - ep_first)
         if ep_size != a0.shape[0]:  # the last, shorter batch
-            a0 = np.empty((ep_size, X.shape[1]), dtype=X.dtype)
+            a0 = np.empty((ep_size, {input_shape}), dtype=X.dtype)
             Y = np.empty((ep_size, T.shape[1]), dtype=T.dtype)
 {reallocate}
         for ep_r in range(ep_size):
             ep_row = order[ep_first + ep_r]
-            for ep_c in range(X.shape[1]):
-                a0[ep_r, ep_c] = X[ep_row, ep_c]
+{gather}
             for ep_c in range(T.shape[1]):
                 Y[ep_r, ep_c] = T[ep_row, ep_c]
         # ---- forward, loss, backward ----
@@ -61,15 +61,24 @@ def _block(lines: list[str], depth: int) -> str:
     return "\n".join("    " * depth + line if line else line for line in lines)
 
 
-def training_source(depth: int, allocate: list[str], step: list[str]) -> str:
-    """The update rules and ``train_epoch`` for a network of ``depth`` layers.
+def _gather(input_ndim: int) -> list[str]:
+    """Copy input row ``ep_row`` into batch row ``ep_r``: one loop per axis of a sample."""
+    names = [f"ep_c{k}" for k in range(1, input_ndim + 1)]
+    lines = [INDENT * k + f"for {name} in range(X.shape[{k + 1}]):" for k, name in enumerate(names)]
+    index = ", ".join(names)
+    return lines + [INDENT * input_ndim + f"a0[ep_r, {index}] = X[ep_row, {index}]"]
 
-    ``allocate``: lines creating the work arrays for a batch ``a0``; ``step``: lines that
-    compute the batch's mean loss ``L`` and write the gradients into ``gW1, gb1, ...``.
+
+def training_source(params: str, grads: str, input_ndim: int, allocate: list[str], step: list[str]) -> str:
+    """The update rules and ``train_epoch`` for a network with these parameter arguments.
+
+    ``input_ndim``: axes of one sample (1 for features, 3 for images); ``allocate``: lines
+    creating the work arrays for a batch ``a0``; ``step``: lines that compute the batch's
+    mean loss ``L`` and write the gradients into ``gW1, gb1, ...``.
     """
-    params = ", ".join(f"W{l}, b{l}" for l in range(1, depth + 1))
-    grads = ", ".join(f"gW{l}, gb{l}" for l in range(1, depth + 1))
     epoch = TRAIN_EPOCH.format(decorator=KERNEL_DECORATOR, params=params, grads=grads, allocate=_block(allocate, 1),
-                               reallocate=_block(allocate, 3), step=_block(step, 2))
+                               reallocate=_block(allocate, 3), step=_block(step, 2),
+                               input_shape=", ".join(f"X.shape[{k}]" for k in range(1, input_ndim + 1)),
+                               gather=_block(_gather(input_ndim), 3))
     return ("# ---- parameter updates and clipping: symbackprop/codegen/update_rules.py ----\n\n"
             + update_rules.kernel_source() + "\n\n# ---- one epoch of training in one call ----\n\n" + epoch)

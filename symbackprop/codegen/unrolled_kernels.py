@@ -99,5 +99,5 @@ def generate_unrolled_module(unrolled: UnrolledDerivation, version: str) -> str:
     out += fn(f"loss_and_grad(a0, Y, {params}, {grads}, l1, l2)", zero + ["total = 0.0"],
               sample_in + sample_y + everything + ["total += L"] + grad_accumulate(), scale + ["return total / B"])
     # the fused training loop: this view keeps every intermediate in a local, so no work arrays
-    out.append(training_source(depth, [], [f"L = loss_and_grad(a0, Y, {params}, {grads}, l1, l2)"]))
+    out.append(training_source(params, grads, 1, [], [f"L = loss_and_grad(a0, Y, {params}, {grads}, l1, l2)"]))
     return "\n".join(out).rstrip() + "\n"

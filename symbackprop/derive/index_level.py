@@ -1,25 +1,26 @@
-"""Index-level chain rule: the rule of one generic neuron of each layer.
+"""Index-level chain rule: the rule of one generic element of each layer.
 
-For a dense layer ``l`` with inputs ``a{l-1}``, the model gives two definitions for the
-generic sample ``n`` and neuron ``j``::
+Each layer's forward rule comes from :mod:`.layer_rules`; for a dense layer ``l`` with
+inputs ``a{l-1}`` the model gives, for the generic sample ``n`` and neuron ``j``::
 
     z{l}[n, j] = Sum_i a{l-1}[n, i] * W{l}[i, j] + b{l}[j]
     a{l}[n, j] = f(z{l}[n, j])            (softmax: a function of the whole row)
 
-and the loss gives ``L = 1/B * Sum_n loss(a{L}[n, :], Y[n, :])``.  Backprop names the
-error ``d{l}[n, j] = dL/dz{l}[n, j]`` and ``g{l}[n, j] = dL/da{l}[n, j]``; everything else
-is SymPy's derivative of these definitions, collapsed with :func:`collapse_deltas`:
+(a convolution's ``z{l}[n, o, y, x]`` sums over input channels and kernel offsets), and the
+loss gives ``L = 1/B * Sum_n loss(a{L}[n, :], Y[n, :])``.  Backprop names the error
+``d{l} = dL/dz{l}`` and ``g{l} = dL/da{l}``; everything else is SymPy's derivative of
+these definitions, collapsed with :func:`collapse_deltas`:
 
 * ``d{L}`` of the output layer: ``d loss / d z`` of the loss composed with the output
   activation (so softmax + cross-entropy comes out as ``a - y``);
 * ``d{l}`` of a hidden layer: ``d/dz`` of ``Sum_k g{l}[n, k] * a{l}[n, k]`` (a
   vector-Jacobian product, ``g * f'(z)`` for elementwise ``f``);
-* ``gW{l}[i, j]``, ``gb{l}[j]`` and ``g{l-1}[n, i]``: ``d/dW``, ``d/db`` and ``d/da{l-1}``
-  of ``Sum_n Sum_j d{l}[n, j] * z{l}[n, j]``.
+* the parameter gradients ``gW{l}``, ``gb{l}`` and the input gradient ``g{l-1}``:
+  ``d/dW``, ``d/db`` and ``d/da{l-1}`` of ``Sum over every z element of d{l} * z{l}``.
 
-The symbolic work is the same for a layer of 3 neurons and one of 3,000: widths are
-symbols (``m0 .. mL``, batch ``B``), and the code generator turns each rule into loops or
-``np.dot``.
+The symbolic work is the same for a layer of 3 neurons and one of 3,000: sizes are
+symbols (``m0 .. mL``, ``C1``, ``rows1``, batch ``B``), and the code generator turns each
+rule into loops or ``np.dot``.
 """
 from __future__ import annotations
 
@@ -29,24 +30,19 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from .layer_rules import B, dims, forward_rule, i, j, n, width
 from .symbolic import assert_same_function, collapse_deltas, exp_through_ratio, factor_sums, through_output
 
 if TYPE_CHECKING:
     from ..model.network import Network
 
-# generic indices: sample n, input i, neuron j
-n, i, j = sp.symbols("n i j", integer=True, nonnegative=True)
-#: the batch size
-B = sp.Symbol("B", integer=True, positive=True)
+__all__ = ["B", "IndexDerivation", "L1", "L2", "LayerRule", "Statement", "Y", "derive_index_level", "i", "j", "n",
+           "width"]
+
 #: the targets
 Y = sp.IndexedBase("Y")
 #: L1 and L2 regularisation coefficients (kernel arguments, so changing them does not recompile)
 L1, L2 = sp.symbols("l1 l2", nonnegative=True)
-
-
-def width(l: int) -> sp.Symbol:
-    """Width symbol of layer ``l`` (``m0`` is the number of inputs)."""
-    return sp.Symbol(f"m{l}", integer=True, positive=True)
 
 
 @dataclass(frozen=True)
@@ -54,8 +50,9 @@ class Statement:
     """``target = expr`` for every value of the loop indices.
 
     ``loops`` lists ``(index, extent)`` pairs: the statement holds for
-    ``0 <= index < extent``.  ``role`` says what the value is (``z``, ``a``, ``delta``,
-    ``grad_W``, ``grad_b``, ``grad_input``, ``loss``); ``layer`` is 1-based (0 for the loss).
+    ``0 <= index < extent``.  ``role`` says what the value is (``argmax``, ``z``, ``a``,
+    ``delta``, ``grad_W``, ``grad_b``, ``grad_input``, ``loss``); ``layer`` is 1-based (0
+    for the loss).
     """
 
     target: sp.Expr
@@ -73,18 +70,31 @@ class Statement:
 
 @dataclass
 class LayerRule:
-    """The chain-rule pieces of one layer, for reading (the kernels use the statements)."""
+    """The chain-rule pieces of one layer (pooling and Flatten have no parameter gradients)."""
 
     layer: int
     activation: str
     z: Statement
     a: Statement
     delta: Statement
-    grad_W: Statement
-    grad_b: Statement
+    grad_W: Statement | None
+    grad_b: Statement | None
     grad_input: Statement | None
-    #: local partial derivatives of one neuron: dz/dW, dz/db, dz/da_prev, da/dz
-    local: dict[str, sp.Expr] = field(default_factory=dict)
+    #: statements the forward rule needs before ``z`` (max pooling's arg max)
+    before: list[Statement] = field(default_factory=list)
+
+    @property
+    def forward(self) -> list[Statement]:
+        return [*self.before, self.z, self.a]
+
+    @property
+    def is_identity(self) -> bool:
+        """``a`` is ``z`` (identity activation, pooling, Flatten): the kernels share the buffer."""
+        return self.a.expr == self.z.target.base[self.a.target.indices]
+
+    @property
+    def backward(self) -> list[Statement]:
+        return [s for s in (self.delta, self.grad_W, self.grad_b, self.grad_input) if s is not None]
 
 
 @dataclass
@@ -102,50 +112,37 @@ class IndexDerivation:
 
     @property
     def forward(self) -> list[Statement]:
-        out: list[Statement] = []
-        for rule in self.layers:
-            out += [rule.z, rule.a]
-        return out
+        return [s for rule in self.layers for s in rule.forward]
 
     @property
     def backward(self) -> list[Statement]:
-        out: list[Statement] = []
-        for rule in reversed(self.layers):
-            out += [rule.delta, rule.grad_W, rule.grad_b]
-            if rule.grad_input is not None:
-                out.append(rule.grad_input)
-        return out
+        return [s for rule in reversed(self.layers) for s in rule.backward]
 
     def statements(self) -> list[Statement]:
         return self.forward + [self.loss] + self.backward
 
     def extents(self) -> dict[sp.Symbol, int]:
-        """Concrete values of the width symbols for this network (the batch ``B`` excluded)."""
-        return {width(l): size for l, size in enumerate(self.network.sizes)}
+        """Concrete values of the size symbols for this network (the batch ``B`` excluded)."""
+        return {symbol: size for l, shape in enumerate(self.network.shapes)
+                for symbol, size in zip(dims(self.network, l), shape)}
 
     def __str__(self) -> str:
         return "\n".join(str(s) for s in self.statements())
 
 
-def _bases(l: int) -> dict[str, sp.IndexedBase]:
-    return {name: sp.IndexedBase(f"{name}{l}") for name in ("z", "a", "d", "g", "b", "gW", "gb")} | {
-        "W": sp.IndexedBase(f"W{l}", real=True),  # real: d|W|/dW = sign(W)
-        "a_prev": sp.IndexedBase(f"a{l - 1}"), "g_prev": sp.IndexedBase(f"g{l - 1}")}
-
-
-def penalty(network: "Network", W: sp.IndexedBase, m_in: sp.Expr, m_out: sp.Expr) -> sp.Expr:
-    """``l1 * Σ|W| + l2/2 * ΣW²`` for one weight matrix, with the terms the network asks for."""
-    limits = ((i, 0, m_in - 1), (j, 0, m_out - 1))
+def penalty(network: "Network", W: sp.IndexedBase, index: tuple[sp.Symbol, ...], loops) -> sp.Expr:
+    """``l1 * Σ|W| + l2/2 * ΣW²`` for one weight array, with the terms the network asks for."""
+    limits = tuple((var, 0, extent - 1) for var, extent in loops)
     out = sp.S.Zero
     if network.l1 > 0:
-        out += L1 * sp.Sum(sp.Abs(W[i, j]), *limits)
+        out += L1 * sp.Sum(sp.Abs(W[index]), *limits)
     if network.l2 > 0:
-        out += L2 / 2 * sp.Sum(W[i, j] ** 2, *limits)
+        out += L2 / 2 * sp.Sum(W[index] ** 2, *limits)
     return out
 
 
 def derive_index_level(network: "Network") -> IndexDerivation:
-    """Derive the generic-neuron chain rule for every layer of ``network``."""
+    """Derive the generic-element chain rule for every layer of ``network``."""
     start = time.perf_counter()
     depth = len(network.layers)
     rules: list[LayerRule] = []
@@ -153,50 +150,45 @@ def derive_index_level(network: "Network") -> IndexDerivation:
     loss_through_z = None
     total_penalty = sp.S.Zero
     for l, layer in enumerate(network.layers, start=1):
-        s = _bases(l)
-        m_in, m_out = width(l - 1), width(l)
+        rule = forward_rule(network, l)
+        z, a, d, g = (sp.IndexedBase(f"{name}{l}") for name in "zadg")
         act = layer.act
-        z_expr = sp.Sum(s["a_prev"][n, i] * s["W"][i, j], (i, 0, m_in - 1)) + s["b"][j]
-        a_expr = act.expression(s["z"], n, j, m_out)
+        out = rule.out
+        if len(out) == 2:
+            a_expr = act.expression(z, n, j, width(l))
+        else:
+            a_expr = act.scalar(z[out])
         u = sp.Dummy("u", real=True)
         f_u = act.scalar(u) if act.elementwise else None
-        checks = {m_in: 3, m_out: 4, n: 0, j: 1, i: 2, B: 2}
+        checks = {width(l - 1): 3, width(l): 4, n: 0, j: 1, i: 2, B: 2}
 
-        # -- the error d = dL/dz of this layer's neurons ------------------------------------
+        # -- the error d = dL/dz of this layer's outputs -------------------------------------
         if l == depth:
-            delta_expr, loss_stmt, loss_through_z = _output_delta(network, s, a_expr, f_u, u, m_out, checks)
+            delta_expr, loss_stmt, loss_through_z = _output_delta(network, l, a_expr, f_u, u, width(l), checks)
         else:
-            delta_expr = _hidden_delta(act, s, a_expr, f_u, u, m_out, checks)
+            delta_expr = _hidden_delta(act, l, out, a_expr, f_u, u, width(l), checks)
 
-        # -- parameter and input gradients from d ----------------------------------------------
-        p, q = sp.Dummy("p", integer=True), sp.Dummy("q", integer=True)
-        proxy = sp.Sum(sp.Sum(s["d"][n, j] * z_expr, (j, 0, m_out - 1)), (n, 0, B - 1))
-        layer_penalty = penalty(network, s["W"], m_in, m_out)
-        total_penalty += layer_penalty
-        gW = factor_sums(collapse_deltas(sp.diff(proxy + layer_penalty, s["W"][p, q]))).subs(
-            {p: i, q: j}, simultaneous=True)
-        gb = factor_sums(collapse_deltas(sp.diff(proxy, s["b"][q]))).subs(q, j)
-        n2 = sp.Dummy("n", integer=True)
-        g_in = collapse_deltas(sp.diff(proxy, s["a_prev"][n2, p])).subs({n2: n, p: i}, simultaneous=True)
-
-        local = {
-            "dz/dW": collapse_deltas(sp.diff(z_expr, s["W"][p, j])).subs(p, i),
-            "dz/db": collapse_deltas(sp.diff(z_expr, s["b"][j])),
-            "dz/da_prev": collapse_deltas(sp.diff(z_expr, s["a_prev"][n, p])).subs(p, i),
-        }
-        if f_u is not None:
-            local["da/dz"] = through_output(sp.diff(f_u, u).subs(u, s["z"][n, j]), s["z"][n, j], s["a"][n, j], f_u, u)
+        # -- parameter and input gradients from d: d/d(element) of Sum d * z ------------------
+        proxy = sp.Sum(d[rule.z_target.indices] * rule.z_expr, *((var, 0, ext - 1) for var, ext in rule.z_loops))
+        grads: dict[str, Statement] = {}
+        for name, (base, index, loops) in rule.params.items():
+            extra = penalty(network, base, index, loops) if name == "W" else sp.S.Zero
+            total_penalty += extra
+            value = factor_sums(_derivative(proxy + extra, base, index))
+            grads[name] = Statement(sp.IndexedBase(f"g{name}{l}")[index], value, loops, f"grad_{name}", l)
+        grad_input = None
+        if l > 1:
+            value = factor_sums(_derivative(proxy, sp.IndexedBase(f"a{l - 1}"), rule.input_index))
+            grad_input = Statement(sp.IndexedBase(f"g{l - 1}")[rule.input_index], value, rule.input_loops,
+                                   "grad_input", l)
 
         rules.append(LayerRule(
             layer=l, activation=act.name,
-            z=Statement(s["z"][n, j], z_expr, ((n, B), (j, m_out)), "z", l),
-            a=Statement(s["a"][n, j], a_expr, ((n, B), (j, m_out)), "a", l),
-            delta=Statement(s["d"][n, j], delta_expr, ((n, B), (j, m_out)), "delta", l),
-            grad_W=Statement(s["gW"][i, j], gW, ((i, m_in), (j, m_out)), "grad_W", l),
-            grad_b=Statement(s["gb"][j], gb, ((j, m_out),), "grad_b", l),
-            grad_input=(Statement(s["g_prev"][n, i], g_in, ((n, B), (i, m_in)), "grad_input", l)
-                        if l > 1 else None),
-            local=local,
+            z=Statement(rule.z_target, rule.z_expr, rule.z_loops, "z", l),
+            a=Statement(a[out], a_expr, rule.out_loops, "a", l),
+            delta=Statement(d[out], delta_expr, rule.out_loops, "delta", l),
+            grad_W=grads.get("W"), grad_b=grads.get("b"), grad_input=grad_input,
+            before=[Statement(target, expr, loops, "argmax", l) for target, expr, loops in rule.before],
         ))
     assert loss_stmt is not None and loss_through_z is not None
     if total_penalty != 0:
@@ -204,12 +196,26 @@ def derive_index_level(network: "Network") -> IndexDerivation:
     return IndexDerivation(network, rules, loss_stmt, loss_through_z, time.perf_counter() - start, total_penalty)
 
 
-def _hidden_delta(act, s, a_expr, f_u, u, m_out, checks) -> sp.Expr:
-    """``d[n, j]`` of a hidden layer from the incoming gradient ``g[n, j] = dL/da[n, j]``."""
-    zj, aj = s["z"][n, j], s["a"][n, j]
+def _derivative(expr: sp.Expr, base: sp.IndexedBase, index: tuple[sp.Symbol, ...]) -> sp.Expr:
+    """``d expr / d base[index]``, deltas collapsed, written in the names ``index``.
+
+    SymPy differentiates by a fresh element ``base[_p, _q, ...]``; the names are put back
+    afterwards, which is safe only while no sum left in the result runs over one of them.
+    """
+    fresh = tuple(sp.Dummy(str(name), integer=True, nonnegative=True) for name in index)
+    value = collapse_deltas(sp.diff(expr, base[fresh]))
+    bound = {lim[0] for s in value.atoms(sp.Sum) for lim in s.limits}
+    assert not bound & set(index), f"index names {index} are summed over in {value}"
+    return value.subs(dict(zip(fresh, index)), simultaneous=True)
+
+
+def _hidden_delta(act, l, out, a_expr, f_u, u, m_out, checks) -> sp.Expr:
+    """``d[out]`` of a hidden layer from the incoming gradient ``g[out] = dL/da[out]``."""
+    s = _bases(l)
+    zj, aj = s["z"][out], s["a"][out]
     if f_u is not None:
         # elementwise: a[n, k] depends on z[n, j] only for k == j, so the sum over k is one term
-        raw = s["g"][n, j] * sp.diff(f_u, u).subs(u, zj)
+        raw = s["g"][out] * sp.diff(f_u, u).subs(u, zj)
         return through_output(raw, zj, aj, f_u, u)
     k = sp.Dummy("k", integer=True)
     vjp = sp.Sum(s["g"][n, k] * a_expr.subs(j, k), (k, 0, m_out - 1))
@@ -236,8 +242,13 @@ def _softmax_through_output(expr: sp.Expr, s, a_expr: sp.Expr, m_out) -> sp.Expr
     return expr if out is None else out
 
 
-def _output_delta(network, s, a_expr, f_u, u, m_out, checks):
+def _bases(l: int) -> dict[str, sp.IndexedBase]:
+    return {name: sp.IndexedBase(f"{name}{l}") for name in ("z", "a", "g")}
+
+
+def _output_delta(network, l, a_expr, f_u, u, m_out, checks):
     """``d[n, j]`` of the output layer (including the batch mean's ``1/B``) and the loss."""
+    s = _bases(l)
     loss = network.loss
     a_out = s["a"]
     per_sample = loss.expression(a_out, Y, n, m_out)

@@ -22,32 +22,157 @@ import random
 
 import sympy as sp
 from sympy import KroneckerDelta, Sum
+from sympy.concrete.expr_with_limits import ExprWithLimits
+
+
+class InRange(sp.Function):
+    """The bracket ``[lo <= e <= hi]`` on integer indices: 1 inside the range, 0 outside.
+
+    Convolution and pooling read their input at ``stride*y + p - pad``, which falls outside
+    the image where the padding is: the forward rule multiplies such reads by ``InRange``.
+    When the chain rule solves a ``KroneckerDelta`` for a summation index, the index's own
+    range becomes an ``InRange`` too (``p = u + pad - stride*y`` must lie in the kernel).
+    The code generator turns a bracket on a loop variable into that loop's bounds.  It
+    does not depend on any array, so its derivative is zero.
+    """
+
+    nargs = 3
+    is_integer = True
+    is_nonnegative = True
+
+    @classmethod
+    def eval(cls, e, lo, hi):
+        below, above = e - lo, hi - e
+        if below.is_negative or above.is_negative:
+            return sp.S.Zero
+        if below.is_nonnegative and above.is_nonnegative:
+            return sp.S.One
+        return None
+
+    def _eval_derivative(self, x):
+        return sp.S.Zero
+
+    def _sympystr(self, printer) -> str:
+        e, lo, hi = (printer._print(a) for a in self.args)
+        return f"[{lo} <= {e} <= {hi}]"
+
+    def _latex(self, printer) -> str:
+        e, lo, hi = (printer._print(a) for a in self.args)
+        return rf"\left[{lo} \le {e} \le {hi}\right]"
+
+
+class ArgMax(ExprWithLimits):
+    """Where the maximum of ``function`` over the limits is: ``p * extent(q) + q`` for two limits.
+
+    The first maximum wins (PyTorch's choice for ties).  A ``Piecewise((value, condition),
+    (-oo, True))`` function marks positions that take no part (max pooling's padding).
+    Max pooling stores this index in its forward pass and selects the window element
+    with it, so the chain rule sends each window's error to the element that won.
+    """
+
+    def _sympystr(self, printer) -> str:
+        names = ", ".join(printer._print(lim[0]) for lim in self.limits)
+        return f"argmax_({names}) {printer._print(self.function)}"
+
+    def _latex(self, printer) -> str:
+        names = ", ".join(printer._print(lim[0]) for lim in self.limits)
+        return rf"\operatorname{{argmax}}_{{{names}}} {printer._print(self.function)}"
+
+
+def flatten_sums(expr: sp.Expr) -> sp.Expr:
+    """``Sum(f * Sum(g, inner), outer)`` as one ``Sum(f * g, outer + inner)``.
+
+    ``sympy.diff`` keeps a proxy's nested sums nested; one Sum per term with every
+    limit lets :func:`collapse_deltas` see all the deltas of a term together.  Only sums
+    whose limits do not depend on outer indices are merged (all of ours).
+    """
+
+    def merge(s: Sum) -> sp.Expr:
+        outer = {lim[0] for lim in s.limits}
+        terms = []
+        for term in sp.Add.make_args(sp.expand(s.function)):
+            limits = list(s.limits)
+            factors = []
+            for f in sp.Mul.make_args(term):
+                if isinstance(f, Sum) and not any(sp.sympify(b).free_symbols & outer
+                                                  for lim in f.limits for b in lim[1:]):
+                    limits += list(f.limits)
+                    factors.append(f.function)
+                else:
+                    factors.append(f)
+            terms.append(Sum(sp.Mul(*factors), *limits) if len(limits) > len(s.limits) else Sum(term, *limits))
+        return sp.Add(*terms)
+
+    previous = None
+    while previous != expr:
+        previous = expr
+        expr = expr.replace(lambda e: isinstance(e, Sum) and e.function.has(Sum), merge)
+    return expr
+
+
+def _solve_delta(delta: KroneckerDelta, variables: list) -> tuple[sp.Symbol, sp.Expr] | None:
+    """``(k, value)`` if ``delta`` holds exactly when summation index ``k`` equals ``value``.
+
+    ``k`` must appear linearly with coefficient +-1, and ``value`` must not read an array
+    (``p * 2 + q == am[n, c, y, x]`` stays a delta: it is a test, not an index).  Of
+    several candidates the innermost summation index is solved, so the outer ones (the
+    output positions of a convolution) stay as sums.
+    """
+    difference = delta.args[0] - delta.args[1]
+    for k in reversed(variables):
+        if not difference.has(k):
+            continue
+        coeff = difference.diff(k)
+        if coeff not in (1, -1) or (difference - coeff * k).has(k):
+            continue
+        value = sp.expand(-(difference - coeff * k) / coeff)
+        if value.has(sp.Indexed):
+            continue
+        return k, value
+    return None
 
 
 def collapse_deltas(expr: sp.Expr) -> sp.Expr:
-    """Collapse every summation index that a ``KroneckerDelta`` ties to another index.
+    """Collapse every summation index that a ``KroneckerDelta`` ties to an index expression.
 
-    SymPy merges nested sums into one ``Sum`` with several limits, so each term of each
-    ``Sum`` is handled with its own list of limits: a delta ``KroneckerDelta(k, x)`` on a
-    summation index ``k`` replaces ``k`` by ``x`` and drops ``k``'s limit.
+    SymPy's derivative of ``Sum(W[i, j] * x[i], i)`` by ``W[p, q]`` is
+    ``Sum(KroneckerDelta(i, p) * ..., i)``: the delta replaces ``i`` by ``p`` and drops
+    ``i``'s limit.  When the value is another index (``p``), it is taken to lie in ``i``'s
+    range -- every index names a real neuron, which SymPy would otherwise carry as
+    ``Piecewise`` bounds.  When the value is an expression (a convolution's
+    ``u + pad - stride*y``), the range is kept as an :class:`InRange` factor.  A bracket
+    left on a bare free index (``[0 <= u <= rows - 1]`` for the element differentiated
+    by) holds by the same convention and is dropped.
     """
 
     def collapse_term(term: sp.Expr, limits: tuple) -> sp.Expr:
         remaining = list(limits)
         while True:
-            variables = {lim[0] for lim in remaining}
-            delta = next((f for f in sp.Mul.make_args(term)
-                          if isinstance(f, KroneckerDelta) and f.free_symbols & variables), None)
-            if delta is None:
+            variables = [lim[0] for lim in remaining]
+            solved = None
+            for f in sp.Mul.make_args(term):
+                if isinstance(f, KroneckerDelta) and f.free_symbols & set(variables):
+                    solved = _solve_delta(f, variables)
+                    if solved is not None:
+                        delta = f
+                        break
+            if solved is None:
                 break
-            k, other = delta.args if delta.args[0] in variables else delta.args[::-1]
-            term = (term / delta).subs(k, other)
-            remaining = [tuple(sp.sympify(x).subs(k, other) for x in lim) for lim in remaining if lim[0] != k]
+            k, value = solved
+            (_, lo, hi), = [lim for lim in remaining if lim[0] == k]
+            term = (term / delta).subs(k, value)
+            if not (isinstance(value, sp.Symbol) and value.is_integer is not False):
+                term *= InRange(value, lo, hi)
+            remaining = [tuple(sp.sympify(x).subs(k, value) for x in lim) for lim in remaining if lim[0] != k]
+        bound = {lim[0] for lim in remaining}
+        term = term.replace(lambda e: isinstance(e, InRange) and isinstance(e.args[0], sp.Symbol)
+                            and e.args[0] not in bound, lambda e: sp.S.One)
         return Sum(term, *remaining) if remaining else term
 
     def collapse(s: Sum) -> sp.Expr:
         return sp.Add(*(collapse_term(t, s.limits) for t in sp.Add.make_args(sp.expand(s.function))))
 
+    expr = flatten_sums(expr)
     previous = None
     while previous != expr:
         previous = expr

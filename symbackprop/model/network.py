@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..errors import ArchitectureError, DataError
-from .layers import Dense
+from .layers import LAYER_TYPES, Dense, Layer, Shape, layer_from_spec
 from .losses import Loss, get_loss
 from .parameters import Parameters
 
@@ -25,26 +25,31 @@ if TYPE_CHECKING:  # imported lazily: the model stage must not pull in the compi
     from ..explain.walkthrough import Explanation
 
 
+#: ``scheme(rng, fan_in, fan_out, shape)``: a weight array of ``shape``
 INIT_SCHEMES = {
-    "xavier_uniform": lambda rng, fi, fo: rng.uniform(-math.sqrt(6 / (fi + fo)), math.sqrt(6 / (fi + fo)), (fi, fo)),
-    "xavier_normal": lambda rng, fi, fo: rng.normal(0.0, math.sqrt(2 / (fi + fo)), (fi, fo)),
-    "he_normal": lambda rng, fi, fo: rng.normal(0.0, math.sqrt(2 / fi), (fi, fo)),
-    "he_uniform": lambda rng, fi, fo: rng.uniform(-math.sqrt(6 / fi), math.sqrt(6 / fi), (fi, fo)),
+    "xavier_uniform": lambda rng, fi, fo, shape: rng.uniform(-math.sqrt(6 / (fi + fo)), math.sqrt(6 / (fi + fo)), shape),
+    "xavier_normal": lambda rng, fi, fo, shape: rng.normal(0.0, math.sqrt(2 / (fi + fo)), shape),
+    "he_normal": lambda rng, fi, fo, shape: rng.normal(0.0, math.sqrt(2 / fi), shape),
+    "he_uniform": lambda rng, fi, fo, shape: rng.uniform(-math.sqrt(6 / fi), math.sqrt(6 / fi), shape),
 }
 
 
 class Network:
-    """Layers (each a :class:`Dense`) followed by a loss.
+    """Layers followed by a loss: dense layers, or convolution and pooling layers, a
+    :class:`Flatten` and dense layers.
 
     >>> net = Network([Dense(2, 3, "tanh"), Dense(3, 1, "sigmoid")], loss="bce")
     >>> net.sizes
     [2, 3, 1]
     """
 
-    def __init__(self, layers: Sequence[Dense], loss: str | Loss = "mse", l1: float = 0.0, l2: float = 0.0) -> None:
-        """``l1`` and ``l2`` add ``l1 * Σ|W| + l2/2 * ΣW²`` over every weight matrix (not the
+    def __init__(self, layers: Sequence[Layer], loss: str | Loss = "mse", l1: float = 0.0, l2: float = 0.0,
+                 input_shape: Sequence[int] | None = None) -> None:
+        """``l1`` and ``l2`` add ``l1 * Σ|W| + l2/2 * ΣW²`` over every weight array (not the
         biases) to the loss; the penalty is part of the symbolic loss, so it is derived and
-        printed like the rest."""
+        printed like the rest.  ``input_shape`` is ``(channels, rows, cols)`` for a network
+        that starts with an image layer (``(1, 8, 8)`` for digits); dense networks take it
+        from their first layer."""
         for name, value in (("l1", l1), ("l2", l2)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ArchitectureError(f"{name} regularisation must be a finite number >= 0, got {value!r}")
@@ -53,13 +58,17 @@ class Network:
         if not layers:
             raise ArchitectureError("a network needs at least one layer")
         for k, layer in enumerate(layers):
-            if not isinstance(layer, Dense):
-                raise ArchitectureError(f"layer {k + 1} is a {type(layer).__name__}, expected Dense")
-        for k in range(1, len(layers)):
-            if layers[k].fan_in != layers[k - 1].fan_out:
-                raise ArchitectureError(
-                    f"layer sizes do not chain: layer {k} outputs {layers[k - 1].fan_out} values "
-                    f"but layer {k + 1} expects {layers[k].fan_in} inputs")
+            if not isinstance(layer, LAYER_TYPES):
+                raise ArchitectureError(f"layer {k + 1} is a {type(layer).__name__}, expected one of: "
+                                        f"{', '.join(t.__name__ for t in LAYER_TYPES)}")
+        self.input_shape = _input_shape(layers[0], input_shape)
+        #: the shape of each layer's output, the input first
+        self.shapes: list[Shape] = [self.input_shape]
+        for k, layer in enumerate(layers, start=1):
+            self.shapes.append(layer.output_shape(self.shapes[-1], f"layer {k}"))
+        if not isinstance(layers[-1], Dense):
+            raise ArchitectureError(f"the output layer must be Dense, not {type(layers[-1]).__name__}: "
+                                    "end an image network with Flatten() and a Dense layer")
         for k, layer in enumerate(layers[:-1]):
             if not layer.act.elementwise and layer.fan_out < 2:
                 raise ArchitectureError(f"layer {k + 1}: {layer.activation} needs at least 2 neurons")
@@ -90,29 +99,46 @@ class Network:
     def from_spec(cls, spec: dict) -> "Network":
         """Rebuild a network from :meth:`spec` output."""
         try:
-            layers = [Dense(l["fan_in"], l["fan_out"], l["activation"]) for l in spec["layers"]]
-            return cls(layers, loss=spec["loss"], l1=spec.get("l1", 0.0), l2=spec.get("l2", 0.0))
+            layers = [layer_from_spec(l) for l in spec["layers"]]
+            return cls(layers, loss=spec["loss"], l1=spec.get("l1", 0.0), l2=spec.get("l2", 0.0),
+                       input_shape=spec.get("input_shape"))
         except (KeyError, TypeError) as exc:
             raise ArchitectureError(f"not a symbackprop network description: missing {exc}") from None
 
     # -- description ----------------------------------------------------------------
     @property
     def sizes(self) -> list[int]:
-        return [self.layers[0].fan_in] + [l.fan_out for l in self.layers]
+        """Values per sample at each layer boundary, the input first (an image counts all its pixels)."""
+        return [math.prod(shape) for shape in self.shapes]
 
     @property
     def n_inputs(self) -> int:
-        return self.layers[0].fan_in
+        return self.sizes[0]
 
     @property
     def n_outputs(self) -> int:
-        return self.layers[-1].fan_out
+        return self.sizes[-1]
+
+    @property
+    def is_dense(self) -> bool:
+        """Only dense layers: the teaching views (unrolled kernels, explain's neuron tables) apply."""
+        return all(isinstance(l, Dense) for l in self.layers)
 
     def spec(self) -> dict:
-        return {"layers": [l.spec() for l in self.layers], "loss": self.loss.name, "l1": self.l1, "l2": self.l2}
+        out = {"layers": [l.spec() for l in self.layers], "loss": self.loss.name, "l1": self.l1, "l2": self.l2}
+        if not self.is_dense:
+            out["input_shape"] = list(self.input_shape)
+        return out
 
     def structure(self) -> dict:
-        """What the index-level kernels depend on: the activation of each layer and the loss, not the widths."""
+        """What the index-level kernels depend on.
+
+        Dense kernels read every width from their arrays: the activation of each layer and
+        the loss are enough.  Image layers' loops are compiled for their exact geometry
+        (kernel, stride, padding, image size), so an image network's structure is its spec.
+        """
+        if not self.is_dense:
+            return self.spec()
         return {"activations": [l.activation for l in self.layers], "loss": self.loss.name,
                 "l1": self.l1 > 0, "l2": self.l2 > 0}
 
@@ -123,7 +149,7 @@ class Network:
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """``{"W1": (fan_in, fan_out), "b1": (fan_out,), "W2": ...}`` in kernel order."""
         shapes: dict[str, tuple[int, ...]] = {}
-        for k, layer in enumerate(self.layers, start=1):
+        for k, layer in enumerate(self.layers, start=1):  # pooling and Flatten have none
             for name, shape in layer.param_shapes().items():
                 shapes[f"{name}{k}"] = shape
         return shapes
@@ -133,9 +159,10 @@ class Network:
         return sum(math.prod(s) for s in self.param_shapes().values())
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"Dense({l.fan_in}, {l.fan_out}, {l.activation!r})" for l in self.layers)
+        inner = ", ".join(map(repr, self.layers))
         reg = "".join(f", {k}={v:g}" for k, v in (("l1", self.l1), ("l2", self.l2)) if v)
-        return f"Network([{inner}], loss={self.loss.name!r}{reg})"
+        shape = "" if self.is_dense else f", input_shape={self.input_shape}"
+        return f"Network([{inner}], loss={self.loss.name!r}{reg}{shape})"
 
     # -- parameters -----------------------------------------------------------------
     def init_params(self, seed: int | None = 0, scheme: str = "auto", dtype: str | type = "float64") -> Parameters:
@@ -154,9 +181,11 @@ class Network:
         rng = np.random.default_rng(seed)
         params = Parameters(self.param_shapes(), dtype=dtype)
         for k, layer in enumerate(self.layers, start=1):
+            if f"W{k}" not in params.shapes:
+                continue
             chosen = scheme if scheme != "auto" else ("he_normal" if layer.act.init == "he" else "xavier_uniform")
             W = params[f"W{k}"]
-            W[...] = INIT_SCHEMES[chosen](rng, layer.fan_in, layer.fan_out)
+            W[...] = INIT_SCHEMES[chosen](rng, *layer.fans(), W.shape)
         return params
 
     def check_params(self, params: Parameters) -> None:
@@ -172,7 +201,13 @@ class Network:
         Returns C-contiguous float64 ``X`` of shape ``(N, n_inputs)`` and, if given, ``Y`` of
         shape ``(N, n_outputs)``.  Integer class labels (shape ``(N,)``) are one-hot encoded
         for a softmax output; 0/1 labels of shape ``(N,)`` are accepted for one output.
+        Images may come as ``(N, channels, rows, cols)`` or flattened row-major.
         """
+        if not self.is_dense and np.ndim(X) == 1 + len(self.input_shape):
+            if tuple(np.shape(X)[1:]) != self.input_shape:
+                raise DataError(f"X holds images of shape {tuple(np.shape(X)[1:])} but the network expects "
+                                f"{self.input_shape}")
+            X = np.reshape(X, (np.shape(X)[0], -1))
         X = _as_float_matrix(X, "X")
         if X.shape[1] != self.n_inputs:
             raise DataError(f"X has {X.shape[1]} features per sample but the network expects {self.n_inputs}")
@@ -236,6 +271,19 @@ class Network:
         """
         from ..codegen.compiled import compile_network
         return compile_network(self, view=view, cache_dir=cache_dir, warm_up=warm_up, dtype=dtype)
+
+
+def _input_shape(first: Layer, given: Sequence[int] | None) -> Shape:
+    """The network's input shape: ``given``, else a dense first layer's ``(fan_in,)``."""
+    if given is None:
+        if isinstance(first, Dense):
+            return (first.fan_in,)
+        raise ArchitectureError(f"a network that starts with {type(first).__name__} needs "
+                                "input_shape=(channels, rows, cols), e.g. (1, 8, 8) for digits")
+    shape = tuple(given)
+    if not shape or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in shape):
+        raise ArchitectureError(f"input_shape must be positive integers, got {given!r}")
+    return tuple(int(v) for v in shape)
 
 
 def _as_float_matrix(A, name: str) -> np.ndarray:

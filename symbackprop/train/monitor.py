@@ -18,9 +18,9 @@ MONITOR_ROWS = 256
 
 def layer_gradient_norms(compiled: CompiledNetwork, params: Parameters, X, Y,
                          grads: Parameters | None = None) -> list[float]:
-    """``‖∂L/∂W_l‖`` (Frobenius) for every layer ``l = 1 .. L``, on the rows of ``X``."""
+    """``‖∂L/∂W_l‖`` (Frobenius) for every layer with weights, first to last, on the rows of ``X``."""
     _, grads = compiled.loss_and_grad(X, Y, params, grads)
-    return [float(np.linalg.norm(grads[f"W{l}"])) for l in range(1, len(compiled.network.layers) + 1)]
+    return [float(np.linalg.norm(grads[name])) for name in grads if name.startswith("W")]
 
 
 def monitor_sample(X: np.ndarray, Y: np.ndarray, seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:

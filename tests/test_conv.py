@@ -1,0 +1,174 @@
+"""Convolution and pooling: derived gradients against PyTorch and finite differences.
+
+Each drawn network chains a convolution, a pooling layer, a second convolution, a second
+pooling layer, Flatten and a dense softmax output, with random image sizes, channels,
+kernel sizes (square or not), strides and paddings (``valid``, ``same``, numbers), so one
+compile checks the kernel, bias and input gradients of four image layers at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symbackprop import (ArchitectureError, AvgPool2D, Conv2D, DataError, Dense, Flatten, MaxPool2D, Network)
+from symbackprop.derive.symbolic import InRange
+
+from .conftest import random_problem
+from .reference import finite_difference_grad, torch_loss_and_grad
+
+
+def draw_network(seed: int) -> Network:
+    """A random conv → pool → conv → pool → Flatten → Dense network whose windows fit."""
+    rng = np.random.default_rng(seed)
+    while True:
+        size = tuple(int(v) for v in rng.integers(5, 11, size=2))
+        channels = [1 + int(rng.integers(0, 3)) for _ in range(3)]
+        layers: list = []
+        for conv in range(2):
+            kernel = tuple(int(v) for v in rng.integers(1, 4, size=2)) if rng.random() < 0.3 else int(rng.integers(1, 4))
+            padding = rng.choice(["valid", "same", "number"])
+            k = kernel if isinstance(kernel, int) else min(kernel)
+            layers.append(Conv2D(channels[conv], channels[conv + 1], kernel, stride=int(rng.choice([1, 1, 2])),
+                                 padding=int(rng.integers(0, k // 2 + 1)) if padding == "number" else str(padding),
+                                 activation=str(rng.choice(["tanh", "relu", "sigmoid", "identity"]))))
+            window = int(rng.integers(1, 4))
+            pool = MaxPool2D if rng.random() < 0.5 else AvgPool2D
+            layers.append(pool(window, stride=int(rng.integers(1, 3)), padding=int(rng.integers(0, window // 2 + 1))))
+        shape = (channels[0], *size)
+        try:
+            for k, layer in enumerate(layers, start=1):
+                shape = layer.output_shape(shape, f"layer {k}")
+        except ArchitectureError:
+            continue  # a window that does not fit: draw again
+        flat = int(np.prod(shape))
+        if flat < 4:
+            continue  # too little left to check
+        return Network(layers + [Flatten(), Dense(flat, 3, "softmax")], loss="cce", input_shape=(channels[0], *size),
+                       l2=float(rng.choice([0.0, 0.05])))
+
+
+def _relative(a, b):
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12)
+
+
+def check_against_torch(net: Network, batch: int = 4, seed: int = 0) -> None:
+    compiled = net.compile(warm_up=False)
+    X, Y, params = random_problem(net, batch, seed)
+    loss, grads = compiled.loss_and_grad(X, Y, params)
+    ref_loss, ref_grads = torch_loss_and_grad(net, X, Y, params)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    for name in params:
+        assert _relative(grads[name], ref_grads[name]) < 1e-9, f"{name} of {net}"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_drawn_image_networks_match_pytorch(seed):
+    check_against_torch(draw_network(seed))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(3, 15))
+def test_more_drawn_image_networks_match_pytorch(seed):
+    check_against_torch(draw_network(seed))
+
+
+SMOOTH = Network([Conv2D(2, 3, (3, 2), stride=2, padding="same", activation="tanh"), AvgPool2D(2, stride=1, padding=1),
+                  Conv2D(3, 2, 2, padding=1, activation="sigmoid"), MaxPool2D(2), Flatten(),
+                  Dense(12, 2, "softmax")], loss="cce", input_shape=(2, 7, 6))
+
+
+def test_every_gradient_entry_matches_central_differences():
+    compiled = SMOOTH.compile(warm_up=False)
+    X, Y, params = random_problem(SMOOTH, 3, seed=5)
+    _, grads = compiled.loss_and_grad(X, Y, params)
+    numeric = finite_difference_grad(lambda: compiled.loss(X, Y, params), params)
+    assert _relative(grads.flat, numeric) < 1e-6
+
+
+def test_images_may_come_flat_or_shaped():
+    compiled = SMOOTH.compile(warm_up=False)
+    X, Y, params = random_problem(SMOOTH, 3, seed=1)
+    flat = compiled.forward(X, params)
+    shaped = compiled.forward(X.reshape(3, 2, 7, 6), params)
+    assert np.array_equal(flat, shaped)
+    with pytest.raises(DataError, match=r"images of shape \(2, 6, 7\) but the network expects \(2, 7, 6\)"):
+        compiled.forward(X.reshape(3, 2, 6, 7), params)
+
+
+# -- the derived formulas have the textbook forms ---------------------------------------------
+
+def _rule(net, layer):
+    return net.derive().layers[layer - 1]
+
+
+def test_kernel_gradient_is_the_correlation_of_the_input_with_delta():
+    net = Network([Conv2D(1, 2, 3, activation="relu"), Flatten(), Dense(2 * 4 * 4, 2, "softmax")], loss="cce",
+                  input_shape=(1, 6, 6))
+    n, o, c, y, x, p, q = sp.symbols("n o c y x p q", integer=True, nonnegative=True)
+    a0, d1 = sp.IndexedBase("a0"), sp.IndexedBase("d1")
+    B, rows1, cols1 = (sp.Symbol(s, integer=True, positive=True) for s in ("B", "rows1", "cols1"))
+    expected = sp.Sum(a0[n, c, y + p, x + q] * d1[n, o, y, x], (n, 0, B - 1), (y, 0, rows1 - 1), (x, 0, cols1 - 1))
+    assert _rule(net, 1).grad_W.expr == expected
+    assert _rule(net, 1).grad_b.expr == sp.Sum(d1[n, o, y, x], (n, 0, B - 1), (y, 0, rows1 - 1), (x, 0, cols1 - 1))
+
+
+def test_input_gradient_is_the_full_convolution_of_delta_with_the_flipped_kernel():
+    net = Network([Conv2D(1, 2, 3, activation="tanh"), Conv2D(2, 2, 3, activation="tanh"), Flatten(),
+                   Dense(2 * 2 * 2, 2, "softmax")], loss="cce", input_shape=(1, 6, 6))
+    n, o, c, y, x, u, v = sp.symbols("n o c y x u v", integer=True, nonnegative=True)
+    W2, d2 = sp.IndexedBase("W2", real=True), sp.IndexedBase("d2")
+    C2, rows2, cols2 = (sp.Symbol(s, integer=True, positive=True) for s in ("C2", "rows2", "cols2"))
+    # g1[n, c, u, v] = Σ_o Σ_y Σ_x d2[n, o, y, x] · W2[o, c, u - y, v - x], the kernel index inside the kernel:
+    # as y runs up, the kernel runs down -- a convolution with the flipped kernel, zero outside (full)
+    expected = sp.Sum(InRange(u - y, 0, 2) * InRange(v - x, 0, 2) * W2[o, c, u - y, v - x] * d2[n, o, y, x],
+                      (o, 0, C2 - 1), (y, 0, rows2 - 1), (x, 0, cols2 - 1))
+    assert _rule(net, 2).grad_input.expr == expected
+
+
+def test_max_pooling_routes_the_error_to_each_window_winner():
+    net = Network([MaxPool2D(2), Flatten(), Dense(4, 2, "softmax")], loss="cce", input_shape=(1, 4, 4))
+    text = str(net.derive())
+    assert "am1[n, c, y, x] = argmax_(p, q) a0[n, c, p + 2*y, q + 2*x]" in text
+    assert "KroneckerDelta(2*p + q, am1[n, c, y, x])*a0[n, c, p + 2*y, q + 2*x]" in text
+
+
+def test_image_derivation_does_not_grow_with_channels():
+    def rules(channels):
+        net = Network([Conv2D(1, channels, 3, padding="same", activation="relu"), MaxPool2D(2), Flatten(),
+                       Dense(channels * 16, 10, "softmax")], loss="cce", input_shape=(1, 8, 8))
+        return [str(s) for s in net.derive().statements()]
+    assert rules(2) == rules(64)
+
+
+# -- building image networks: errors that name the problem ---------------------------------------
+
+@pytest.mark.parametrize("build,message", [
+    (lambda: Network([Conv2D(1, 4, 3), Dense(10, 2)], input_shape=(1, 8, 8)), "put a Flatten"),
+    (lambda: Network([Conv2D(2, 4, 3), Flatten(), Dense(144, 2)], input_shape=(1, 8, 8)),
+     "expects 2 input channels but gets 1"),
+    (lambda: Network([Conv2D(1, 4, 3), Flatten(), Dense(144, 2)]), r"needs input_shape=\(channels, rows, cols\)"),
+    (lambda: Network([Conv2D(1, 4, 9), Flatten(), Dense(4, 2)], input_shape=(1, 8, 8)),
+     "a 9-wide window does not fit the 8 rows"),
+    (lambda: Network([Conv2D(1, 4, 3)], input_shape=(1, 8, 8)), "output layer must be Dense"),
+    (lambda: Conv2D(1, 2, 3, activation="softmax"), "must act on each value alone"),
+    (lambda: Conv2D(1, 2, 3, padding="full"), "padding must be 'valid', 'same' or a number"),
+    (lambda: MaxPool2D(2, padding=2), "at most half the window"),
+    (lambda: Network([Conv2D(1, 4, 3), Flatten(), Dense(143, 2)], input_shape=(1, 8, 8)),
+     "layer 2 outputs 144 values but layer 3 expects 143 inputs"),
+])
+def test_bad_image_networks_are_refused_with_a_reason(build, message):
+    with pytest.raises(ArchitectureError, match=message):
+        build()
+
+
+def test_image_network_round_trips_through_its_spec():
+    again = Network.from_spec(SMOOTH.spec())
+    assert again.spec() == SMOOTH.spec() and repr(again) == repr(SMOOTH)
+    assert again.param_shapes() == {"W1": (3, 2, 3, 2), "b1": (3,), "W3": (2, 3, 2, 2), "b3": (2,), "W6": (12, 2),
+                                    "b6": (2,)}
+
+
+def test_unrolled_view_refuses_image_networks():
+    with pytest.raises(ArchitectureError, match="image layers compile from the index-level rules"):
+        SMOOTH.compile(view="unrolled")
