@@ -31,13 +31,21 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+ARCH_HELP = ("layers as text, e.g. 'conv:16,maxpool:2,conv:32,maxpool:2' or 'cnn' (conv:C[:K][:sS][:same|valid|pP]"
+             "[:act], maxpool:K, avgpool:K, flatten, dense:N[:act]); the output layer is added")
+
+
 def _add_model_options(p: argparse.ArgumentParser, sizes: list[int] | None, activation: str, loss: str,
                        output_help: str) -> None:
-    """The options that describe a small MLP on the command line (derive, explain, export)."""
+    """The options that describe a small network on the command line (derive, explain, export)."""
     shown = ",".join(map(str, sizes)) if sizes else None
     p.add_argument("--sizes", type=_sizes, default=sizes, metavar="N,N[,N...]",
                    help=f"all layer sizes, input first (default: {shown})" if shown else
                    "all layer sizes, input first")
+    p.add_argument("--arch", default=None, metavar="TEXT", help=ARCH_HELP + " (instead of --sizes)")
+    p.add_argument("--image-shape", type=_sizes, default=[1, 4, 4], metavar="C,ROWS,COLS",
+                   help="input images of --arch (default: 1,4,4)")
+    p.add_argument("--outputs", type=int, default=2, help="outputs of --arch's last layer (default: 2)")
     p.add_argument("--activation", default=activation, help=f"hidden activation (default: {activation})")
     p.add_argument("--output", default=None, help=f"output activation (default: {output_help})")
     p.add_argument("--loss", default=loss, help=f"mse, bce or cce (default: {loss})")
@@ -47,7 +55,17 @@ def _add_model_options(p: argparse.ArgumentParser, sizes: list[int] | None, acti
 
 def _model(args: argparse.Namespace, output: str | None = None):
     from .model import Network
+    if args.arch:
+        from .model.architecture import build_network
+        return build_network(args.arch, _image_shape(args.image_shape), args.outputs, args.activation,
+                             args.output, args.loss, l1=args.l1, l2=args.l2)
     return Network.mlp(args.sizes, args.activation, output or args.output, args.loss, l1=args.l1, l2=args.l2)
+
+
+def _image_shape(shape: list[int]) -> tuple[int, ...]:
+    if len(shape) != 3:
+        raise SymbackpropError(f"--image-shape needs channels, rows and cols, got {','.join(map(str, shape))}")
+    return tuple(shape)
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -80,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     m = train.add_argument_group("model")
     m.add_argument("--hidden", type=_sizes, default=_sizes(DEFAULT_HIDDEN), metavar="N[,N...]",
                    help=f"hidden layer widths, comma-separated (default: {DEFAULT_HIDDEN})")
+    m.add_argument("--arch", default=None, metavar="TEXT", help=ARCH_HELP + " (instead of --hidden)")
+    m.add_argument("--image-shape", type=_sizes, default=None, metavar="C,ROWS,COLS",
+                   help="the shape of each row's image, for --arch on CSV data (digits and IDX files know theirs)")
     m.add_argument("--activation", default="relu",
                    help="hidden activation: identity, sigmoid, tanh, relu, leaky_relu, softmax (default: relu)")
     m.add_argument("--output", default=None, help="output activation (default: the one the loss expects)")
@@ -109,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--gamma", type=float, default=0.5, help="decay factor of the schedule (default: 0.5)")
     o.add_argument("--step-size", type=int, default=10, help="epochs between step decays (default: 10)")
     o.add_argument("--epochs", type=int, default=100, help="passes over the training set (default: 100)")
+    o.add_argument("--augment", action="store_true",
+                   help="train also on copies of each training image moved one pixel up, down, left and right")
     o.add_argument("--batch-size", type=int, default=16, help="mini-batch size (default: 16)")
     o.add_argument("--clip-value", type=float, default=None, help="clip each gradient entry to ±VALUE")
     o.add_argument("--clip-norm", type=float, default=None, help="scale gradients to global norm ≤ NORM")
@@ -229,8 +252,23 @@ def _build_network(args: argparse.Namespace, data):
 
     loss = args.loss or ("bce" if data.binary else "cce")
     n_out = 1 if (data.binary and loss in ("bce", "mse")) else data.n_classes
+    if args.arch:
+        from .model.architecture import build_network
+        return build_network(args.arch, _data_shape(args, data), n_out, args.activation, args.output, loss,
+                             l1=args.l1, l2=args.l2)
     return Network.mlp([data.n_features, *args.hidden, n_out], args.activation, args.output, loss,
                        l1=args.l1, l2=args.l2)
+
+
+def _data_shape(args: argparse.Namespace, data) -> tuple[int, ...]:
+    """What one row of ``data`` is: an image (digits, IDX files, ``--image-shape``) or features."""
+    if getattr(args, "image_shape", None):
+        shape = _image_shape(args.image_shape)
+        if shape[0] * shape[1] * shape[2] != data.n_features:
+            raise DataError(f"--image-shape {','.join(map(str, shape))} has {shape[0] * shape[1] * shape[2]} values "
+                            f"but {data.name} has {data.n_features} features per row")
+        data.image_shape = shape
+    return data.image_shape or (data.n_features,)
 
 
 def _number(x: float) -> str:
@@ -274,6 +312,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_plotting(args.plot)
     data = _load_data(args)
     print(data.summary())
+    if args.augment:
+        from .train.data import shifted_copies
+        if len(_data_shape(args, data)) != 3:
+            raise DataError(f"--augment moves images, but the rows of {data.name} are not images "
+                            "(give --image-shape C,ROWS,COLS if they are)")
+        data.X_train, data.y_train = shifted_copies(data.X_train, data.y_train, data.image_shape)
+        print(f"augmented: {len(data.y_train):,} training images (each also moved by one pixel four ways)")
     start_epoch, history_before = 1, []
     rng = np.random.default_rng(args.seed)  # batch order; its state is saved so a resumed run continues it
     if args.resume:

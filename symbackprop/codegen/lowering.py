@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..derive.symbolic import ArgMax, InRange
+from ..derive.symbolic import ArgMax, loop_bounds, take_brackets
 from ..simplify.opcount import cse
 from .printer import KernelPrinter
 
@@ -237,34 +237,3 @@ def is_contraction(term: sp.Expr) -> bool:
     k, lo, _ = term.limits[0]
     return lo == 0 and all(list(f.indices).count(k) == 1 for f in factors)
 
-
-def take_brackets(function: sp.Expr, k: sp.Symbol, inner: set) -> tuple[sp.Expr, list[InRange]]:
-    """Split the ``InRange`` factors on ``k`` (and no inner summation index) off ``function``."""
-    taken, kept = [], []
-    for f in sp.Mul.make_args(function):
-        (taken if isinstance(f, InRange) and f.has(k) and not f.free_symbols & inner
-         and _linear(f.args[0], k) is not None else kept).append(f)
-    return sp.Mul(*kept), taken
-
-
-def _linear(e: sp.Expr, k: sp.Symbol) -> tuple[int, sp.Expr] | None:
-    """``(a, b)`` with ``e == a*k + b`` for a nonzero integer ``a``, else None."""
-    a = e.diff(k)
-    if not a.is_Integer or a == 0 or (e - a * k).has(k):
-        return None
-    return int(a), e - a * k
-
-
-def loop_bounds(k: sp.Symbol, lo: sp.Expr, hi: sp.Expr, brackets: list[InRange]) -> tuple[sp.Expr, sp.Expr]:
-    """The first and last ``k`` in ``[lo, hi]`` for which every bracket ``[l <= a*k + b <= h]`` holds."""
-    lows, highs = [lo], [hi]
-    for bracket in brackets:
-        e, low, high = bracket.args
-        a, b = _linear(e, k)  # type: ignore[misc]
-        if a > 0:
-            lows.append(sp.ceiling((low - b) / a))
-            highs.append(sp.floor((high - b) / a))
-        else:
-            lows.append(sp.ceiling((b - high) / -a))
-            highs.append(sp.floor((b - low) / -a))
-    return sp.Max(*lows), sp.Min(*highs)

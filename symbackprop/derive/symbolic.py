@@ -273,3 +273,47 @@ def exp_through_ratio(expr: sp.Expr, denominator: sp.Expr, output_of) -> sp.Expr
     out = sp.expand(out)
     out = out.replace(lambda e: isinstance(e, Sum), lambda e: Sum(sp.expand(e.function), *e.limits))
     return None if out.has(S) else factor_sums(out)
+
+
+def take_brackets(function: sp.Expr, k: sp.Symbol, inner: set) -> tuple[sp.Expr, list[InRange]]:
+    """Split the ``InRange`` factors on ``k`` (and no inner summation index) off ``function``:
+    they are bounds of ``k``'s loop (see :func:`loop_bounds`), not work done in it."""
+    taken, kept = [], []
+    for f in sp.Mul.make_args(function):
+        (taken if isinstance(f, InRange) and f.has(k) and not f.free_symbols & inner
+         and _linear(f.args[0], k) is not None else kept).append(f)
+    return sp.Mul(*kept), taken
+
+
+def _linear(e: sp.Expr, k: sp.Symbol) -> tuple[int, sp.Expr] | None:
+    """``(a, b)`` with ``e == a*k + b`` for a nonzero integer ``a``, else None."""
+    a = e.diff(k)
+    if not a.is_Integer or a == 0 or (e - a * k).has(k):
+        return None
+    return int(a), e - a * k
+
+
+def trip_count(k: sp.Symbol, extent: int, brackets: list[InRange], values: dict) -> int:
+    """How many values of ``k`` a bracketed loop typically runs: a bracket ``[l <= a*k + b <= h]``
+    admits about ``(h - l + 1) / |a|`` of them (counting only, for the op-count report)."""
+    count = extent
+    for bracket in brackets:
+        e, low, high = bracket.args
+        a, _ = _linear(e, k)  # type: ignore[misc]
+        count = min(count, -(-int(sp.sympify(high - low + 1).subs(values)) // abs(a)))
+    return max(count, 1)
+
+
+def loop_bounds(k: sp.Symbol, lo: sp.Expr, hi: sp.Expr, brackets: list[InRange]) -> tuple[sp.Expr, sp.Expr]:
+    """The first and last ``k`` in ``[lo, hi]`` for which every bracket ``[l <= a*k + b <= h]`` holds."""
+    lows, highs = [lo], [hi]
+    for bracket in brackets:
+        e, low, high = bracket.args
+        a, b = _linear(e, k)  # type: ignore[misc]
+        if a > 0:
+            lows.append(sp.ceiling((low - b) / a))
+            highs.append(sp.floor((high - b) / a))
+        else:
+            lows.append(sp.ceiling((b - high) / -a))
+            highs.append(sp.floor((b - low) / -a))
+    return sp.Max(*lows), sp.Min(*highs)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..derive.symbolic import ArgMax, take_brackets, trip_count
 from .opcount import ops, ops_after_cse
 
 if TYPE_CHECKING:
@@ -139,19 +140,27 @@ def statement_ops(stmt: "Statement", extents: dict) -> int:
 
 
 def _cost(expr: sp.Expr, loops: dict[sp.Symbol, int]) -> int:
-    sums: dict[sp.Sum, sp.Dummy] = {}
+    """Operations of ``expr`` for every value of ``loops``; sums (and arg maxes) are computed once
+    per value of the indices they use.  Index brackets are loop bounds: they shorten the
+    loop (:func:`trip_count`) and cost nothing per iteration."""
+    sums: dict[sp.Expr, sp.Dummy] = {}
 
     def hide(e: sp.Expr) -> sp.Expr:
-        if isinstance(e, sp.Sum):
+        if isinstance(e, (sp.Sum, ArgMax)):
             return sums.setdefault(e, sp.Dummy())
         return e.func(*(hide(a) for a in e.args)) if e.args else e
 
     rest = hide(expr)
     total = math.prod(loops.values()) * int(sp.count_ops(rest))
     for s in sums:
-        (k, lo, hi), *more = s.limits
-        body = s.function if not more else sp.Sum(s.function, *more)
-        count = int(hi - lo + 1)
         outer = {v: n for v, n in loops.items() if v in s.free_symbols}
-        total += math.prod(outer.values()) * (_cost(body, {k: count, **{}}) + count - 1)
+        if isinstance(s, ArgMax):  # one comparison per position of the window
+            positions = math.prod(int(hi - lo + 1) for _, lo, hi in s.limits)
+            total += math.prod(outer.values()) * positions
+            continue
+        (k, lo, hi), *more = s.limits
+        function, brackets = take_brackets(s.function, k, {lim[0] for lim in more})
+        body = function if not more else sp.Sum(function, *more)
+        count = trip_count(k, int(hi - lo + 1), brackets, {})
+        total += math.prod(outer.values()) * (_cost(body, {k: count}) + count - 1)
     return total

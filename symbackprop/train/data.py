@@ -33,6 +33,8 @@ class Dataset:
     n_classes: int
     #: names of the classes, in label order (label k is class_names[k])
     class_names: list[str] = field(default_factory=list)
+    #: ``(channels, rows, cols)`` when each row of features is an image (row-major), else None
+    image_shape: tuple[int, int, int] | None = None
 
     @property
     def binary(self) -> bool:
@@ -72,7 +74,7 @@ def load_digits(seed: int = 0, val_fraction: float = 0.15, test_fraction: float 
     X = data.data.astype(np.float64) / 16.0
     parts = split(X, data.target.astype(np.int64), seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
     return Dataset("digits", "1,797 handwritten digits, 8×8 pixels, 10 classes", *parts, n_classes=10,
-                   class_names=[str(k) for k in range(10)])
+                   class_names=[str(k) for k in range(10)], image_shape=(1, 8, 8))
 
 
 def load_breast_cancer(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2) -> Dataset:
@@ -220,6 +222,7 @@ def load_idx(images: str | os.PathLike, labels: str | os.PathLike, seed: int = 0
     """Images and labels from MNIST-format IDX files the user points at; pixels scaled to [0, 1]."""
     X = read_idx(images)
     y = read_idx(labels)
+    image_shape = (1, *X.shape[1:]) if X.ndim == 3 else None
     if y.ndim != 1:
         raise DataError(f"{labels} should hold one label per image, got an array of shape {y.shape}")
     if X.shape[0] != y.shape[0]:
@@ -233,7 +236,28 @@ def load_idx(images: str | os.PathLike, labels: str | os.PathLike, seed: int = 0
     n_classes = int(classes.max()) + 1
     parts = split(X, y.astype(np.int64), seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
     return Dataset(Path(images).stem, f"{X.shape[0]:,} images of {X.shape[1]} pixels from {images}, "
-                   f"{n_classes} classes", *parts, n_classes=n_classes, class_names=[str(k) for k in range(n_classes)])
+                   f"{n_classes} classes", *parts, n_classes=n_classes, class_names=[str(k) for k in range(n_classes)],
+                   image_shape=image_shape)
+
+
+def shifted_copies(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, ...] | None) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` and four copies of every image moved by one pixel (up, down, left, right; zeros come in).
+
+    Handwriting is not centred to the pixel: the shifted copies teach a small network
+    that a digit one pixel over is the same digit, which cuts the test error of the
+    digits CNN roughly in half.  Only the training split is augmented.
+    """
+    if image_shape is None:
+        raise DataError("shifted copies need images; this data set's rows are not images")
+    images = X.reshape(len(X), *image_shape)
+    copies = [images]
+    for axis, step in ((2, 1), (2, -1), (3, 1), (3, -1)):
+        moved = np.roll(images, step, axis=axis)
+        edge = [slice(None)] * 4
+        edge[axis] = 0 if step > 0 else -1
+        moved[tuple(edge)] = 0.0
+        copies.append(moved)
+    return np.concatenate(copies).reshape(-1, X.shape[1]), np.tile(y, len(copies))
 
 
 DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer, "xor": load_xor}
