@@ -12,6 +12,7 @@ import time
 from .errors import DataError, SymbackpropError
 
 DEFAULT_HIDDEN = "256"
+PARAM_DEFAULT = "W1[0,1]"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -176,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the input (default: 1.0, 0.5, ...; write --input=-1,2 for a leading minus)")
     explain.add_argument("--target", type=_numbers, default=None, metavar="Y,Y,...",
                          help="the target (default: 1, 0, 1, ... or class 0 for softmax)")
-    explain.add_argument("--param", default="W1[0,1]", help="the parameter whose chain rule is written out "
-                                                            "(default: W1[0,1])")
+    explain.add_argument("--param", default=PARAM_DEFAULT, help="the parameter whose chain rule is written out "
+                                                                "(default: W1[0,1]; for --arch a kernel entry "
+                                                                "like W1[0,0,1,1], default the first kernel's corner)")
     explain.add_argument("--lr", type=float, default=0.1, help="learning rate of the update (default: 0.1)")
     explain.add_argument("--seed", type=int, default=0, help="seed of the (rounded) weights (default: 0)")
     fmt = explain.add_mutually_exclusive_group()
@@ -449,6 +451,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     output = args.output or (args.activation if args.loss == "mse" else None)
     net = _model(args, output)
+    if not net.is_dense:
+        from .explain import explain_image_network
+        param = None if args.param == PARAM_DEFAULT else args.param
+        return _write(args, explain_image_network(net, param))
     x = args.input if args.input is not None else [1.0 / (1 + k) for k in range(net.n_inputs)]
     if args.target is not None:
         y = args.target
@@ -457,7 +463,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     else:
         y = [float((k + 1) % 2) for k in range(net.n_outputs)]
     ex = explain(net, x, y, param=args.param, lr=args.lr, seed=args.seed)
-    text = {"latex": ex.to_latex, "markdown": ex.to_markdown}.get(args.format or "", ex.to_text)()
+    return _write(args, {"latex": ex.to_latex, "markdown": ex.to_markdown}.get(args.format or "", ex.to_text)())
+
+
+def _write(args: argparse.Namespace, text: str) -> int:
+    """``text`` to ``-o FILE`` (atomically) or the terminal."""
     if args.out:
         from .atomic import write_text_atomically
         write_text_atomically(args.out, text)

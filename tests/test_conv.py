@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symbackprop import (ArchitectureError, AvgPool2D, Conv2D, DataError, Dense, Flatten, MaxPool2D, Network)
+from symbackprop import (ArchitectureError, AvgPool2D, Conv2D, DataError, Dense, Flatten, MaxPool2D, Network,
+                         SymbackpropError)
 from symbackprop.derive.symbolic import InRange
 
 from .conftest import random_problem
@@ -172,3 +173,68 @@ def test_image_network_round_trips_through_its_spec():
 def test_unrolled_view_refuses_image_networks():
     with pytest.raises(ArchitectureError, match="image layers compile from the index-level rules"):
         SMOOTH.compile(view="unrolled")
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+def test_architecture_text_builds_the_network_it_names():
+    from symbackprop.model.architecture import build_network
+    net = build_network("cnn", (1, 8, 8), 10)
+    assert repr(net) == ("Network([Conv2D(1, 16, 3, padding='same', activation='relu'), MaxPool2D(2), "
+                         "Conv2D(16, 32, 3, padding='same', activation='relu'), MaxPool2D(2), Flatten(), "
+                         "Dense(128, 10, 'softmax')], loss='cce', input_shape=(1, 8, 8))")
+    net = build_network("conv:4:5:s2:valid:tanh,avgpool:2:s1:p1,dense:8", (3, 12, 12), 2, loss="bce")
+    assert [repr(l) for l in net.layers] == ["Conv2D(3, 4, 5, stride=2, activation='tanh')",
+                                             "AvgPool2D(2, stride=1, padding=1)", "Flatten()",
+                                             "Dense(100, 8, 'relu')", "Dense(8, 2, 'sigmoid')"]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("conv", "give the number of channels"),
+    ("conv:x", "the number of channels must be a whole number"),
+    ("conv:4:3:s2:shiny", "unknown activation 'shiny'"),
+    ("maxpool:2:relu", "unknown setting 'relu'"),
+    ("pool:2", "unknown layer 'pool:2'"),
+    ("dense:4,conv:2", "convolutions come before dense layers"),
+    ("conv:4,,maxpool:2", "empty item"),
+])
+def test_architecture_text_errors_name_the_item(text, message):
+    from symbackprop.model.architecture import build_network
+    with pytest.raises(SymbackpropError, match=message):  # an unknown activation has its own error class
+        build_network(text, (1, 8, 8), 10)
+
+
+def test_explain_on_a_tiny_conv_net_prints_the_kernel_gradient_formula(capsys):
+    from symbackprop.cli import main
+    assert main(["explain", "--arch", "conv:2:3,maxpool:2", "--image-shape", "1,4,4", "--loss", "cce"]) == 0
+    out = capsys.readouterr().out
+    assert ("gW1[o, c, p, q] = Sum([0 <= p + y - 1 <= rows0 - 1]*[0 <= q + x - 1 <= cols0 - 1]*"
+            "a0[n, c, p + y - 1, q + x - 1]*d1[n, o, y, x], (n, 0, B - 1), (y, 0, rows1 - 1), (x, 0, cols1 - 1))") in out
+    assert "(kernel gradient: the correlation of the layer's input with δ)" in out
+    assert "(each window's error goes to its winner, none to the others)" in out
+    # the corner of a 'same' 3×3 kernel on a 4×4 image meets the image at 3×3 output positions
+    assert "Kernel gradient at W1[0, 0, 0, 0]" in out and "(9 terms:" in out
+    assert "a0[0, 0, 0, 0]*d1[0, 0, 1, 1]" in out
+
+
+def test_explain_names_a_kernel_entry_that_does_not_exist(capsys):
+    from symbackprop.cli import main
+    assert main(["explain", "--arch", "conv:2:3", "--param", "W1[0,0,5,1]"]) == 2
+    assert "there is no kernel entry 'W1[0,0,5,1]'; the kernels are (shape) W1[2, 1, 3, 3]" in capsys.readouterr().err
+
+
+def test_augment_needs_images(capsys):
+    from symbackprop.cli import main
+    assert main(["train", "--dataset", "breast_cancer", "--augment", "--no-progress"]) == 2
+    assert "--augment moves images, but the rows of breast_cancer are not images" in capsys.readouterr().err
+
+
+def test_shifted_copies_move_each_image_by_one_pixel():
+    from symbackprop.train.data import shifted_copies
+    X = np.arange(2 * 9, dtype=float).reshape(2, 9) + 1
+    Xa, ya = shifted_copies(X, np.array([3, 4]), (1, 3, 3))
+    assert Xa.shape == (10, 9) and list(ya) == [3, 4] * 5
+    down = Xa[2].reshape(3, 3)  # the first image moved one row down: a zero row comes in at the top
+    assert np.array_equal(down, np.array([[0, 0, 0], [1, 2, 3], [4, 5, 6]]))
+    left = Xa[8].reshape(3, 3)  # moved one column left
+    assert np.array_equal(left, np.array([[2, 3, 0], [5, 6, 0], [8, 9, 0]]))

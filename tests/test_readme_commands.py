@@ -57,3 +57,8 @@ def test_readme_explain_block_runs_as_written(capsys, tmp_path, monkeypatch):
     assert "along 4 paths" in (tmp_path / "step.tex").read_text()
     for name in ("cost.png", "gradient_flow.png", "kernels.py"):
         assert (tmp_path / name).is_file()
+
+
+def test_readme_cnn_command_reaches_98_5_percent(capsys):
+    assert main(readme_command("--arch cnn") + ["--no-progress"]) == 0
+    assert _accuracy(capsys.readouterr().out) >= 0.985

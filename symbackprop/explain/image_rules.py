@@ -1,0 +1,101 @@
+"""Explain an image network: each layer's derived rules, named for what they are.
+
+A convolution has too many paths to list neuron by neuron, but its rules are short: the
+derivation's kernel gradient *is* the correlation of the layer's input with δ, its input
+gradient *is* the full convolution of δ with the flipped kernel.  This view prints every
+layer's forward rule, error and gradients as the derivation wrote them, says which is
+which, and writes one kernel entry's gradient out term by term for one sample.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+from ..errors import ArchitectureError
+from ..model.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
+
+if TYPE_CHECKING:
+    from ..model.network import Network
+
+#: what each rule of each layer kind is, in words
+MEANING = {
+    (Conv2D, "z"): "each output is the kernel slid over the input (a cross-correlation), plus the bias",
+    (Conv2D, "grad_W"): "kernel gradient: the correlation of the layer's input with δ",
+    (Conv2D, "grad_b"): "bias gradient: δ summed over the samples and positions",
+    (Conv2D, "grad_input"): "input gradient: the full convolution of δ with the flipped kernel "
+                            "(as the output index y runs up, the kernel index u − y runs down)",
+    (MaxPool2D, "argmax"): "the forward pass stores where each window's maximum is",
+    (MaxPool2D, "z"): "the window element at that position",
+    (MaxPool2D, "grad_input"): "each window's error goes to its winner, none to the others",
+    (AvgPool2D, "z"): "the mean of each window",
+    (AvgPool2D, "grad_input"): "each window's error is shared equally by its elements",
+    (Flatten, "z"): "the image read row by row into one vector",
+    (Flatten, "grad_input"): "the gradient folded back into the image's shape",
+    (Dense, "z"): "weighted sum of the inputs plus the bias",
+    (Dense, "grad_W"): "weight gradient: input times error, summed over the batch",
+    (Dense, "grad_input"): "error sent back through the weights",
+}
+
+_PARAM = re.compile(r"^\s*([Wb])(\d+)\s*(?:\[([\d,\s]+)\]|((?:_\d+)+))\s*$")
+
+
+def kernel_entry(network: "Network", param: str | None) -> tuple[int, tuple[int, ...]]:
+    """``(layer, index)`` of a convolution kernel entry like ``W1[0,0,1,1]``; the first kernel's
+    top-left corner when ``param`` is None (with padding, some of its windows fall off the image)."""
+    convs = [k for k, layer in enumerate(network.layers, start=1) if isinstance(layer, Conv2D)]
+    if not convs:
+        raise ArchitectureError(f"{network!r} has no convolution to explain")
+    if param is None:
+        return convs[0], (0, 0, 0, 0)
+    match = _PARAM.match(param)
+    if not match or match.group(1) != "W":
+        raise ArchitectureError(f"cannot read kernel entry {param!r}: write it like W1[0,0,1,1]")
+    layer_no = int(match.group(2))
+    index = tuple(int(v) for v in re.split(r"[,_\s]+", (match.group(3) or match.group(4)).strip(" _")) if v)
+    shape = network.param_shapes().get(f"W{layer_no}")
+    if layer_no not in convs or shape is None or len(index) != 4 or any(not 0 <= v < s for v, s in zip(index, shape)):
+        kernels = ", ".join(f"W{k}{list(network.param_shapes()[f'W{k}'])}" for k in convs)
+        raise ArchitectureError(f"there is no kernel entry {param!r}; the kernels are (shape) {kernels}")
+    return layer_no, index
+
+
+def explain_image_network(network: "Network", param: str | None = None) -> str:
+    """Every layer's derived rules with their meaning, and one kernel entry's gradient term by term."""
+    deriv = network.derive()
+    extents = deriv.extents()
+    lines = [f"Model: {network!r}", "",
+             "Index names: n sample, o output channel, c input channel, y/x output row and column, "
+             "p/q kernel row and column, u/v input row and column; [lo <= e <= hi] is 1 inside the range, "
+             "0 outside (padding, the kernel's edges).  Sizes: "
+             + ", ".join(f"{symbol} = {value}" for symbol, value in extents.items()) + ".", ""]
+    for rule, layer in zip(deriv.layers, network.layers):
+        lines.append(f"Layer {rule.layer}: {layer!r}")
+        for stmt in (*rule.forward, *rule.backward):
+            if stmt.role == "a" and rule.is_identity:
+                continue
+            meaning = MEANING.get((type(layer), stmt.role))
+            lines.append(f"  {stmt}")
+            if meaning:
+                lines.append(f"      ({meaning})")
+        lines.append("")
+    lines += _one_entry(network, deriv, *kernel_entry(network, param))
+    return "\n".join(lines) + "\n"
+
+
+def _one_entry(network, deriv, layer_no: int, index: tuple[int, ...]) -> list[str]:
+    """The kernel-gradient rule at one kernel entry, its sum written out for one sample (B = 1)."""
+    rule = deriv.layers[layer_no - 1].grad_W
+    o, c, p, q = rule.target.indices
+    values = dict(zip((o, c, p, q), index))
+    one_sample = rule.expr.subs(sp.Symbol("B", integer=True, positive=True), 1)
+    at_entry = one_sample.subs(values)
+    expanded = at_entry.subs(deriv.extents()).doit()
+    name = f"W{layer_no}[{', '.join(map(str, index))}]"
+    terms = sp.Add.make_args(sp.expand(expanded))
+    return [f"Kernel gradient at {name}, one sample (n = 0), by the rule of layer {layer_no}:",
+            f"  dL/d{name} = {at_entry}",
+            f"             = {expanded}",
+            f"  ({len(terms)} terms: one per output position whose window puts kernel entry "
+            f"({index[2]}, {index[3]}) on the image, not on the padding)"]
