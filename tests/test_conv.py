@@ -206,12 +206,15 @@ def test_architecture_text_errors_name_the_item(text, message):
 
 def test_explain_on_a_tiny_conv_net_prints_the_kernel_gradient_formula(capsys):
     from symbackprop.cli import main
-    assert main(["explain", "--arch", "conv:2:3,maxpool:2", "--image-shape", "1,4,4", "--loss", "cce"]) == 0
+    assert main(["explain", "--arch", "conv:2:3,conv:2:3,maxpool:2", "--image-shape", "1,4,4", "--loss", "cce"]) == 0
     out = capsys.readouterr().out
     assert ("gW1[o, c, p, q] = Sum([0 <= p + y - 1 <= rows0 - 1]*[0 <= q + x - 1 <= cols0 - 1]*"
             "a0[n, c, p + y - 1, q + x - 1]*d1[n, o, y, x], (n, 0, B - 1), (y, 0, rows1 - 1), (x, 0, cols1 - 1))") in out
     assert "(kernel gradient: the correlation of the layer's input with δ)" in out
     assert "(each window's error goes to its winner, none to the others)" in out
+    assert ("g1[n, c, u, v] = Sum([0 <= u - y + 1 <= 2]*[0 <= v - x + 1 <= 2]*W2[o, c, u - y + 1, v - x + 1]*"
+            "d2[n, o, y, x], (o, 0, C2 - 1), (y, 0, rows2 - 1), (x, 0, cols2 - 1))") in out
+    assert "(input gradient: the full convolution of δ with the flipped kernel" in out
     # the corner of a 'same' 3×3 kernel on a 4×4 image meets the image at 3×3 output positions
     assert "Kernel gradient at W1[0, 0, 0, 0]" in out and "(9 terms:" in out
     assert "a0[0, 0, 0, 0]*d1[0, 0, 1, 1]" in out

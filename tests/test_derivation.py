@@ -37,8 +37,8 @@ def test_sigmoid_binary_cross_entropy_error_is_output_minus_target():
 ])
 def test_activation_derivatives_are_written_through_the_output(activation, expected):
     d = Network([Dense(2, 3, activation), Dense(3, 1, "identity")], loss="mse").derive()
-    a1 = sp.IndexedBase("a1")
-    assert _same(d.layers[0].local["da/dz"], expected(a1[n, j]))
+    a1, g1 = sp.IndexedBase("a1"), sp.IndexedBase("g1")
+    assert _same(d.layers[0].delta.expr, g1[n, j] * expected(a1[n, j]))
 
 
 def test_weight_gradient_is_input_times_error():
