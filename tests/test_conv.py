@@ -63,13 +63,13 @@ def check_against_torch(net: Network, batch: int = 4, seed: int = 0) -> None:
         assert _relative(grads[name], ref_grads[name]) < 1e-9, f"{name} of {net}"
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 2])
 def test_drawn_image_networks_match_pytorch(seed):
     check_against_torch(draw_network(seed))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(3, 15))
+@pytest.mark.parametrize("seed", [1, *range(3, 15)])
 def test_more_drawn_image_networks_match_pytorch(seed):
     check_against_torch(draw_network(seed))
 
