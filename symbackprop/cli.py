@@ -266,8 +266,9 @@ def _data_shape(args: argparse.Namespace, data) -> tuple[int, ...]:
     """What one row of ``data`` is: an image (digits, IDX files, ``--image-shape``) or features."""
     if getattr(args, "image_shape", None):
         shape = _image_shape(args.image_shape)
-        if shape[0] * shape[1] * shape[2] != data.n_features:
-            raise DataError(f"--image-shape {','.join(map(str, shape))} has {shape[0] * shape[1] * shape[2]} values "
+        values = shape[0] * shape[1] * shape[2]
+        if values != data.n_features:
+            raise DataError(f"--image-shape {','.join(map(str, shape))} has {values} values "
                             f"but {data.name} has {data.n_features} features per row")
         data.image_shape = shape
     return data.image_shape or (data.n_features,)

@@ -67,20 +67,24 @@ def _sizes(deriv: IndexDerivation) -> list[str]:
     net = deriv.network
     lines = ["B = a0.shape[0]"]
     for l, shape in enumerate(net.shapes):
-        symbols = dims(net, l)
         if len(shape) == 1 and l == 0:
             lines.append("m0 = a0.shape[1]")
-        elif len(shape) == 1 and isinstance(net.layers[l - 1], Dense):
+        elif _dense_output(net, l):
             lines.append(f"m{l} = W{l}.shape[1]")
         else:
-            lines += [f"{symbol} = {size}" for symbol, size in zip(symbols, shape)]
+            lines += [f"{symbol} = {size}" for symbol, size in zip(dims(net, l), shape)]
     return lines
+
+
+def _dense_output(net, l: int) -> bool:
+    """Boundary ``l`` is a dense layer's output: its width is read from ``W{l}``."""
+    return l > 0 and isinstance(net.layers[l - 1], Dense)
 
 
 def _shape(deriv: IndexDerivation, l: int) -> str:
     """Code for the shape of boundary ``l``'s work arrays for a batch like ``a0``."""
     net = deriv.network
-    if len(net.shapes[l]) == 1 and isinstance(net.layers[l - 1], Dense):
+    if _dense_output(net, l):
         return f"(a0.shape[0], W{l}.shape[1])"
     return "(a0.shape[0], " + ", ".join(map(str, net.shapes[l])) + ")"
 
@@ -88,11 +92,6 @@ def _shape(deriv: IndexDerivation, l: int) -> str:
 def parameter_list(deriv: IndexDerivation, prefix: str = "") -> str:
     """Kernel arguments for the parameters (``prefix="g"``: their gradients), in kernel order."""
     return ", ".join(prefix + name for name in deriv.network.param_shapes())
-
-
-def _is_copy(rule) -> bool:
-    """The layer's error is its incoming gradient unchanged (identity activation): ``d`` is ``g``."""
-    return rule.delta.expr == sp.IndexedBase(f"g{rule.layer}")[rule.delta.target.indices]
 
 
 def _shift_rows(name: str, width_name: str) -> list[str]:
@@ -174,7 +173,7 @@ def _backward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
     lines: list[str] = []
     for rule in reversed(deriv.layers):
         for stmt in rule.backward:
-            if stmt is rule.delta and _is_copy(rule):
+            if stmt is rule.delta and rule.delta_is_gradient:
                 continue  # d{l} and g{l} share memory
             lines += low.assign(stmt.target, stmt.expr, _loops(stmt), into_existing=True)
     return lines
@@ -202,7 +201,7 @@ def _allocations(deriv: IndexDerivation, backward: bool) -> list[str]:
         if backward:
             if l < len(deriv.layers):
                 lines.append(f"g{l} = {empty}")
-            lines.append(f"d{l} = g{l}" if _is_copy(rule) else f"d{l} = {empty}")
+            lines.append(f"d{l} = g{l}" if rule.delta_is_gradient else f"d{l} = {empty}")
     return lines
 
 

@@ -93,6 +93,11 @@ class LayerRule:
         return self.a.expr == self.z.target.base[self.a.target.indices]
 
     @property
+    def delta_is_gradient(self) -> bool:
+        """``d`` is the incoming gradient ``g`` unchanged (identity activation): the kernels share the buffer."""
+        return self.delta.expr == sp.IndexedBase(f"g{self.layer}")[self.delta.target.indices]
+
+    @property
     def backward(self) -> list[Statement]:
         return [s for s in (self.delta, self.grad_W, self.grad_b, self.grad_input) if s is not None]
 

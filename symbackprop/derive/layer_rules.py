@@ -97,9 +97,15 @@ def _dense(l, a_prev, z, m_in, m_out) -> ForwardRule:
                        input_index=(n, i), input_loops=((n, B), (i, m_in)))
 
 
+def _image_loops(d_in) -> Loops:
+    """Loops over every element ``(n, c, u, v)`` of an image input of sizes ``d_in``."""
+    channels, rows, cols = d_in
+    return ((n, B), (c, channels), (u, rows), (v, cols))
+
+
 def _flatten(a_prev, z, d_in, m_out) -> ForwardRule:
     channels, rows, cols = d_in
-    loops = ((n, B), (c, channels), (u, rows), (v, cols))
+    loops = _image_loops(d_in)
     return ForwardRule(z[n, c * rows * cols + u * cols + v], a_prev[n, c, u, v], loops, (n, j), ((n, B), (j, m_out)),
                        input_index=(n, c, u, v), input_loops=loops)
 
@@ -129,7 +135,7 @@ def _conv(network, l, layer: Conv2D, a_prev, z, d_in, d_out) -> ForwardRule:
     return ForwardRule(z[n, o, y, x], expr, out_loops, (n, o, y, x), out_loops,
                        params={"W": (W, (o, c, p, q), ((o, d_out[0]), (c, d_in[0]), (p, kh), (q, kw))),
                                "b": (b, (o,), ((o, d_out[0]),))},
-                       input_index=(n, c, u, v), input_loops=((n, B), (c, d_in[0]), (u, d_in[1]), (v, d_in[2])))
+                       input_index=(n, c, u, v), input_loops=_image_loops(d_in))
 
 
 def _pool(network, l, layer, a_prev, z, d_in, d_out) -> ForwardRule:
@@ -148,5 +154,4 @@ def _pool(network, l, layer, a_prev, z, d_in, d_out) -> ForwardRule:
     else:
         expr = sp.Sum(mask * value, *window) / (kh * kw)
     return ForwardRule(z[n, c, y, x], expr, out_loops, (n, c, y, x), out_loops,
-                       input_index=(n, c, u, v), input_loops=((n, B), (c, d_in[0]), (u, d_in[1]), (v, d_in[2])),
-                       before=before)
+                       input_index=(n, c, u, v), input_loops=_image_loops(d_in), before=before)

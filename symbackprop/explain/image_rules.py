@@ -8,13 +8,14 @@ which, and writes one kernel entry's gradient out term by term for one sample.
 """
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..derive.layer_rules import B
 from ..errors import ArchitectureError
 from ..model.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
+from .walkthrough import param_name_parts
 
 if TYPE_CHECKING:
     from ..model.network import Network
@@ -38,9 +39,6 @@ MEANING = {
     (Dense, "grad_input"): "error sent back through the weights",
 }
 
-_PARAM = re.compile(r"^\s*([Wb])(\d+)\s*(?:\[([\d,\s]+)\]|((?:_\d+)+))\s*$")
-
-
 def kernel_entry(network: "Network", param: str | None) -> tuple[int, tuple[int, ...]]:
     """``(layer, index)`` of a convolution kernel entry like ``W1[0,0,1,1]``; the first kernel's
     top-left corner when ``param`` is None (with padding, some of its windows fall off the image)."""
@@ -49,11 +47,10 @@ def kernel_entry(network: "Network", param: str | None) -> tuple[int, tuple[int,
         raise ArchitectureError(f"{network!r} has no convolution to explain")
     if param is None:
         return convs[0], (0, 0, 0, 0)
-    match = _PARAM.match(param)
-    if not match or match.group(1) != "W":
+    parts = param_name_parts(param)
+    if parts is None or parts[0] != "W":
         raise ArchitectureError(f"cannot read kernel entry {param!r}: write it like W1[0,0,1,1]")
-    layer_no = int(match.group(2))
-    index = tuple(int(v) for v in re.split(r"[,_\s]+", (match.group(3) or match.group(4)).strip(" _")) if v)
+    layer_no, index = parts[1], tuple(parts[2])
     shape = network.param_shapes().get(f"W{layer_no}")
     if layer_no not in convs or shape is None or len(index) != 4 or any(not 0 <= v < s for v, s in zip(index, shape)):
         kernels = ", ".join(f"W{k}{list(network.param_shapes()[f'W{k}'])}" for k in convs)
@@ -80,16 +77,16 @@ def explain_image_network(network: "Network", param: str | None = None) -> str:
             if meaning:
                 lines.append(f"      ({meaning})")
         lines.append("")
-    lines += _one_entry(network, deriv, *kernel_entry(network, param))
+    lines += _one_entry(deriv, *kernel_entry(network, param))
     return "\n".join(lines) + "\n"
 
 
-def _one_entry(network, deriv, layer_no: int, index: tuple[int, ...]) -> list[str]:
+def _one_entry(deriv, layer_no: int, index: tuple[int, ...]) -> list[str]:
     """The kernel-gradient rule at one kernel entry, its sum written out for one sample (B = 1)."""
     rule = deriv.layers[layer_no - 1].grad_W
     o, c, p, q = rule.target.indices
     values = dict(zip((o, c, p, q), index))
-    one_sample = rule.expr.subs(sp.Symbol("B", integer=True, positive=True), 1)
+    one_sample = rule.expr.subs(B, 1)
     at_entry = one_sample.subs(values)
     expanded = at_entry.subs(deriv.extents()).doit()
     name = f"W{layer_no}[{', '.join(map(str, index))}]"

@@ -171,18 +171,29 @@ class Explanation:
         return render_latex(self, notebook=True)
 
 
+_PARAM_NAME = re.compile(r"([Wwb])(\d+)((?:\[\d+(?:,\d+)*\])+|(?:_\d+)+)")
+
+
+def param_name_parts(name: str) -> tuple[str, int, list[int]] | None:
+    """``"W1[0,1]"``, ``"W1[0][1]"``, ``"W1_0_1"`` → ``("W", 1, [0, 1])`` (any number of
+    indices; spaces ignored), or None when ``name`` is not written that way."""
+    m = _PARAM_NAME.fullmatch(name.strip().replace(" ", ""))
+    if m is None:
+        return None
+    return m[1], int(m[2]), [int(v) for v in re.findall(r"\d+", m[3])]
+
+
 def parse_param(network: "Network", name: str) -> tuple[sp.Symbol, str]:
     """``"W1[0,1]"``, ``"W1_0_1"`` or ``"b2[0]"`` → the unrolled symbol and the canonical name."""
-    text = name.strip().replace(" ", "")
-    m = re.fullmatch(r"([Wwb])(\d+)(?:\[(\d+),(\d+)\]|\[(\d+)\]\[(\d+)\]|_(\d+)_(\d+)|\[(\d+)\]|_(\d+))", text)
+    parts = param_name_parts(name)
     layers = network.layers
     ranges = ", ".join(f"W{k}[0..{l.fan_in - 1},0..{l.fan_out - 1}], b{k}[0..{l.fan_out - 1}]"
                        for k, l in enumerate(layers, start=1))
-    if not m:
+    if parts is None:
         raise ArchitectureError(f"cannot read parameter {name!r}: write it like W1[0,1] or b2[0]; "
                                 f"this network has {ranges}")
-    kind, layer = m[1].upper() if m[1] in "Ww" else "b", int(m[2])
-    idx = [int(g) for g in m.groups()[2:] if g is not None]
+    letter, layer, idx = parts
+    kind = letter.upper() if letter in "Ww" else "b"
     ok = 1 <= layer <= len(layers)
     if ok:
         fan_in, fan_out = layers[layer - 1].fan_in, layers[layer - 1].fan_out

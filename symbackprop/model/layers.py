@@ -192,8 +192,21 @@ class Conv2D:
         return f"Conv2D({self.in_channels}, {self.out_channels}, {k!r}{extras})"
 
 
+class _NoParameters:
+    """A layer that only moves or reduces values: no weights, no activation."""
+
+    activation = "identity"
+
+    @property
+    def act(self) -> Activation:
+        return get_activation("identity")
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {}
+
+
 @dataclass(frozen=True)
-class _Pool2D:
+class _Pool2D(_NoParameters):
     """A window reduction over each channel; ``stride`` defaults to the window size."""
 
     size: int | tuple[int, int] = 2
@@ -209,15 +222,6 @@ class _Pool2D:
         if any(2 * p > k for p, k in zip(padding, self.size)):
             raise ArchitectureError(f"{self.kind} padding {padding} must be at most half the window {self.size}")
         object.__setattr__(self, "padding", padding)
-
-    activation = "identity"
-
-    @property
-    def act(self) -> Activation:
-        return get_activation("identity")
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def geometry(self, shape: Shape, where: str = "pooling") -> tuple[tuple[int, int], tuple[int, int]]:
         _check_image(shape, where, self.kind)
@@ -255,17 +259,8 @@ class AvgPool2D(_Pool2D):
 
 
 @dataclass(frozen=True)
-class Flatten:
+class Flatten(_NoParameters):
     """Images ``(channels, rows, cols)`` as vectors, in row-major order (as ``torch.flatten``)."""
-
-    activation = "identity"
-
-    @property
-    def act(self) -> Activation:
-        return get_activation("identity")
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {}
 
     def output_shape(self, shape: Shape, where: str) -> Shape:
         _check_image(shape, where, "Flatten")
