@@ -7,7 +7,8 @@ the same thread count.  For each it prints:
 
 * the median time of one step (forward, backward, update; batch gathering included),
   timed per epoch over --epochs epochs and divided by the number of steps; the
-  implementations take turns epoch by epoch, so drifting machine noise hits all alike;
+  implementations take turns epoch by epoch, so drifting machine noise hits all alike,
+  and each turn runs one untimed epoch before its timed one (see time_round_robin);
 * how many times faster symbackprop is (peer time / symbackprop time);
 * the step time over the FLOP limit: 6 * batch * sum(fan_in * fan_out) floating-point
   operations at this machine's measured 512x512 matmul rate;
@@ -364,7 +365,12 @@ def time_round_robin(impls: list, pb: Problem) -> list[float]:
     """Median seconds per step of each implementation, timing them in turns, epoch by epoch.
 
     Taking turns spreads this machine's drifting noise (other processes, clock changes)
-    over every implementation alike, instead of over whichever happened to run then.
+    over every implementation alike, instead of over whichever happened to run then.  Each
+    turn first runs one untimed epoch (on the same batch order) and then times the next:
+    right after another library's code, this machine runs the first millisecond or so of
+    any kernel up to 1.5x slower (caches, branch predictors and clocks settle), which
+    would otherwise be charged to whichever implementation has the shortest epochs.  A
+    training run is a stream of the same kernel's epochs: the warm state is what it sees.
     """
     for impl in impls:  # untimed: compiles, fills caches
         impl.epoch(pb.orders[0])
@@ -372,6 +378,7 @@ def time_round_robin(impls: list, pb: Problem) -> list[float]:
     per_step: list[list[float]] = [[] for _ in impls]
     for order in pb.orders[1:]:
         for k, impl in enumerate(impls):
+            impl.epoch(order)  # settle
             start = time.perf_counter()
             impl.epoch(order)
             per_step[k].append((time.perf_counter() - start) / pb.steps)
