@@ -14,8 +14,11 @@ from . import update_rules
 from .lowering import INDENT
 
 #: every network kernel: cached on disk; ``reassoc`` lets LLVM vectorize sums (it assumes
-#: nothing about NaN or infinity, so divergence is still seen), ``contract`` allows FMA
-KERNEL_DECORATOR = '@njit(cache=True, fastmath={"reassoc", "contract"})'
+#: nothing about NaN or infinity, so divergence is still seen), ``contract`` allows FMA;
+#: NumPy's error model makes x/0 an infinity (which the finiteness check then reports)
+#: instead of a ZeroDivisionError test before every division, which kept division loops
+#: (softmax's normalization, the mean over the batch) from being vectorized
+KERNEL_DECORATOR = '@njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")'
 
 TRAIN_EPOCH = """{decorator}
 def train_epoch(X, T, order, batch_size, flat, gflat, {params}, {grads},

@@ -22,7 +22,7 @@ from numba import njit
 RULE_SGD, RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP, RULE_ADAM = 0, 1, 2, 3, 4
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # x/0 gives inf, no per-division test: loops vectorize
 def update(rule, p, g, s1, s2, lr, h1, h2, eps, t):
     """One step of ``rule`` on the flat parameter vector ``p`` from gradient ``g``, in place.
 
