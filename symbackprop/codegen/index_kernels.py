@@ -22,6 +22,8 @@ from ..derive.index_level import B, IndexDerivation, Statement, n
 from ..derive.layer_rules import dims
 from ..model.layers import Dense
 from ..simplify.stabilize import stabilize
+from . import vector_exp
+from .copied_source import kernel_text
 from .lowering import INDENT, Lowerer
 from .printer import KernelPrinter
 from .training_kernel import KERNEL_DECORATOR, training_source
@@ -35,14 +37,18 @@ HEADER = '''\
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 
 @njit(cache=True, inline="always")
 def _softplus(u):
     # log(1 + exp(u)) without overflow: max(u, 0) + log1p(exp(-|u|))
     return max(u, 0.0) + math.log1p(math.exp(-abs(u)))
-'''
+
+# ---- exp as vectorizable arithmetic: symbackprop/codegen/vector_exp.py ----
+
+''' + kernel_text(vector_exp).replace("{", "{{").replace("}", "}}")
 
 
 def comment(text: str) -> str:

@@ -2,7 +2,8 @@
 
 Subclassing the printer (rather than pasting ``str(expr)``) gets precedence, numeric
 literals and special functions right.  Scalar functions print through ``math`` (Numba
-compiles ``math.exp`` on floats to the same code as C); the stable :class:`softplus`
+compiles ``math.log`` on floats to the same code as C), except ``exp``, which prints as
+the module's vectorizable ``_exp`` (:mod:`.vector_exp`); the stable :class:`softplus`
 prints as the module helper ``_softplus``; ``Piecewise``, ``KroneckerDelta`` and the
 index bracket ``InRange`` print as conditional expressions; ``floor`` and ``ceiling`` of
 an integer ratio (loop bounds) print as integer floor division.  ``Sum`` and ``ArgMax``
@@ -50,6 +51,9 @@ class KernelPrinter(PythonCodePrinter):
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         return f"{self._print(expr.base)}[{', '.join(self._print(i) for i in expr.indices)}]"
+
+    def _print_exp(self, expr: sp.Function) -> str:
+        return f"_exp({self._print(expr.args[0])})"
 
     def _print_softplus(self, expr: sp.Function) -> str:
         return f"_softplus({self._print(expr.args[0])})"

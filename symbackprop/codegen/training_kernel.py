@@ -11,6 +11,7 @@ for a shorter last batch.
 from __future__ import annotations
 
 from . import update_rules
+from .copied_source import kernel_text
 from .lowering import INDENT
 
 #: every network kernel: cached on disk; ``reassoc`` lets LLVM vectorize sums (it assumes
@@ -90,4 +91,4 @@ def training_source(params: str, grads: str, input_ndim: int, allocate: list[str
                                input_shape=", ".join(f"X.shape[{k}]" for k in range(1, input_ndim + 1)),
                                gather=_block(_gather(input_ndim), 4))
     return ("# ---- parameter updates and clipping: symbackprop/codegen/update_rules.py ----\n\n"
-            + update_rules.kernel_source() + "\n\n# ---- one epoch of training in one call ----\n\n" + epoch)
+            + kernel_text(update_rules) + "\n\n# ---- one epoch of training in one call ----\n\n" + epoch)

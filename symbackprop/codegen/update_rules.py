@@ -88,12 +88,3 @@ def clip_by_norm(g, max_norm):
         for k in range(g.size):
             g[k] *= scale
     return norm
-
-
-def kernel_source() -> str:
-    """This file's kernels as source text, for inclusion in a generated module."""
-    from pathlib import Path
-    text = Path(__file__).read_text()
-    marker = "# -- kernels (copied into generated modules from here on) --\n"
-    body = text.split(marker, 1)[1]
-    return body.split("\ndef kernel_source", 1)[0].rstrip() + "\n"
