@@ -33,7 +33,7 @@ def _float_from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
-@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _exp(x):
     """e**x to within 1 ulp, vectorizable (see symbackprop/codegen/vector_exp.py)."""
     if x != x:  # NaN
