@@ -62,6 +62,14 @@ def test_deeper_networks(hidden, depth):
     _check_against_references(_net([3] + [4] * depth + [3], hidden, output, loss), batch=4, seed=depth)
 
 
+def test_wide_and_narrow_layers_take_both_paths_of_the_transposed_product():
+    """``g = d · Wᵀ`` copies ``Wᵀ`` for a weight with at most 16 columns and uses BLAS's
+    transposed product above that: W2 (20 x 24) takes one path, W3 (24 x 3) the other."""
+    src = _net([5, 20, 24, 3], "tanh", "softmax", "cce").compile(warm_up=False).source()
+    assert "if W2.shape[1] <= 16:" in src and "if W3.shape[1] <= 16:" in src
+    _check_against_references(_net([5, 20, 24, 3], "tanh", "softmax", "cce"), batch=6)
+
+
 def test_unrolled_kernels_match_index_kernels():
     for hidden, output, loss in [("tanh", "softmax", "cce"), ("sigmoid", "sigmoid", "bce"), ("relu", "identity", "mse"),
                                  ("softmax", "tanh", "mse")]:

@@ -31,3 +31,13 @@ def test_sum_of_a_product_with_a_row_read_is_not_reordered():
     """``X[j, n]`` has the summation index last: accumulating by rows would stride it."""
     lines = Lowerer().assign(gb[j], sp.Sum(d[n, j] * X[j, n], (n, 0, B - 1)), [(j, "m")], into_existing=True)
     assert lines[0] == "for j in range(m):" and any("+=" in line for line in lines)
+
+
+def test_product_with_a_transposed_weight_goes_through_a_copy_when_the_weight_is_narrow():
+    W, g = sp.IndexedBase("W2"), sp.IndexedBase("g1")
+    expr = sp.Sum(W[i, j] * d[n, j], (j, 0, m - 1))
+    lines = Lowerer(transposed={"W2": "W2T"}).assign(g[n, i], expr, [(n, "B"), (i, "m1")], into_existing=True)
+    assert lines[0] == "if W2.shape[1] <= 16:"
+    assert "W2T[_tj, _ti] = W2[_ti, _tj]" in lines[3] and lines[4].strip() == "np.dot(d, W2T, g1)"
+    assert lines[-1].strip() == "np.dot(d, W2.T, g1)"
+    assert Lowerer().assign(g[n, i], expr, [(n, "B"), (i, "m1")], into_existing=True) == ["np.dot(d, W2.T, g1)"]

@@ -174,6 +174,14 @@ def _loss_expr(deriv: IndexDerivation) -> sp.Expr:
     return sp.Sum(stabilize(per_sample), (n, 0, B - 1)) / B + deriv.penalty
 
 
+def _transpose_buffers(deriv: IndexDerivation) -> dict[str, str]:
+    """Dense weights the backward pass multiplies by transposed (``g = d · Wᵀ``), each with
+    the name of a work array of ``Wᵀ``'s shape (see ``lowering.SMALL_FAN_OUT``)."""
+    net = deriv.network
+    return {f"W{rule.layer}": f"W{rule.layer}T" for rule in deriv.layers
+            if isinstance(net.layers[rule.layer - 1], Dense) and any(s.role == "grad_input" for s in rule.backward)}
+
+
 def _backward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:
     """Backward pass into the caller's delta, input-gradient and parameter-gradient arrays."""
     lines: list[str] = []
@@ -208,6 +216,9 @@ def _allocations(deriv: IndexDerivation, backward: bool) -> list[str]:
             if l < len(deriv.layers):
                 lines.append(f"g{l} = {empty}")
             lines.append(f"d{l} = g{l}" if rule.delta_is_gradient else f"d{l} = {empty}")
+    if backward:
+        lines += [f"{copy} = np.empty(({W}.shape[1], {W}.shape[0]), dtype={W}.dtype)"
+                  for W, copy in _transpose_buffers(deriv).items()]
     return lines
 
 
@@ -227,7 +238,7 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
     sizes = _sizes(deriv)
     forward = _forward_body(deriv, Lowerer(printer))
     loss = Lowerer(printer).assign(sp.Symbol("L"), _loss_expr(deriv), [])
-    backward = _backward_body(deriv, Lowerer(printer))
+    backward = _backward_body(deriv, Lowerer(printer, transposed=_transpose_buffers(deriv)))
     with_backward = _allocations(deriv, backward=True)
 
     def function(signature: str, body: list[str]) -> list[str]:
