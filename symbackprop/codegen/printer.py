@@ -3,7 +3,7 @@
 Subclassing the printer (rather than pasting ``str(expr)``) gets precedence, numeric
 literals and special functions right.  Scalar functions print through ``math`` (Numba
 compiles ``math.log`` on floats to the same code as C), except ``exp``, which prints as
-the module's vectorizable ``_exp`` (:mod:`.vector_exp`); the stable :class:`softplus`
+the module's arithmetic-only ``_exp`` (:mod:`.vector_exp`); the stable :class:`softplus`
 prints as the module helper ``_softplus``; ``Piecewise``, ``KroneckerDelta`` and the
 index bracket ``InRange`` print as conditional expressions; ``floor`` and ``ceiling`` of
 an integer ratio (loop bounds) print as integer floor division.  ``Sum`` and ``ArgMax``

@@ -1,9 +1,12 @@
 """``exp`` as plain arithmetic, so that LLVM can vectorize the loops of generated kernels.
 
-Numba compiles ``math.exp`` to a call into the C library, one element at a time, and a
-loop containing a call is not vectorized: in a 64-16-10 network's training step the
-softmax's 80 calls were 14% of the time.  ``_exp`` is written with nothing but
-arithmetic, so a loop over it becomes vector instructions (10% off that step):
+Numba compiles ``math.exp`` to a call into the C library (through its errno-setting
+wrapper), one element at a time, and a loop containing a call is not vectorized: in a
+64-16-10 network's training step the softmax's 80 calls were 14% of the time.  ``_exp``
+is nothing but arithmetic.  Where LLVM inlines it, a loop over it becomes vector
+instructions (80 values: 0.22 µs against 0.53 µs with ``math.exp``); inside the large
+``train_epoch`` function LLVM keeps it as a call, which is still cheaper than the C
+library's.  Either way 10% came off that step.  How it works:
 
 * range reduction (Cody-Waite): ``x = k ln2 + r`` with ``k = round(x / ln2)``, ``ln2``
   split in two parts so ``k * ln2_hi`` is exact, leaving ``|r| <= ln2 / 2``;
