@@ -45,10 +45,15 @@ from numba.extending import intrinsic
 def _softplus(u):
     # log(1 + exp(u)) without overflow: max(u, 0) + log1p(exp(-|u|))
     return max(u, 0.0) + math.log1p(math.exp(-abs(u)))
+'''
 
-# ---- exp as vectorizable arithmetic: symbackprop/codegen/vector_exp.py ----
 
-''' + kernel_text(vector_exp).replace("{", "{{").replace("}", "}}")
+def module_header(version: str, model: str, formulas: str) -> str:
+    """The top of every generated module: what it was made from, its imports and helpers
+    (``_softplus``, and ``_exp`` copied from :mod:`.vector_exp`)."""
+    return (HEADER.format(version=comment(version), model=comment(model), formulas=formulas)
+            + "\n# ---- exp as vectorizable arithmetic: symbackprop/codegen/vector_exp.py ----\n\n"
+            + kernel_text(vector_exp))
 
 
 def comment(text: str) -> str:
@@ -246,7 +251,7 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
 
     structure = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
                  if net.is_dense else repr(net))
-    out = [HEADER.format(version=comment(version), model=comment(structure), formulas=formulas), "", ""]
+    out = [module_header(version, structure, formulas), "", ""]
     out += function(f"forward(a0, {params})", _allocations(deriv, backward=False) + sizes + forward + [f"return a{depth}"])
     out += function(f"loss(a0, Y, {params}, l1, l2)", _allocations(deriv, backward=False) + sizes + forward + loss
                     + ["return L"])

@@ -1,7 +1,7 @@
 """Lowering: index-level statements to loop nests (or ``np.dot``) as Python source lines.
 
 A statement ``target[n, j] = expr`` holds for every value of its loop indices.  Lowering
-turns it into nested ``for`` loops, with three rewrites that matter for speed:
+turns it into nested ``for`` loops, with these rewrites, which matter for speed:
 
 * a contraction ``Sum_k A[., k] * B[k, .]`` becomes one ``np.dot`` call (BLAS), with the
   operands transposed as their index order requires;
@@ -99,8 +99,9 @@ class Lowerer:
             return None
         name = self.printer.doprint(target.base)
         # into an existing array: BLAS writes the product in place, no temporary
-        if into_existing and right.endswith(".T") and right[:-2] in self.transposed:
-            lines = self._dot_through_copy(left, right[:-2], self.transposed[right[:-2]], name)
+        weight = self.printer.doprint(Bm.base)
+        if into_existing and tuple(Bm.indices) == (t1, k) and weight in self.transposed:  # left · weightᵀ
+            lines = self._dot_through_copy(left, weight, self.transposed[weight], name)
         else:
             lines = [f"np.dot({left}, {right}, {name})" if into_existing else f"{name} = np.dot({left}, {right})"]
         if rest != 0:
@@ -264,8 +265,9 @@ class Lowerer:
         inner = INDENT * len(names)
         if condition != 1:
             raise NotImplementedError(f"ArgMax condition {condition} is not a set of loop bounds")
-        lines += [inner + f"if {self.printer.doprint(value.xreplace(renames))} > {best}:",
-                  inner + INDENT + f"{best} = {self.printer.doprint(value.xreplace(renames))}",
+        shown = self.printer.doprint(value.xreplace(renames))
+        lines += [inner + f"if {shown} > {best}:",
+                  inner + INDENT + f"{best} = {shown}",
                   inner + INDENT + f"{arg} = {self.printer.doprint(position)}"]
         deps[arg] = self._vars(e, loop_vars, deps)
         items.append(_Item(self._level(e, loop_vars, deps), lines))
@@ -292,4 +294,3 @@ def is_contraction(term: sp.Expr) -> bool:
         return False
     k, lo, _ = term.limits[0]
     return lo == 0 and all(list(f.indices).count(k) == 1 for f in factors)
-

@@ -12,7 +12,7 @@ import sympy as sp
 
 from ..derive.unrolled import UnrolledDerivation
 from ..simplify.opcount import cse
-from .index_kernels import HEADER, comment
+from .index_kernels import comment, module_header
 from .lowering import INDENT
 from .printer import KernelPrinter
 from .training_kernel import training_source
@@ -87,7 +87,7 @@ def generate_unrolled_module(unrolled: UnrolledDerivation, version: str) -> str:
                 + [INDENT * 2 + line for line in body]
                 + [INDENT + line for line in after] + ["", ""])
 
-    out = [HEADER.format(version=comment(version), model=comment(repr(net)) + " (unrolled)", formulas=formulas), "", ""]
+    out = [module_header(version, repr(net) + " (unrolled)", formulas), "", ""]
     out += fn(f"forward(a0, {params})", [f"out = np.empty((B, {net.n_outputs}))"],
               sample_in + forward + [f"out[n, {k}] = {name}" for k, name in enumerate(outputs)], ["return out"])
     out += fn(f"loss(a0, Y, {params}, l1, l2)", ["total = 0.0"],
