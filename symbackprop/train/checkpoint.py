@@ -18,7 +18,7 @@ import numpy as np
 from ..atomic import write_atomically
 from ..errors import ArchitectureError, CheckpointError
 from ..model.network import Network, check_dtype
-from ..model.parameters import Parameters
+from ..model.parameters import Parameters, aligned_copy
 from .normalize import Normalizer
 from .optimizers import Optimizer
 
@@ -86,12 +86,12 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     try:
         network = Network.from_spec(header["model"])
         flat = arrays["params"]
-        params = Parameters(network.param_shapes(), np.ascontiguousarray(flat, dtype=check_dtype(flat.dtype)))
+        params = Parameters(network.param_shapes(), aligned_copy(flat, check_dtype(flat.dtype)))
         normalizer = Normalizer(header.get("normalizer", "none"), arrays.get("norm_shift"), arrays.get("norm_scale"))
         optimizer = None
         if header.get("optimizer"):
             optimizer = Optimizer(**header["optimizer"])
-            optimizer.state = {k[4:]: np.array(v) for k, v in arrays.items() if k.startswith("opt_")}
+            optimizer.state = {k[4:]: aligned_copy(v) for k, v in arrays.items() if k.startswith("opt_")}
     except (KeyError, TypeError, ValueError, ArchitectureError) as exc:
         raise CheckpointError(f"{path} is a damaged symbackprop checkpoint: {exc}") from None
     if not np.all(np.isfinite(params.flat)):

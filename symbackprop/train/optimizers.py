@@ -22,6 +22,7 @@ import numpy as np
 from ..codegen.update_rules import (RULE_ADAM, RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP, RULE_SGD,
                                     clip_by_norm, clip_by_value, update)
 from ..errors import TrainingError
+from ..model.parameters import aligned_zeros
 
 __all__ = ["OPTIMIZERS", "Optimizer", "Schedule", "clip_by_norm", "clip_by_value"]
 
@@ -64,13 +65,15 @@ class Optimizer:
         under torch.optim's names, so checkpoints and resumed runs see the same state.
         """
         name, empty = self.name, np.zeros(0, dtype=p.dtype)
+
+        def state(key: str) -> np.ndarray:  # aligned like the parameters (see model/parameters.py)
+            return self.state.setdefault(key, aligned_zeros(p.size, p.dtype))
         if name in ("momentum", "nesterov"):
-            return _RULES[name], self.state.setdefault("velocity", np.zeros_like(p)), empty, self.momentum, 0.0, 0.0
+            return _RULES[name], state("velocity"), empty, self.momentum, 0.0, 0.0
         if name == "rmsprop":
-            return _RULES[name], self.state.setdefault("square_avg", np.zeros_like(p)), empty, self.alpha, 0.0, self.eps
+            return _RULES[name], state("square_avg"), empty, self.alpha, 0.0, self.eps
         if name == "adam":
-            return (_RULES[name], self.state.setdefault("exp_avg", np.zeros_like(p)),
-                    self.state.setdefault("exp_avg_sq", np.zeros_like(p)), self.beta1, self.beta2, self.eps)
+            return _RULES[name], state("exp_avg"), state("exp_avg_sq"), self.beta1, self.beta2, self.eps
         return _RULES[name], empty, empty, 0.0, 0.0, 0.0
 
     def step(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
