@@ -38,6 +38,36 @@ def test_product_with_a_transposed_weight_goes_through_a_copy_when_the_weight_is
     expr = sp.Sum(W[i, j] * d[n, j], (j, 0, m - 1))
     lines = Lowerer(transposed={"W2": "W2T"}).assign(g[n, i], expr, [(n, "B"), (i, "m1")], into_existing=True)
     assert lines[0] == "if W2.shape[1] <= 16:"
-    assert "W2T[_tj, _ti] = W2[_ti, _tj]" in lines[3] and lines[4].strip() == "np.dot(d, W2T, g1)"
-    assert lines[-1].strip() == "np.dot(d, W2.T, g1)"
-    assert Lowerer().assign(g[n, i], expr, [(n, "B"), (i, "m1")], into_existing=True) == ["np.dot(d, W2.T, g1)"]
+    assert "W2T[_tj, _ti] = W2[_ti, _tj]" in lines[3] and lines[4].strip() == "_matmul(d, W2T, g1)"
+    assert lines[-1].strip() == "_matmul(d, W2.T, g1)"
+    assert Lowerer().assign(g[n, i], expr, [(n, "B"), (i, "m1")], into_existing=True) == ["_matmul(d, W2.T, g1)"]
+
+
+z1, a1, g1, d1, Y = (sp.IndexedBase(name) for name in ("z1", "a1", "g1", "d1", "Y"))
+WORK = {"z1": ("B", "m1"), "a1": ("B", "m1"), "g1": ("B", "m1"), "d1": ("B", "m1"), "z2": ("B", "m2")}
+LOOPS = [(n, "B"), (j, "m1")]
+
+
+def test_elementwise_statement_over_work_arrays_runs_as_one_flat_loop():
+    low = Lowerer(contiguous=WORK)
+    relu_grad = sp.Piecewise((1, z1[n, j] > 0), (0, True)) * g1[n, j]
+    lines = low.assign(d1[n, j], relu_grad, LOOPS, into_existing=True)
+    assert lines[0].startswith("for _e") and lines[0].endswith(" in range(d1_flat.size):")
+    assert len(lines) == 2 and "z1_flat[_e" in lines[1] and "g1_flat[_e" in lines[1]
+    assert low.flat_views == {"d1", "z1", "g1"}
+
+
+def test_statements_that_are_not_elementwise_over_one_shape_keep_their_loop_nest():
+    low = Lowerer(contiguous=WORK)
+    cases = [
+        (a1[n, j], Y[n, j] * z1[n, j]),          # Y is the caller's array: maybe not contiguous
+        (a1[n, j], z1[n, j] + sp.IndexedBase("b1")[j]),  # a bias: broadcast along rows
+        (a1[n, j], z1[n, j] * j),                # an index outside a subscript
+        (a1[n, j], sp.IndexedBase("z2")[n, j]),  # another shape
+        (a1[n, j], z1[j, n]),                    # transposed read
+    ]
+    for target, expr in cases:
+        lines = low.assign(target, expr, LOOPS, into_existing=True)
+        assert lines[:2] == ["for n in range(B):", "    for j in range(m1):"], (target, expr, lines)
+    assert low.flat_views == set()
+

@@ -22,9 +22,9 @@ from ..derive.index_level import B, IndexDerivation, Statement, n
 from ..derive.layer_rules import dims
 from ..model.layers import Dense
 from ..simplify.stabilize import stabilize
-from . import vector_exp
+from . import blas_product, vector_exp
 from .copied_source import kernel_text
-from .lowering import INDENT, Lowerer
+from .lowering import INDENT, Lowerer, flat_view
 from .printer import KernelPrinter
 from .training_kernel import KERNEL_DECORATOR, training_source
 
@@ -38,7 +38,13 @@ import math
 
 import numpy as np
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
+
+try:  # Numba's BLAS call generator, for _matmul (np.dot's own path without it)
+    from numba.np.linalg import call_xxgemm, ensure_blas
+except ImportError:
+    call_xxgemm = ensure_blas = None
 
 
 @njit(cache=True, inline="always")
@@ -50,10 +56,12 @@ def _softplus(u):
 
 def module_header(version: str, model: str, formulas: str) -> str:
     """The top of every generated module: what it was made from, its imports and helpers
-    (``_softplus``, and ``_exp`` copied from :mod:`.vector_exp`)."""
+    (``_softplus``, ``_exp`` copied from :mod:`.vector_exp`, ``_matmul`` from :mod:`.blas_product`)."""
     return (HEADER.format(version=comment(version), model=comment(model), formulas=formulas)
             + "\n# ---- exp as vectorizable arithmetic: symbackprop/codegen/vector_exp.py ----\n\n"
-            + kernel_text(vector_exp))
+            + kernel_text(vector_exp)
+            + "\n\n# ---- matrix products straight into BLAS: symbackprop/codegen/blas_product.py ----\n\n"
+            + kernel_text(blas_product))
 
 
 def comment(text: str) -> str:
@@ -227,6 +235,23 @@ def _allocations(deriv: IndexDerivation, backward: bool) -> list[str]:
     return lines
 
 
+def _work_arrays(deriv: IndexDerivation) -> dict[str, tuple[str, ...]]:
+    """The float work arrays of :func:`_allocations` (``z``, ``a``, ``g``, ``d`` of every
+    layer), each with the code of its extents: all C-contiguous, made by the kernel."""
+    work = {}
+    for rule in deriv.layers:
+        l = rule.layer
+        extents = ("B", *map(str, dims(deriv.network, l)))
+        work.update({f"{kind}{l}": extents for kind in ("z", "a", "g", "d")})
+    work.pop(f"g{len(deriv.layers)}", None)  # the output layer has d only
+    return work
+
+
+def _flat_views(names: set[str]) -> list[str]:
+    """Lines making the one-dimensional views that flat loops use (see ``Lowerer._as_flat_loop``)."""
+    return [f"{flat_view(name)} = {name}.reshape(-1)" for name in sorted(names)]
+
+
 def generate_index_module(deriv: IndexDerivation, version: str) -> str:
     """Python source of the kernel module for ``deriv``.
 
@@ -241,10 +266,15 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
     printer = KernelPrinter()
     formulas = "\n".join(f"#   {comment(str(s))}" for s in deriv.statements())
     sizes = _sizes(deriv)
-    forward = _forward_body(deriv, Lowerer(printer))
+    work = _work_arrays(deriv)
+    forward_lowerer = Lowerer(printer, contiguous=work)
+    forward = _forward_body(deriv, forward_lowerer)
     loss = Lowerer(printer).assign(sp.Symbol("L"), _loss_expr(deriv), [])
-    backward = _backward_body(deriv, Lowerer(printer, transposed=_transpose_buffers(deriv)))
-    with_backward = _allocations(deriv, backward=True)
+    backward_lowerer = Lowerer(printer, transposed=_transpose_buffers(deriv), contiguous=work)
+    backward = _backward_body(deriv, backward_lowerer)
+    forward_only = _allocations(deriv, backward=False) + _flat_views(forward_lowerer.flat_views)
+    with_backward = (_allocations(deriv, backward=True)
+                     + _flat_views(forward_lowerer.flat_views | backward_lowerer.flat_views))
 
     def function(signature: str, body: list[str]) -> list[str]:
         return [KERNEL_DECORATOR, f"def {signature}:"] + _indent(body) + ["", ""]
@@ -252,11 +282,10 @@ def generate_index_module(deriv: IndexDerivation, version: str) -> str:
     structure = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
                  if net.is_dense else repr(net))
     out = [module_header(version, structure, formulas), "", ""]
-    out += function(f"forward(a0, {params})", _allocations(deriv, backward=False) + sizes + forward + [f"return a{depth}"])
-    out += function(f"loss(a0, Y, {params}, l1, l2)", _allocations(deriv, backward=False) + sizes + forward + loss
-                    + ["return L"])
-    out += function(f"evaluate(a0, Y, {params}, l1, l2)", _allocations(deriv, backward=False) + sizes + forward
-                    + loss + [f"return L, a{depth}"])
+    out += function(f"forward(a0, {params})", forward_only + sizes + forward + [f"return a{depth}"])
+    out += function(f"loss(a0, Y, {params}, l1, l2)", forward_only + sizes + forward + loss + ["return L"])
+    out += function(f"evaluate(a0, Y, {params}, l1, l2)", forward_only + sizes + forward + loss
+                    + [f"return L, a{depth}"])
     out += function(f"loss_and_grad(a0, Y, {params}, {grads}, l1, l2)",
                     with_backward + sizes + forward + loss + backward + ["return L"])
     out.append(training_source(params, grads, len(net.input_shape), with_backward, sizes + forward + loss + backward))

@@ -1,10 +1,16 @@
-"""Lowering: index-level statements to loop nests (or ``np.dot``) as Python source lines.
+"""Lowering: index-level statements to loop nests (or BLAS calls) as Python source lines.
 
 A statement ``target[n, j] = expr`` holds for every value of its loop indices.  Lowering
 turns it into nested ``for`` loops, with these rewrites, which matter for speed:
 
-* a contraction ``Sum_k A[., k] * B[k, .]`` becomes one ``np.dot`` call (BLAS), with the
-  operands transposed as their index order requires;
+* a contraction ``Sum_k A[., k] * B[k, .]`` becomes one BLAS call (``_matmul`` into an
+  existing array, :mod:`.blas_product`; ``np.dot`` otherwise), with the operands
+  transposed as their index order requires;
+* an elementwise statement over whole work arrays of one shape (an activation, its
+  derivative times the incoming gradient) becomes one flat loop over their flat views,
+  ``a1_flat[e] = f(z1_flat[e])``: one loop instead of one per row, with no short row
+  remainder (8 rows of 10 softmax outputs are 10 vectors of 8, not 8 vectors and 16
+  scalars); 4% of a 64-16-10 step for ``exp``, 3% more for ReLU and its derivative;
 * ``A · Wᵀ`` into an existing array, for a weight ``W`` with a transpose buffer, goes
   through a contiguous copy of ``Wᵀ`` when ``W`` has few columns (see :data:`SMALL_FAN_OUT`);
 * a sum over the leading axis of row-major arrays (a bias gradient ``Sum_n d[n, j]``) is
@@ -57,6 +63,11 @@ class Lowerer:
     printer: KernelPrinter = field(default_factory=KernelPrinter)
     #: weight name -> name of a buffer of its transpose's shape (the backward pass's ``Wᵀ``)
     transposed: dict[str, str] = field(default_factory=dict)
+    #: work arrays the kernel allocates itself, C-contiguous: name -> the code of its extents
+    #: (``("B", "m1")``); elementwise statements over whole arrays of one shape run flat
+    contiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: arrays whose flat view (:func:`flat_view`) the lines produced so far use
+    flat_views: set[str] = field(default_factory=set)
     _ids: itertools.count = field(default_factory=itertools.count)
 
     def fresh(self, prefix: str) -> sp.Symbol:
@@ -76,6 +87,9 @@ class Lowerer:
         rows = self._as_row_accumulation(target, expr, loops, into_existing)
         if rows is not None:
             return rows
+        flat = self._as_flat_loop(target, expr, loops)
+        if flat is not None:
+            return flat
         return self._loop_nest(target, expr, loops, allocate=not into_existing)
 
     # -- contractions -----------------------------------------------------------------------
@@ -103,7 +117,7 @@ class Lowerer:
         if into_existing and tuple(Bm.indices) == (t1, k) and weight in self.transposed:  # left · weightᵀ
             lines = self._dot_through_copy(left, weight, self.transposed[weight], name)
         else:
-            lines = [f"np.dot({left}, {right}, {name})" if into_existing else f"{name} = np.dot({left}, {right})"]
+            lines = [f"_matmul({left}, {right}, {name})" if into_existing else f"{name} = np.dot({left}, {right})"]
         if rest != 0:
             lines += self._loop_nest(target, target + rest, loops, allocate=False)
         return lines
@@ -116,9 +130,9 @@ class Lowerer:
                 f"    for _ti in range({matrix}.shape[0]):",
                 f"        for _tj in range({matrix}.shape[1]):",
                 f"            {copy}[_tj, _ti] = {matrix}[_ti, _tj]",
-                f"    np.dot({left}, {copy}, {out})",
+                f"    _matmul({left}, {copy}, {out})",
                 "else:",
-                f"    np.dot({left}, {matrix}.T, {out})"]
+                f"    _matmul({left}, {matrix}.T, {out})"]
 
     def _operand(self, M: sp.Indexed, order: tuple) -> str | None:
         name = self.printer.doprint(M.base)
@@ -152,6 +166,31 @@ class Lowerer:
         extent = self.printer.doprint(hi + 1)
         return (self._loop_nest(target, sp.S.Zero, loops, allocate=not into_existing)
                 + self._loop_nest(target, target + body, [(k, extent)] + list(loops), allocate=False))
+
+    # -- elementwise statements over whole arrays -------------------------------------------------
+    def _as_flat_loop(self, target, expr, loops) -> list[str] | None:
+        """``t[n, j] = f(x[n, j], y[n, j], ...)`` as one loop over the arrays' flat views.
+
+        Applies when the target and every array the expression reads are work arrays of
+        :attr:`contiguous` whose extents are the statement's loops, each indexed by exactly
+        the loop indices in order, and no index appears outside an array subscript: then
+        element ``e`` of every flat view is the same ``(n, j)``.
+        """
+        if not (isinstance(target, sp.Indexed) and loops) or expr.has(sp.Sum, ArgMax, InRange):
+            return None
+        index = tuple(var for var, _ in loops)
+        extents = tuple(extent for _, extent in loops)
+        arrays = [target, *expr.atoms(sp.Indexed)]
+        names = [self.printer.doprint(array.base) for array in arrays]
+        if any(array.indices != index or self.contiguous.get(name) != extents for array, name in zip(arrays, names)):
+            return None
+        e = self.fresh("e")
+        views = {array: sp.IndexedBase(flat_view(name))[e] for array, name in zip(arrays, names)}
+        body = expr.xreplace(views)
+        if body.free_symbols & set(index):
+            return None
+        self.flat_views.update(names)
+        return self._loop_nest(views[target], body, [(e, f"{flat_view(names[0])}.size")], allocate=False)
 
     # -- loop nests ----------------------------------------------------------------------------
     def _loop_nest(self, target, expr, loops, allocate: bool) -> list[str]:
@@ -283,6 +322,11 @@ class Lowerer:
     def _level(self, expr: sp.Expr, loop_vars, deps) -> int:
         used = self._vars(expr, loop_vars, deps)
         return max((loop_vars.index(v) + 1 for v in used), default=0)
+
+
+def flat_view(name: str) -> str:
+    """The name of work array ``name``'s one-dimensional view (made once, where it is allocated)."""
+    return f"{name}_flat"
 
 
 def is_contraction(term: sp.Expr) -> bool:
