@@ -9,7 +9,10 @@ the same thread count.  For each it prints:
   timed per epoch over --epochs epochs and divided by the number of steps; the
   implementations take turns epoch by epoch, so drifting machine noise hits all alike,
   and each turn runs one untimed epoch before its timed one (see time_round_robin);
-* how many times faster symbackprop is (peer time / symbackprop time);
+* how many times faster symbackprop is: the median over rounds of (peer time / symbackprop
+  time) within one round, a paired comparison: this machine has slow spells that slow
+  every implementation alike for a while, and a ratio of two epochs timed moments apart
+  cancels them where a ratio of two medians does not;
 * the step time over the FLOP limit: 6 * batch * sum(fan_in * fan_out) floating-point
   operations at this machine's measured 512x512 matmul rate;
 * held-out test accuracy, and the largest weight difference from symbackprop's weights
@@ -40,7 +43,7 @@ DEFAULT_NETS = ["64-16-10:8", "64-64-10:32", "64-256-256-10:128"]
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nets", nargs="+", default=DEFAULT_NETS, help="SIZES:BATCH, e.g. 64-64-10:32")
-    parser.add_argument("--epochs", type=int, default=10, help="timed epochs per implementation (default 10)")
+    parser.add_argument("--epochs", type=int, default=20, help="timed epochs per implementation (default 20)")
     parser.add_argument("--threads", type=int, default=1, help="threads for every library (default 1)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--lr", type=float, default=0.01)
@@ -358,11 +361,11 @@ def make_peer(name: str, pb: Problem, threads: int):
 # ------------------------------------------------------------------------------ measuring
 def time_per_step(impl, pb: Problem) -> float:
     """Median seconds per step over the timed epochs; the first epoch (compile, caches) is untimed."""
-    return time_round_robin([impl], pb)[0]
+    return statistics.median(time_round_robin([impl], pb)[0])
 
 
-def time_round_robin(impls: list, pb: Problem) -> list[float]:
-    """Median seconds per step of each implementation, timing them in turns, epoch by epoch.
+def time_round_robin(impls: list, pb: Problem) -> list[list[float]]:
+    """Seconds per step of each implementation in each round, timing them in turns, epoch by epoch.
 
     Taking turns spreads this machine's drifting noise (other processes, clock changes)
     over every implementation alike, instead of over whichever happened to run then.  Each
@@ -382,7 +385,15 @@ def time_round_robin(impls: list, pb: Problem) -> list[float]:
             start = time.perf_counter()
             impl.epoch(order)
             per_step[k].append((time.perf_counter() - start) / pb.steps)
-    return [statistics.median(times) for times in per_step]
+    return per_step
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    """The 25th and 75th percentiles of ``values`` (both the value itself if there is one)."""
+    if len(values) < 2:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return q1, q3
 
 
 COMPILE_PROBE = "compile-probe"
@@ -424,20 +435,23 @@ def run_net(spec: str, args, rate: float) -> dict:
         except ImportError as exc:
             notes.append(f"{name} skipped: {exc.name or exc} is not installed (pip install -e '.[bench]')")
     rows, weights = [], []
-    for impl, seconds in zip(impls, time_round_robin(impls, pb)):
+    rounds = time_round_robin(impls, pb)
+    for impl, seconds in zip(impls, rounds):
         accuracy = float(np.mean(impl.predict(pb.X_test) == pb.y_test))
-        rows.append({"impl": impl.name, "step_us": seconds * 1e6, "accuracy": accuracy,
-                     "compile_s": impl.compile_seconds})
+        rows.append({"impl": impl.name, "step_us": statistics.median(seconds) * 1e6, "accuracy": accuracy,
+                     "compile_s": impl.compile_seconds,
+                     # paired: this implementation's epoch over ours in the same round
+                     "ours_faster": statistics.median(t / ours for t, ours in zip(seconds, rounds[0])),
+                     "ours_faster_quartiles": quartiles([t / ours for t, ours in zip(seconds, rounds[0])])})
         weights.append(impl.weights())
-    ours = rows[0]
     for row, final in zip(rows, weights):
-        row["ours_faster"] = row["step_us"] / ours["step_us"]
         row["x_flop_limit"] = row["step_us"] / (limit * 1e6)
         row["max_weight_diff"] = max(float(np.max(np.abs(a - b))) for a, b in zip(final, weights[0]))
     cold = warm = None
     if not args.no_compile_times:
         cold, warm = compile_times(sizes)
     return {"net": sizes_text, "batch": int(batch), "steps_per_epoch": pb.steps, "flop_limit_us": limit * 1e6,
+            "rounds": len(rounds[0]),
             "rows": rows, "cold_compile_s": cold, "warm_compile_s": warm, "notes": notes}
 
 
@@ -456,7 +470,9 @@ def print_result(res: dict) -> None:
     peers = [r for r in res["rows"][1:]]
     if peers:
         best = min(peers, key=lambda r: r["step_us"])
-        print(f"  fastest peer: {best['impl']}; symbackprop is {best['ours_faster']:.1f}× faster")
+        q1, q3 = best["ours_faster_quartiles"]
+        print(f"  fastest peer: {best['impl']}; symbackprop is {best['ours_faster']:.1f}× faster "
+              f"(median of {res['rounds']} paired rounds; quartiles {q1:.1f}–{q3:.1f}×)")
     for note in res["notes"]:
         print(f"  note: {note}")
 
