@@ -68,10 +68,9 @@ def test_header_lists_parameters_entry_points_and_formulas(tmp_path):
         assert entry in doc
     assert "d2[n, j] =" in doc and "gW1[i, j] =" in doc  # the formulas it implements
     assert "this model: 0, 0.5" in doc
-    imports = [line.strip() for line in text.splitlines() if line.strip().startswith(("import ", "from "))]
-    assert imports == ["import math", "import numpy as np", "from numba import njit, types",
-                       "from numba.core import cgutils", "from numba.extending import intrinsic",
-                       "from numba.np.linalg import call_xxgemm, ensure_blas"]
+    imports = [line.split()[1] for line in text.splitlines() if line.strip().startswith(("import ", "from "))]
+    assert {module.split(".")[0] for module in imports} == {"math", "numpy", "numba"}, imports
+    assert "def update(" in text and "def _matmul(" in text  # the shared kernels, copied in
 
 
 def test_cli_exports_a_trained_checkpoint(tmp_path, capsys):

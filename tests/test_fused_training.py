@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from symbackprop import Network, TrainingError
+from symbackprop.codegen.copied_source import standalone
 from symbackprop.train import Optimizer, fit
 from symbackprop.train.data import load_digits
 from symbackprop.train.loop import accuracy
@@ -86,17 +87,28 @@ def test_divergence_inside_the_fused_epoch_names_the_batch_and_keeps_the_step_co
     assert opt.steps < 5
 
 
-def test_generated_module_needs_only_math_numpy_and_numba():
-    compiled = Network.mlp([3, 4, 3], "relu").compile()
-    tree = ast.parse(compiled.source())
+def _imported_modules(source: str) -> set[str]:
     imported = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
+            imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module.split(".")[0])
-    assert imported == {"math", "numpy", "numba"}
-    assert "def train_epoch(" in compiled.source() and "def update(" in compiled.source()
+            imported.add(node.module)
+    return imported
+
+
+def test_cached_module_imports_the_shared_kernels_and_its_standalone_form_copies_them():
+    """The cache's module takes the model-independent kernels (compiled once per installation)
+    from symbackprop.codegen; the standalone form needs only math, NumPy and Numba."""
+    source = Network.mlp([3, 4, 3], "relu").compile().source()
+    cached = _imported_modules(source)
+    assert {m for m in cached if m.startswith("symbackprop")} == {"symbackprop.codegen.blas_product",
+                                                                  "symbackprop.codegen.update_rules"}
+    assert {m.split(".")[0] for m in cached} == {"math", "numpy", "numba", "symbackprop"}
+    assert "def train_epoch(" in source and "def update(" not in source
+    alone = standalone(source)
+    assert {m.split(".")[0] for m in _imported_modules(alone)} == {"math", "numpy", "numba"}
+    assert "def update(" in alone and "def _matmul(" in alone and "def train_epoch(" in alone
 
 
 def test_float32_training_runs_in_float32_and_tracks_float64():

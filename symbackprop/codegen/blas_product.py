@@ -12,8 +12,8 @@ transpose flag, as ``np.dot`` passes it.  Operands of any other layout, a result
 not C-contiguous (computed, then copied in), or a Numba without ``call_xxgemm`` (it is
 Numba's internal API) take ``np.dot``.
 
-The code below the marker is copied into every generated module (:mod:`.copied_source`);
-the generated module's header makes the same imports as this file.
+Cached kernel modules import ``_matmul`` from here; exported ones carry a copy of the code
+below the marker, with the same imports as this file (:mod:`.copied_source`).
 """
 import numpy as np
 from numba import njit, types

@@ -1,17 +1,37 @@
-"""Kernels that live in real files here and are also copied, as text, into generated modules.
+"""Kernels that live in real files here and reach generated modules as imports or as text.
 
-A generated kernel module must stand alone (it imports only ``math``, ``numpy`` and
-``numba``), yet some of its functions — the optimizer updates, the vectorizable ``exp`` —
-should have one definition that tests and the library import directly.  Such a file marks
-where its copyable part starts; everything from the marker on must use only what a
-generated module's header imports.
+A generated kernel module calls a few functions that do not depend on the model: the
+optimizer updates and clipping (:mod:`.update_rules`), the BLAS call (:mod:`.blas_product`)
+and the vectorizable ``exp`` (:mod:`.vector_exp`).  Each has one definition, in a file of
+this package that marks where its kernels start.  They reach a module in one of two ways:
+
+* **imported** (the *shared* kernels, in the kernel cache's modules): Numba compiles them
+  once per installation and caches them beside this package, so a new model's first
+  compile does not compile them again (about 1 s of a 64-64-10 network's 4.3 s);
+* **copied as source** (everything in an exported module, which must stand alone with
+  ``math``, ``numpy`` and ``numba``; and ``_exp`` everywhere, so that LLVM can inline it
+  into the loops that call it and vectorize them).
+
+Everything from a file's marker on must use only what a generated module's header imports
+(plus, for the shared kernels, the imports :data:`SHARED_IMPORTS` adds when copied).
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from types import ModuleType
 
 MARKER = "# -- kernels (copied into generated modules from here on) --\n"
+
+#: imports the shared kernels' source needs beyond a generated module's header
+SHARED_IMPORTS = """\
+from numba.core import cgutils
+
+try:  # Numba's BLAS call generator, for _matmul (np.dot's own path without it)
+    from numba.np.linalg import call_xxgemm, ensure_blas
+except ImportError:
+    call_xxgemm = ensure_blas = None
+"""
 
 
 def kernel_text(module: ModuleType) -> str:
@@ -20,3 +40,36 @@ def kernel_text(module: ModuleType) -> str:
     if MARKER not in text:
         raise ValueError(f"{module.__name__} has no kernel marker line")
     return text.split(MARKER, 1)[1].rstrip() + "\n"
+
+
+def _shared() -> list[tuple[ModuleType, tuple[str, ...]]]:
+    """The shared kernel modules and the names generated code uses from each."""
+    from . import blas_product, update_rules
+    return [(blas_product, ("_matmul",)),
+            (update_rules, ("RULE_SGD", "RULE_MOMENTUM", "RULE_NESTEROV", "RULE_RMSPROP", "RULE_ADAM",
+                            "update", "squared_norm", "clip_by_value", "clip_by_norm"))]
+
+
+def shared_imports() -> str:
+    """The block of a cached module that imports the shared kernels from this package."""
+    lines = ["# ---- model-independent kernels, compiled once per installation: symbackprop/codegen/ ----"]
+    for module, names in _shared():
+        wrapped = textwrap.wrap(", ".join(names), 88, initial_indent="    ", subsequent_indent="    ")
+        lines += [f"from {module.__name__} import (", *wrapped, ")"]
+    return "\n".join(lines) + "\n"
+
+
+def shared_copies() -> str:
+    """The same block for a standalone module: the shared kernels' source, copied."""
+    parts = ["# ---- model-independent kernels, copied from symbackprop/codegen/ ----\n", SHARED_IMPORTS]
+    for module, _ in _shared():
+        parts += [f"\n# from {Path(module.__file__).name}\n", kernel_text(module)]
+    return "".join(parts)
+
+
+def standalone(source: str) -> str:
+    """A cached module's ``source`` with the shared kernels copied in instead of imported."""
+    block = shared_imports()
+    if source.count(block) != 1:
+        raise ValueError("the module does not import the shared kernels as generated modules do")
+    return source.replace(block, shared_copies())

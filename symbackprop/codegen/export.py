@@ -1,8 +1,9 @@
 """Export a network's kernels as one standalone Python file that needs only NumPy and Numba.
 
-The generated kernel module already imports nothing but ``math``, ``numpy`` and ``numba``
-(the optimizer arithmetic is copied in as source).  Exporting puts a docstring in front
-of it that says what the file is: the model, the parameters in argument order with their
+The kernel cache's module imports a few model-independent kernels (the optimizer updates,
+the BLAS call) from symbackprop; the exported file carries their source instead
+(:func:`.copied_source.standalone`), so it imports nothing but ``math``, ``numpy`` and
+``numba``.  Exporting also puts a docstring in front of it that says what the file is: the model, the parameters in argument order with their
 shapes, every entry point, and the formulas the kernels implement; with trained
 parameters, their arrays go to an ``.npz`` file beside it.  The exported file can be
 vendored into a project that has neither SymPy nor symbackprop installed.
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..atomic import write_atomically, write_text_atomically
 from ..errors import SymbackpropError
+from .copied_source import standalone
 
 if TYPE_CHECKING:
     from ..model.network import Network
@@ -82,7 +84,7 @@ def export_source(network: "Network", view: str = "index", cache_dir=None,
               *formulas]
     doc = "\n".join(lines).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     # the cache's comment header (provenance, formulas) is replaced by the docstring above
-    body = compiled.source().splitlines(keepends=True)
+    body = standalone(compiled.source()).splitlines(keepends=True)
     while body and body[0].startswith("#"):
         body.pop(0)
     return f'"""{doc}\n"""\n' + "".join(body)

@@ -12,7 +12,8 @@ The generated module defines, for a network with parameters ``W1, b1, ..., WL, b
 
 ``a0`` is ``(B, features)``, or ``(B, channels, rows, cols)`` for an image network.  Each
 is an ``@njit(cache=True)`` function in a real file, so Numba caches the machine code on
-disk.  The module imports only ``math``, ``numpy`` and ``numba``.
+disk.  The module imports ``math``, ``numpy``, ``numba`` and the shared kernels of
+:mod:`symbackprop.codegen` (:mod:`.copied_source`), never SymPy.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from ..derive.index_level import B, IndexDerivation, Statement, n
 from ..derive.layer_rules import dims
 from ..model.layers import Dense
 from ..simplify.stabilize import stabilize
-from . import blas_product, vector_exp
-from .copied_source import kernel_text
+from . import vector_exp
+from .copied_source import kernel_text, shared_imports
 from .lowering import INDENT, Lowerer, flat_view
 from .printer import KernelPrinter
 from .training_kernel import KERNEL_DECORATOR, training_source
@@ -38,13 +39,7 @@ import math
 
 import numpy as np
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
-
-try:  # Numba's BLAS call generator, for _matmul (np.dot's own path without it)
-    from numba.np.linalg import call_xxgemm, ensure_blas
-except ImportError:
-    call_xxgemm = ensure_blas = None
 
 
 @njit(cache=True, inline="always")
@@ -56,12 +51,11 @@ def _softplus(u):
 
 def module_header(version: str, model: str, formulas: str) -> str:
     """The top of every generated module: what it was made from, its imports and helpers
-    (``_softplus``, ``_exp`` copied from :mod:`.vector_exp`, ``_matmul`` from :mod:`.blas_product`)."""
+    (``_softplus``; ``_exp`` copied from :mod:`.vector_exp`; the shared kernels, ``_matmul``
+    and the optimizer updates, imported: see :mod:`.copied_source`)."""
     return (HEADER.format(version=comment(version), model=comment(model), formulas=formulas)
             + "\n# ---- exp as vectorizable arithmetic: symbackprop/codegen/vector_exp.py ----\n\n"
-            + kernel_text(vector_exp)
-            + "\n\n# ---- matrix products straight into BLAS: symbackprop/codegen/blas_product.py ----\n\n"
-            + kernel_text(blas_product))
+            + kernel_text(vector_exp) + "\n\n" + shared_imports())
 
 
 def comment(text: str) -> str:

@@ -3,15 +3,12 @@
 ``train_epoch`` runs a whole epoch in compiled code: it gathers each mini-batch by a
 shuffled index array, runs the module's step lines (forward, loss, backward into work
 arrays allocated once), checks the loss and gradient are finite, clips, and calls the
-optimizer ``update`` from :mod:`.update_rules`, whose source is copied into the module so
-the module stays standalone.  One call per epoch means no Python between forward,
-backward and update; the work arrays are made once for the whole batches and once more
-for a shorter last batch.
+optimizer ``update`` from :mod:`.update_rules` (a shared kernel: see :mod:`.copied_source`).
+One call per epoch means no Python between forward, backward and update; the work arrays
+are made once for the whole batches and once more for a shorter last batch.
 """
 from __future__ import annotations
 
-from . import update_rules
-from .copied_source import kernel_text
 from .lowering import INDENT
 
 #: every network kernel: cached on disk; ``reassoc`` lets LLVM vectorize sums (it assumes
@@ -83,7 +80,7 @@ def _gather(input_ndim: int) -> list[str]:
 
 
 def training_source(params: str, grads: str, input_ndim: int, allocate: list[str], step: list[str]) -> str:
-    """The update rules and ``train_epoch`` for a network with these parameter arguments.
+    """``train_epoch`` for a network with these parameter arguments.
 
     ``input_ndim``: axes of one sample (1 for features, 3 for images); ``allocate``: lines
     creating the work arrays for a batch ``a0``; ``step``: lines that compute the batch's
@@ -93,5 +90,4 @@ def training_source(params: str, grads: str, input_ndim: int, allocate: list[str
                                step=_block(step, 3),
                                input_shape=", ".join(f"X.shape[{k}]" for k in range(1, input_ndim + 1)),
                                gather=_block(_gather(input_ndim), 4))
-    return ("# ---- parameter updates and clipping: symbackprop/codegen/update_rules.py ----\n\n"
-            + kernel_text(update_rules) + "\n\n# ---- one epoch of training in one call ----\n\n" + epoch)
+    return "# ---- one epoch of training in one call ----\n\n" + epoch

@@ -2,10 +2,11 @@
 
 This file is the one definition of every optimizer's arithmetic.  It is used twice:
 
-* imported, by :class:`symbackprop.train.optimizers.Optimizer` for a step taken from Python;
-* as *source text*, copied verbatim below the marker line into every generated kernel
-  module, so the fused ``train_epoch`` kernel can call ``update`` without leaving compiled
-  code and the module still needs only ``math``, ``numpy`` and ``numba``.
+* imported, by :class:`symbackprop.train.optimizers.Optimizer` for a step taken from
+  Python, and by every cached kernel module, whose fused ``train_epoch`` calls ``update``
+  without leaving compiled code (Numba compiles these functions once per installation);
+* as *source text*, copied verbatim from the marker line on into an exported module,
+  which must need only ``math``, ``numpy`` and ``numba`` (see :mod:`.copied_source`).
 
 So this file may import nothing else, and everything below the marker must be plain
 ``@njit`` functions.  The rules follow ``torch.optim`` (same state, same order of
