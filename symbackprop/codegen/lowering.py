@@ -87,7 +87,7 @@ class Lowerer:
         rows = self._as_row_accumulation(target, expr, loops, into_existing)
         if rows is not None:
             return rows
-        flat = self._as_flat_loop(target, expr, loops)
+        flat = self._as_flat_loop(target, expr, loops) if into_existing else None
         if flat is not None:
             return flat
         return self._loop_nest(target, expr, loops, allocate=not into_existing)
