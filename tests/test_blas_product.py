@@ -13,6 +13,8 @@ def _operand(rng, shape, layout, dtype):
     return rng.standard_normal((shape[0], 2 * shape[1])).astype(dtype)[:, ::2]  # strided: np.dot's path
 
 
+# a strided operand takes np.dot's path on purpose; Numba warns that it is slower
+@pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaPerformanceWarning")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("layouts", [("C", "C"), ("F", "C"), ("C", "F"), ("F", "F"), ("A", "C"), ("C", "A")])
 def test_matmul_matches_numpy_for_every_operand_layout(layouts, dtype):
