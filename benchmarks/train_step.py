@@ -438,11 +438,10 @@ def run_net(spec: str, args, rate: float) -> dict:
     rounds = time_round_robin(impls, pb)
     for impl, seconds in zip(impls, rounds):
         accuracy = float(np.mean(impl.predict(pb.X_test) == pb.y_test))
+        paired = [t / ours for t, ours in zip(seconds, rounds[0])]  # its epoch over ours, round by round
         rows.append({"impl": impl.name, "step_us": statistics.median(seconds) * 1e6, "accuracy": accuracy,
-                     "compile_s": impl.compile_seconds,
-                     # paired: this implementation's epoch over ours in the same round
-                     "ours_faster": statistics.median(t / ours for t, ours in zip(seconds, rounds[0])),
-                     "ours_faster_quartiles": quartiles([t / ours for t, ours in zip(seconds, rounds[0])])})
+                     "compile_s": impl.compile_seconds, "ours_faster": statistics.median(paired),
+                     "ours_faster_quartiles": quartiles(paired)})
         weights.append(impl.weights())
     for row, final in zip(rows, weights):
         row["x_flop_limit"] = row["step_us"] / (limit * 1e6)

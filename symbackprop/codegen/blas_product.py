@@ -13,19 +13,21 @@ not C-contiguous (computed, then copied in), or a Numba without ``call_xxgemm`` 
 Numba's internal API) take ``np.dot``.
 
 Cached kernel modules import ``_matmul`` from here; exported ones carry a copy of the code
-below the marker, with the same imports as this file (:mod:`.copied_source`).
+below the marker, which therefore makes the imports a module's header does not
+(:mod:`.copied_source`).
 """
 import numpy as np
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
+
+# -- kernels (copied into generated modules from here on) --
+
+from numba.core import cgutils  # noqa: E402  (copied with the kernels: a module's header lacks it)
 
 try:  # Numba's own BLAS call generator (internal API): without it _matmul is np.dot
     from numba.np.linalg import call_xxgemm, ensure_blas
 except ImportError:  # pragma: no cover - depends on the Numba release
     call_xxgemm = ensure_blas = None
-
-# -- kernels (copied into generated modules from here on) --
 
 
 def _dot_into(a, b, out):

@@ -12,8 +12,8 @@ this package that marks where its kernels start.  They reach a module in one of 
   ``math``, ``numpy`` and ``numba``; and ``_exp`` everywhere, so that LLVM can inline it
   into the loops that call it and vectorize them).
 
-Everything from a file's marker on must use only what a generated module's header imports
-(plus, for the shared kernels, the imports :data:`SHARED_IMPORTS` adds when copied).
+Everything from a file's marker on must use only what a generated module's header imports,
+or import the rest itself (``blas_product.py`` does).
 """
 from __future__ import annotations
 
@@ -22,17 +22,6 @@ from pathlib import Path
 from types import ModuleType
 
 MARKER = "# -- kernels (copied into generated modules from here on) --\n"
-
-#: imports the shared kernels' source needs beyond a generated module's header
-SHARED_IMPORTS = """\
-from numba.core import cgutils
-
-try:  # Numba's BLAS call generator, for _matmul (np.dot's own path without it)
-    from numba.np.linalg import call_xxgemm, ensure_blas
-except ImportError:
-    call_xxgemm = ensure_blas = None
-"""
-
 
 def kernel_text(module: ModuleType) -> str:
     """The part of ``module``'s file from the marker on, as source text for a generated module."""
@@ -61,7 +50,7 @@ def shared_imports() -> str:
 
 def shared_copies() -> str:
     """The same block for a standalone module: the shared kernels' source, copied."""
-    parts = ["# ---- model-independent kernels, copied from symbackprop/codegen/ ----\n", SHARED_IMPORTS]
+    parts = ["# ---- model-independent kernels, copied from symbackprop/codegen/ ----\n"]
     for module, _ in _shared():
         parts += [f"\n# from {Path(module.__file__).name}\n", kernel_text(module)]
     return "".join(parts)
