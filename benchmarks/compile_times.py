@@ -22,12 +22,13 @@ CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
+import symbackprop
 from symbackprop import Network
 from symbackprop.train import train_sgd
 sizes = [int(s) for s in sys.argv[1].split(",")]
 net = Network.mlp(sizes, "relu")
 t1 = time.perf_counter()
-compiled = net.compile(cache_dir=sys.argv[2])
+compiled = symbackprop.compile(net, cache_dir=sys.argv[2])
 t2 = time.perf_counter()
 rng = np.random.default_rng(0)
 X = rng.normal(size=(64, sizes[0])); y = rng.integers(0, sizes[-1], size=64)

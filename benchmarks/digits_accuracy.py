@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
+import symbackprop
 from symbackprop import Network
 from symbackprop.train import Normalizer, Schedule, accuracy, fit, load_digits
 
@@ -25,7 +26,7 @@ def main() -> None:
         data = load_digits(seed=seed, val_fraction=0.0)
         normalizer = Normalizer("standard").fit(data.X_train)
         net = Network.mlp([64, 512, 10], "relu", l2=0.001)
-        compiled = net.compile()
+        compiled = symbackprop.compile(net)
         params = net.init_params(seed)
         fit(compiled, params, normalizer.transform(data.X_train), data.y_train, epochs=100, lr=0.001, batch_size=16,
             optimizer="adam", schedule=Schedule("exponential", 0.95), seed=seed)

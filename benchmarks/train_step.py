@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import symbackprop
 
 DEFAULT_NETS = ["64-16-10:8", "64-64-10:32", "64-256-256-10:128"]
 
@@ -114,7 +115,7 @@ class Symbackprop:
         from symbackprop import Parameters
         from symbackprop.train import Optimizer
         self.pb = pb
-        self.compiled = pb.network.compile(dtype=pb.dtype)
+        self.compiled = symbackprop.compile(pb.network, dtype=pb.dtype)
         self.params = Parameters(pb.network.param_shapes(), dtype=pb.dtype)
         self.grads = self.params.zeros_like()
         self.optimizer = Optimizer("momentum", momentum=pb.mu)
@@ -402,9 +403,11 @@ COMPILE_PROBE = "compile-probe"
 def compile_probe(sizes: str, cache: str) -> None:
     """(Child process) derive + generate + compile one network; prints the seconds as JSON."""
     start = time.perf_counter()
+    import symbackprop
     from symbackprop import Network
     imported = time.perf_counter()
-    compiled = Network.mlp([int(s) for s in sizes.split("-")], "relu", "softmax", "cce").compile(cache_dir=cache)
+    net = Network.mlp([int(s) for s in sizes.split("-")], "relu", "softmax", "cce")
+    compiled = symbackprop.compile(net, cache_dir=cache)
     done = time.perf_counter()
     print(json.dumps({"import": imported - start, "compile": done - imported, "from_cache": compiled.from_cache}))
 

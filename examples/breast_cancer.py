@@ -4,6 +4,7 @@ Standardised inputs, binary cross-entropy, Adam, early stopping on the validatio
 
     python examples/breast_cancer.py
 """
+import symbackprop
 from symbackprop import Network
 from symbackprop.train import Normalizer, accuracy, fit, load_breast_cancer
 
@@ -13,7 +14,7 @@ normalizer = Normalizer("standard").fit(data.X_train)
 X_train, X_val, X_test = (normalizer.transform(X) for X in (data.X_train, data.X_val, data.X_test))
 
 net = Network.mlp([data.n_features, 16, 1], activation="tanh", loss="bce", l2=1e-3)
-compiled = net.compile()
+compiled = symbackprop.compile(net)
 print(compiled.report)
 
 params = net.init_params(seed=0)

@@ -1,10 +1,11 @@
 """Train a digits classifier from Python: the same pipeline as `symbackprop train`."""
+import symbackprop
 from symbackprop import Network
 from symbackprop.train import accuracy, load_digits, train_sgd
 
 data = load_digits(seed=0, val_fraction=0.1)
 net = Network.mlp([data.n_features, 256, data.n_classes], activation="relu", loss="cce")
-compiled = net.compile()
+compiled = symbackprop.compile(net)
 print(compiled.report)
 print("kernel source:", compiled.source_path)
 

@@ -2,15 +2,16 @@
 
     python examples/xor.py
 """
+import symbackprop
 from symbackprop import Dense, Network
 from symbackprop.train import train_sgd
 
 net = Network([Dense(2, 3, "sigmoid"), Dense(3, 1, "sigmoid")], loss="bce")
 
 print("Index-level chain rule:")
-print(net.derive())
+print(symbackprop.derivation(net))
 
-unrolled = net.derive_unrolled()
+unrolled = symbackprop.derivation(net, "unrolled")
 print("\n∂L/∂W1_0_1 =", unrolled.gradient("W1_0_1"))
 print("           =", unrolled.gradient("W1_0_1", expanded=True))
 
@@ -18,11 +19,11 @@ X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
 Y = [0, 1, 1, 0]
 
 # one backprop step on the input (0, 1), every number tied to its formula
-step = net.explain(X[1], [Y[1]], param="W1[1,1]", lr=2.0)
+step = symbackprop.explanation(net, X[1], [Y[1]], param="W1[1,1]", lr=2.0)
 print()
 print(step.to_text().split("4. Backward pass")[0])
 
-compiled = net.compile()
+compiled = symbackprop.compile(net)
 params = net.init_params(seed=0)
 loss, grads = compiled.loss_and_grad(X, Y, params)
 print("loss", loss, "\n∂L/∂W1 =\n", grads["W1"])

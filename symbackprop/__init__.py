@@ -1,8 +1,13 @@
 """symbackprop: backpropagation you can read, check and compile.
 
-The pipeline, one sub-package per stage::
+The pipeline, one sub-package per stage, each importing only the stages before it::
 
-    model  ->  derive  ->  simplify  ->  codegen  ->  train
+    model  ->  derive  ->  simplify  ->  codegen  ->  train      (explain beside them)
+
+This package is the face over them: the model's classes, and one function per later
+stage, each taking the network: ``derivation(net)``, ``compile(net)``,
+``explanation(net, x, y)`` (named apart from the ``derive`` and ``explain`` packages,
+whose names a function here would collide with).
 
 The model classes are loaded on first use (``from symbackprop import Network`` loads SymPy
 and NumPy; Numba is imported when a network is compiled).  Importing the package itself
@@ -12,7 +17,7 @@ loads neither, so a generated kernel module can import the shared kernels of
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from .errors import (ArchitectureError, CacheError, CheckpointError, DataError, LossMismatchError, SymbackpropError,
                      TrainingError, UnknownActivationError, UnknownLossError)
@@ -20,14 +25,58 @@ from .errors import (ArchitectureError, CacheError, CheckpointError, DataError, 
 __version__ = "0.1.0"
 
 #: public names defined in sub-packages, imported when first asked for
-_LAZY = {name: ".model" for name in ("AvgPool2D", "Conv2D", "Dense", "Flatten", "MaxPool2D", "Network", "Parameters")}
+_LAZY = {name: ".model" for name in ("Activation", "AvgPool2D", "Conv2D", "Dense", "Flatten", "Layer", "Loss",
+                                     "MaxPool2D", "Network", "Parameters", "register_activation", "register_layer",
+                                     "register_loss")}
 
 if TYPE_CHECKING:
-    from .model import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, Network, Parameters
+    from .codegen.compiled import CompiledNetwork
+    from .explain.explanation import Explanation
+    from .model import (Activation, AvgPool2D, Conv2D, Dense, Flatten, Layer, Loss, MaxPool2D, Network, Parameters,
+                        register_activation, register_layer, register_loss)
 
-__all__ = ["ArchitectureError", "AvgPool2D", "CacheError", "CheckpointError", "Conv2D", "DataError", "Dense", "Flatten",
-           "LossMismatchError", "MaxPool2D", "Network", "Parameters", "SymbackpropError", "TrainingError",
-           "UnknownActivationError", "UnknownLossError", "__version__"]
+__all__ = ["Activation", "ArchitectureError", "AvgPool2D", "CacheError", "CheckpointError", "Conv2D", "DataError",
+           "Dense", "Flatten", "Layer", "Loss", "LossMismatchError", "MaxPool2D", "Network", "Parameters",
+           "SymbackpropError", "TrainingError", "UnknownActivationError", "UnknownLossError", "__version__", "compile",
+           "derivation", "explanation", "register_activation", "register_layer", "register_loss"]
+
+#: what :func:`derivation` can write
+VIEWS = ("index", "unrolled", "naive")
+
+
+def derivation(network: "Network", view: str = "index"):
+    """Stage 2: the chain rule for ``network``.
+
+    ``index``: one generic element per layer (:class:`~symbackprop.derive.IndexDerivation`,
+    what the kernels are made from); ``unrolled``: every scalar ∂L/∂w of a small dense
+    network with named intermediates; ``naive``: the fully substituted loss differentiated
+    once per parameter (for comparison).
+    """
+    from .derive import derive_index_level, derive_naive, derive_unrolled
+    if view == "index":
+        return derive_index_level(network)
+    if view == "unrolled":
+        return derive_unrolled(network)
+    if view == "naive":
+        return derive_naive(derive_unrolled(network))
+    raise ValueError(f"unknown derivation view {view!r}; choose one of: {', '.join(VIEWS)}")
+
+
+def compile(network: "Network", view: str = "index", cache_dir: str | None = None, warm_up: bool = True,
+            dtype: str = "float64") -> "CompiledNetwork":
+    """Stages 2-4: derive, simplify and compile Numba kernels for ``network`` (or load them
+    from the on-disk cache).  ``warm_up`` compiles the training kernels now, in precision
+    ``dtype``, rather than on their first call."""
+    from .codegen.compiled import compile_network
+    return compile_network(network, view=view, cache_dir=cache_dir, warm_up=warm_up, dtype=dtype)
+
+
+def explanation(network: "Network", x: Sequence[float], y, params: "Parameters | None" = None, param: str = "W1[0,1]",
+            lr: float = 0.1, seed: int = 0) -> "Explanation":
+    """One backprop step on input ``x`` and target ``y``, every number tied to its formula
+    (see :func:`symbackprop.explain.explain`); prints as text, renders in Jupyter."""
+    from .explain import explain as explain_step
+    return explain_step(network, x, y, params=params, param=param, lr=lr, seed=seed)
 
 
 def __getattr__(name: str):

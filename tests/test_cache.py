@@ -8,8 +8,9 @@ import textwrap
 import numpy as np
 import pytest
 
+import symbackprop
 from symbackprop import Dense, Network
-from symbackprop.model import network as network_module
+from symbackprop import derive as derive_stage
 
 
 def _net(width=4):
@@ -17,15 +18,15 @@ def _net(width=4):
 
 
 def test_second_compile_skips_derivation_and_codegen(tmp_path, monkeypatch):
-    first = _net().compile(cache_dir=tmp_path)
+    first = symbackprop.compile(_net(), cache_dir=tmp_path)
     assert not first.from_cache
     assert first.source_path.is_file() and first.source_path.parent.parent == tmp_path
 
-    def no_derivation(self):
+    def no_derivation(network):
         raise AssertionError("derivation ran although the cache holds this model")
 
-    monkeypatch.setattr(network_module.Network, "derive", no_derivation)
-    second = _net().compile(cache_dir=tmp_path)
+    monkeypatch.setattr(derive_stage, "derive_index_level", no_derivation)
+    second = symbackprop.compile(_net(), cache_dir=tmp_path)
     assert second.from_cache
     assert second.report == first.report
     X = np.random.default_rng(0).normal(size=(4, 3))
@@ -34,23 +35,24 @@ def test_second_compile_skips_derivation_and_codegen(tmp_path, monkeypatch):
 
 
 def test_other_widths_reuse_the_compiled_kernels(tmp_path):
-    small = _net(4).compile(cache_dir=tmp_path, warm_up=False)
-    wide = _net(9).compile(cache_dir=tmp_path, warm_up=False)
+    small = symbackprop.compile(_net(4), cache_dir=tmp_path, warm_up=False)
+    wide = symbackprop.compile(_net(9), cache_dir=tmp_path, warm_up=False)
     assert wide.folder == small.folder  # same structure: same kernels
     assert wide.report.n_params != small.report.n_params  # but each model has its own report
 
 
 def test_damaged_entry_is_rebuilt(tmp_path):
-    first = _net().compile(cache_dir=tmp_path, warm_up=False)
+    first = symbackprop.compile(_net(), cache_dir=tmp_path, warm_up=False)
     source = first.source_path.read_text()
     first.source_path.write_text(source[: len(source) // 2])  # a truncated write
     # a fresh process would import the damaged file; check the cache notices and rebuilds it
     from symbackprop.codegen.cache import _read_entry
     assert _read_entry(first.folder) is None
     code = textwrap.dedent(f"""
+        import symbackprop
         from symbackprop import Dense, Network
         net = Network([Dense(3, 4, "sigmoid"), Dense(4, 2, "softmax")], loss="cce")
-        c = net.compile(cache_dir={str(tmp_path)!r})
+        c = symbackprop.compile(net, cache_dir={str(tmp_path)!r})
         print(c.from_cache)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -59,7 +61,7 @@ def test_damaged_entry_is_rebuilt(tmp_path):
 
 
 def test_kernels_run_without_sympy(tmp_path):
-    compiled = _net().compile(cache_dir=tmp_path)
+    compiled = symbackprop.compile(_net(), cache_dir=tmp_path)
     assert "sympy" not in compiled.source()
     code = textwrap.dedent(f"""
         import sys
@@ -91,8 +93,8 @@ def test_cache_entry_is_written_atomically(tmp_path, monkeypatch):
     monkeypatch.setattr(cache.os, "rename", failing_rename)
     from symbackprop import CacheError
     with pytest.raises(CacheError, match="cannot write the kernel cache"):
-        _net().compile(cache_dir=tmp_path, warm_up=False)
+        symbackprop.compile(_net(), cache_dir=tmp_path, warm_up=False)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("index-")]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
     monkeypatch.setattr(cache.os, "rename", real_rename)
-    assert not _net().compile(cache_dir=tmp_path, warm_up=False).from_cache
+    assert not symbackprop.compile(_net(), cache_dir=tmp_path, warm_up=False).from_cache

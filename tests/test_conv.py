@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
+import symbackprop
 from symbackprop import (ArchitectureError, AvgPool2D, Conv2D, DataError, Dense, Flatten, MaxPool2D, Network,
                          SymbackpropError)
-from symbackprop.derive.symbolic import InRange
+from symbackprop.model.notation import InRange
 
 from .conftest import random_problem
 from .reference import finite_difference_grad, torch_loss_and_grad
@@ -54,7 +55,7 @@ def _relative(a, b):
 
 
 def check_against_torch(net: Network, batch: int = 4, seed: int = 0) -> None:
-    compiled = net.compile(warm_up=False)
+    compiled = symbackprop.compile(net, warm_up=False)
     X, Y, params = random_problem(net, batch, seed)
     loss, grads = compiled.loss_and_grad(X, Y, params)
     ref_loss, ref_grads = torch_loss_and_grad(net, X, Y, params)
@@ -80,7 +81,7 @@ SMOOTH = Network([Conv2D(2, 3, (3, 2), stride=2, padding="same", activation="tan
 
 
 def test_every_gradient_entry_matches_central_differences():
-    compiled = SMOOTH.compile(warm_up=False)
+    compiled = symbackprop.compile(SMOOTH, warm_up=False)
     X, Y, params = random_problem(SMOOTH, 3, seed=5)
     _, grads = compiled.loss_and_grad(X, Y, params)
     numeric = finite_difference_grad(lambda: compiled.loss(X, Y, params), params)
@@ -88,7 +89,7 @@ def test_every_gradient_entry_matches_central_differences():
 
 
 def test_images_may_come_flat_or_shaped():
-    compiled = SMOOTH.compile(warm_up=False)
+    compiled = symbackprop.compile(SMOOTH, warm_up=False)
     X, Y, params = random_problem(SMOOTH, 3, seed=1)
     flat = compiled.forward(X, params)
     shaped = compiled.forward(X.reshape(3, 2, 7, 6), params)
@@ -100,7 +101,7 @@ def test_images_may_come_flat_or_shaped():
 # -- the derived formulas have the textbook forms ---------------------------------------------
 
 def _rule(net, layer):
-    return net.derive().layers[layer - 1]
+    return symbackprop.derivation(net).layers[layer - 1]
 
 
 def test_kernel_gradient_is_the_correlation_of_the_input_with_delta():
@@ -129,7 +130,7 @@ def test_input_gradient_is_the_full_convolution_of_delta_with_the_flipped_kernel
 
 def test_max_pooling_routes_the_error_to_each_window_winner():
     net = Network([MaxPool2D(2), Flatten(), Dense(4, 2, "softmax")], loss="cce", input_shape=(1, 4, 4))
-    text = str(net.derive())
+    text = str(symbackprop.derivation(net))
     assert "am1[n, c, y, x] = argmax_(p, q) a0[n, c, p + 2*y, q + 2*x]" in text
     assert "KroneckerDelta(2*p + q, am1[n, c, y, x])*a0[n, c, p + 2*y, q + 2*x]" in text
 
@@ -138,7 +139,7 @@ def test_image_derivation_does_not_grow_with_channels():
     def rules(channels):
         net = Network([Conv2D(1, channels, 3, padding="same", activation="relu"), MaxPool2D(2), Flatten(),
                        Dense(channels * 16, 10, "softmax")], loss="cce", input_shape=(1, 8, 8))
-        return [str(s) for s in net.derive().statements()]
+        return [str(s) for s in symbackprop.derivation(net).statements()]
     assert rules(2) == rules(64)
 
 
@@ -172,7 +173,7 @@ def test_image_network_round_trips_through_its_spec():
 
 def test_unrolled_view_refuses_image_networks():
     with pytest.raises(ArchitectureError, match="image layers compile from the index-level rules"):
-        SMOOTH.compile(view="unrolled")
+        symbackprop.compile(SMOOTH, view="unrolled")
 
 
 # -- the command line ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import symbackprop
 from symbackprop import (ArchitectureError, DataError, Dense, LossMismatchError, Network, SymbackpropError,
                          TrainingError, UnknownActivationError, UnknownLossError)
 from symbackprop.cli import main
@@ -44,7 +45,8 @@ def test_every_error_is_a_symbackprop_error():
 
 @pytest.fixture(scope="module")
 def compiled():
-    return Network([Dense(3, 4, "tanh"), Dense(4, 2, "softmax")], loss="cce").compile(warm_up=False)
+    net = Network([Dense(3, 4, "tanh"), Dense(4, 2, "softmax")], loss="cce")
+    return symbackprop.compile(net, warm_up=False)
 
 
 def _calls(compiled):
@@ -94,7 +96,7 @@ def test_bad_training_settings_are_named(compiled, settings, message):
 def test_divergence_names_the_epoch_and_batch(compiled):
     from symbackprop.train import train_sgd
     net = Network([Dense(3, 1, "identity")], loss="mse")
-    c = net.compile(warm_up=False)
+    c = symbackprop.compile(net, warm_up=False)
     params = net.init_params(0)
     X = np.random.default_rng(0).normal(size=(8, 3)) * 1e3
     with pytest.raises(TrainingError, match=r"training diverged at epoch \d+, batch \d+"):

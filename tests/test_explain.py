@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pytest
 
+import symbackprop
 from symbackprop import Dense, Network
 from symbackprop.cli import main
 from symbackprop.errors import ArchitectureError, DataError
@@ -172,7 +173,7 @@ def test_chain_rule_paths_sum_to_the_compiled_kernels_gradient(case):
     param = "W1[1,2]" if case == "softmax" else "W1[0,1]"
     ex = explain(net, x, y, param=param)
     params = teaching_params(net, 0)
-    _, grads = net.compile(warm_up=False).loss_and_grad(np.array([x]), np.array([y]), params)
+    _, grads = symbackprop.compile(net, warm_up=False).loss_and_grad(np.array([x]), np.array([y]), params)
     layer, i, j = (int(v) for v in re.findall(r"\d+", param))
     kernel = grads[f"W{layer}"][i, j]
     paths = sum(p.value for p in ex.chain.paths) + (ex.chain.penalty.value if ex.chain.penalty else 0.0)

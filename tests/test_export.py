@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+import symbackprop
 from symbackprop import Network
 from symbackprop.cli import main
 from symbackprop.codegen.export import export_module
@@ -50,7 +51,7 @@ def test_exported_module_runs_without_sympy_or_symbackprop(tmp_path):
     assert result.returncode == 0, result.stderr
     got = json.loads(result.stdout)
     assert got["modules"] == []
-    compiled = net.compile(warm_up=False)
+    compiled = symbackprop.compile(net, warm_up=False)
     assert np.array(got["out"]) == pytest.approx(compiled.forward(X, params), rel=1e-12)
     loss, grads = compiled.loss_and_grad(X, Y, params)
     assert got["loss"] == pytest.approx(loss, rel=1e-12)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import symbackprop
 from symbackprop import Network, TrainingError
 from symbackprop.codegen.copied_source import standalone
 from symbackprop.train import Optimizer, fit
@@ -50,7 +51,7 @@ def step_by_step(compiled, params, X, Y, orders, batch_size, opt, lr, clip_value
 @pytest.mark.parametrize("clip", [{}, {"clip_value": 0.05}, {"clip_norm": 0.5}])
 def test_fused_epoch_equals_the_step_by_step_loop(optimizer, clip):
     net = Network.mlp([5, 7, 3], "tanh", l2=0.01)
-    compiled = net.compile()
+    compiled = symbackprop.compile(net)
     X, Y, start = random_problem(net, 23, seed=3)  # 23 rows, batch 5: the last batch has 3
     lr = 0.01 if optimizer in ("rmsprop", "adam") else 0.1
     fused_params, loop_params = start.copy(), start.copy()
@@ -72,7 +73,8 @@ def test_unrolled_and_index_kernels_train_to_the_same_weights():
     results = []
     for view in ("index", "unrolled"):
         params = start.copy()
-        fit(net.compile(view=view), params, X, Y, epochs=2, lr=0.5, batch_size=4, optimizer="momentum", seed=2)
+        fit(symbackprop.compile(net, view=view), params, X, Y, epochs=2, lr=0.5, batch_size=4, optimizer="momentum",
+            seed=2)
         results.append(params.flat)
     np.testing.assert_allclose(results[0], results[1], rtol=1e-10, atol=1e-13)
 
@@ -83,7 +85,7 @@ def test_divergence_inside_the_fused_epoch_names_the_batch_and_keeps_the_step_co
     Y = np.full((40, 1), 1e200)
     opt = Optimizer("sgd")
     with pytest.raises(TrainingError, match=r"diverged at epoch 1, batch \d+"):
-        fit(net.compile(), params, X, Y, epochs=1, lr=1.0, batch_size=8, optimizer=opt)
+        fit(symbackprop.compile(net), params, X, Y, epochs=1, lr=1.0, batch_size=8, optimizer=opt)
     assert opt.steps < 5
 
 
@@ -100,7 +102,7 @@ def _imported_modules(source: str) -> set[str]:
 def test_cached_module_imports_the_shared_kernels_and_its_standalone_form_copies_them():
     """The cache's module takes the model-independent kernels (compiled once per installation)
     from symbackprop.codegen; the standalone form needs only math, NumPy and Numba."""
-    source = Network.mlp([3, 4, 3], "relu").compile().source()
+    source = symbackprop.compile(Network.mlp([3, 4, 3], "relu")).source()
     cached = _imported_modules(source)
     assert {m for m in cached if m.startswith("symbackprop")} == {"symbackprop.codegen.blas_product",
                                                                   "symbackprop.codegen.update_rules"}
@@ -114,7 +116,7 @@ def test_cached_module_imports_the_shared_kernels_and_its_standalone_form_copies
 def test_float32_training_runs_in_float32_and_tracks_float64():
     data = load_digits(seed=0)
     net = Network.mlp([64, 32, 10], "relu")
-    compiled = net.compile()
+    compiled = symbackprop.compile(net)
     results = {}
     for dtype in ("float64", "float32"):
         params = net.init_params(0, dtype=dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import symbackprop
 from symbackprop import Network
 from symbackprop.cli import main
 from symbackprop.explain.gradient_flow import default_setups, gradient_flow, plot_gradient_flow
@@ -46,7 +47,7 @@ def test_plot(flow, tmp_path):
 def test_fit_records_layer_norms_of_the_same_gradient_the_kernel_returns():
     data = load_xor(seed=0)
     net = Network.mlp([2, 4, 4, 1], "tanh", loss="bce")
-    compiled = net.compile(warm_up=False)
+    compiled = symbackprop.compile(net, warm_up=False)
     params = net.init_params(0)
     before = layer_gradient_norms(compiled, params, data.X_train, data.y_train)
     _, grads = compiled.loss_and_grad(data.X_train, data.y_train, params)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import symbackprop
 from symbackprop import Dense, Network
 
 from .conftest import random_problem
@@ -38,7 +39,7 @@ def problems(draw):
 @given(problem=problems())
 def test_gradients_of_drawn_architectures(problem):
     net, batch, seed = problem
-    compiled = net.compile(warm_up=False)
+    compiled = symbackprop.compile(net, warm_up=False)
     X, Y, params = random_problem(net, batch, seed)
     loss, grads = compiled.loss_and_grad(X, Y, params)
     ref_loss, ref = torch_loss_and_grad(net, X, Y, params)

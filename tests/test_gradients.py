@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import symbackprop
 from symbackprop import Dense, Network
 from symbackprop.model import ACTIVATIONS, LOSSES
 
@@ -32,7 +33,7 @@ def _relative(a, b):
 
 
 def _check_against_references(net, batch=5, seed=0, fd=True):
-    compiled = net.compile(warm_up=False)  # compiles the kernels it calls, on first call
+    compiled = symbackprop.compile(net, warm_up=False)  # compiles the kernels it calls, on first call
     X, Y, params = random_problem(net, batch, seed)
     loss, grads = compiled.loss_and_grad(X, Y, params)
     ref_loss, ref_grads = torch_loss_and_grad(net, X, Y, params)
@@ -65,7 +66,7 @@ def test_deeper_networks(hidden, depth):
 def test_wide_and_narrow_layers_take_both_paths_of_the_transposed_product():
     """``g = d · Wᵀ`` copies ``Wᵀ`` for a weight with at most 16 columns and uses BLAS's
     transposed product above that: W2 (20 x 24) takes one path, W3 (24 x 3) the other."""
-    src = _net([5, 20, 24, 3], "tanh", "softmax", "cce").compile(warm_up=False).source()
+    src = symbackprop.compile(_net([5, 20, 24, 3], "tanh", "softmax", "cce"), warm_up=False).source()
     assert "if W2.shape[1] <= 16:" in src and "if W3.shape[1] <= 16:" in src
     _check_against_references(_net([5, 20, 24, 3], "tanh", "softmax", "cce"), batch=6)
 
@@ -74,7 +75,7 @@ def test_unrolled_kernels_match_index_kernels():
     for hidden, output, loss in [("tanh", "softmax", "cce"), ("sigmoid", "sigmoid", "bce"), ("relu", "identity", "mse"),
                                  ("softmax", "tanh", "mse")]:
         net = _net([3, 4, 3, 3], hidden, output, loss)
-        index, unrolled = net.compile(view="index", warm_up=False), net.compile(view="unrolled", warm_up=False)
+        index, unrolled = symbackprop.compile(net, view="index", warm_up=False), symbackprop.compile(net, view="unrolled", warm_up=False)
         X, Y, params = random_problem(net, 6, seed=3)
         l1, g1 = index.loss_and_grad(X, Y, params)
         l2, g2 = unrolled.loss_and_grad(X, Y, params)

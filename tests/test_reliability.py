@@ -1,6 +1,7 @@
 """Trying to break symbackprop: numerical extremes, hostile input, concurrent caches, hostile names."""
 from __future__ import annotations
 
+import symbackprop
 import os
 import subprocess
 import sys
@@ -34,7 +35,7 @@ def _extreme_inputs(n_in):
 @pytest.mark.parametrize("hidden,output,loss", EXTREME_NETS)
 def test_extreme_inputs_and_exact_targets_stay_finite(hidden, output, loss):
     net = Network([Dense(4, 5, hidden), Dense(5, 3 if output == "softmax" else 2, output)], loss=loss)
-    compiled = net.compile(warm_up=False)
+    compiled = symbackprop.compile(net, warm_up=False)
     params = net.init_params(0)
     params["W2"][...] *= 1e3  # output logits of order 1e3 and beyond
     n_out = net.n_outputs
@@ -137,9 +138,10 @@ def test_divergence_stops_with_epoch_and_batch_and_keeps_last_good_checkpoint(tm
 
 def test_two_processes_compiling_the_same_model_both_succeed(tmp_path):
     code = textwrap.dedent(f"""
+        import symbackprop
         from symbackprop import Dense, Network
         net = Network([Dense(3, 5, "tanh"), Dense(5, 4, "leaky_relu"), Dense(4, 3, "softmax")], loss="cce")
-        c = net.compile(cache_dir={str(tmp_path)!r})
+        c = symbackprop.compile(net, cache_dir={str(tmp_path)!r})
         print(c.folder.name)
     """)
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -157,21 +159,21 @@ def test_two_processes_compiling_the_same_model_both_succeed(tmp_path):
 def test_entries_of_another_library_version_are_never_used(tmp_path, monkeypatch):
     import symbackprop
     net = Network([Dense(2, 3, "tanh"), Dense(3, 2, "softmax")], loss="cce")
-    first = net.compile(cache_dir=tmp_path, warm_up=False)
+    first = symbackprop.compile(net, cache_dir=tmp_path, warm_up=False)
     monkeypatch.setattr(symbackprop, "__version__", "999.0")
-    other = net.compile(cache_dir=tmp_path, warm_up=False)
+    other = symbackprop.compile(net, cache_dir=tmp_path, warm_up=False)
     assert not other.from_cache and other.folder != first.folder
 
 
 def test_corrupt_metadata_is_rebuilt(tmp_path):
     net = Network([Dense(2, 3, "sigmoid"), Dense(3, 1, "sigmoid")], loss="bce")
-    first = net.compile(cache_dir=tmp_path, warm_up=False)
+    first = symbackprop.compile(net, cache_dir=tmp_path, warm_up=False)
     (first.folder / "meta.json").write_text("{ not json")
     from symbackprop.codegen.cache import _read_entry
     assert _read_entry(first.folder) is None
-    code = f"from symbackprop import Dense, Network\n" \
+    code = f"import symbackprop\nfrom symbackprop import Dense, Network\n" \
            f"n = Network([Dense(2, 3, 'sigmoid'), Dense(3, 1, 'sigmoid')], loss='bce')\n" \
-           f"print(n.compile(cache_dir={str(tmp_path)!r}, warm_up=False).from_cache)"
+           f"print(symbackprop.compile(n, cache_dir={str(tmp_path)!r}, warm_up=False).from_cache)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
     assert _read_entry(first.folder) is not None
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+import symbackprop
 from symbackprop import Dense, Network
 
 from .reference import torch_loss_and_grad
@@ -26,7 +27,7 @@ def _params_with_logits(net, logits):
 @pytest.mark.parametrize("scale", [1e3, -1e3])
 def test_softmax_cross_entropy_extreme_logits(scale):
     net = _single_layer("softmax", "cce", 3)
-    compiled = net.compile(warm_up=False)
+    compiled = symbackprop.compile(net, warm_up=False)
     params = _params_with_logits(net, np.array([scale, 0.0, -scale]))
     X = np.array([[1.0, 0.0], [1.0, 0.0]])
     Y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
@@ -42,7 +43,7 @@ def test_softmax_cross_entropy_extreme_logits(scale):
 @pytest.mark.parametrize("target", [0.0, 1.0])
 def test_sigmoid_binary_cross_entropy_extreme_logits(logit, target):
     net = _single_layer("sigmoid", "bce", 1)
-    compiled = net.compile(warm_up=False)
+    compiled = symbackprop.compile(net, warm_up=False)
     params = _params_with_logits(net, np.array([logit]))
     X, Y = np.array([[1.0, 0.0]]), np.array([[target]])
     loss, grads = compiled.loss_and_grad(X, Y, params)
@@ -58,7 +59,7 @@ def test_sigmoid_binary_cross_entropy_extreme_logits(logit, target):
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "softmax"])
 def test_saturated_hidden_layers_stay_finite(hidden):
     net = Network([Dense(3, 4, hidden), Dense(4, 3, "softmax")], loss="cce")
-    compiled = net.compile(warm_up=False)
+    compiled = symbackprop.compile(net, warm_up=False)
     params = net.init_params(1)
     params["W1"][...] *= 1e3  # hidden z of order 1e3
     X = np.random.default_rng(0).normal(size=(5, 3))
@@ -70,7 +71,7 @@ def test_saturated_hidden_layers_stay_finite(hidden):
 def test_relu_derivative_at_zero_is_zero():
     """The documented convention: relu'(0) = 0, as in PyTorch."""
     net = Network([Dense(1, 1, "relu")], loss="mse")
-    compiled = net.compile(warm_up=False)
+    compiled = symbackprop.compile(net, warm_up=False)
     params = net.init_params(0)
     params["W1"][...] = 1.0
     params["b1"][...] = 0.0

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArchitectureError
-from ..model.network import Network, check_dtype
-from ..model.parameters import Parameters
+from ..model.network import Network
+from ..model.parameters import Parameters, check_dtype
 from ..simplify.report import OpCountReport
 from .update_rules import RULE_SGD
 
@@ -144,6 +144,20 @@ class CompiledNetwork:
         return seconds
 
 
+def kernel_structure(network: Network) -> dict:
+    """What index-level kernels depend on: the key they are cached under.
+
+    A network whose every layer reads its width from its parameters (dense layers:
+    ``W.shape[1]``) compiles to kernels that serve any widths: the kinds, activations,
+    loss and which penalties are on are enough.  Other layers' loops are compiled for
+    their exact geometry (kernel, stride, padding, image size): their key is the spec.
+    """
+    if not all(type(layer).width_from is not None for layer in network.layers):
+        return network.spec()
+    return {"layers": [layer.kind for layer in network.layers], "activations": [l.activation for l in network.layers],
+            "loss": network.loss.name, "l1": network.l1 > 0, "l2": network.l2 > 0}
+
+
 def compile_network(network: Network, view: str = "index", cache_dir=None, warm_up: bool = True,
                     dtype: str | np.dtype = "float64") -> CompiledNetwork:
     """Derive, simplify, generate and compile kernels for ``network`` (or load them from cache).
@@ -169,8 +183,9 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
 
     @functools.cache
     def derivation():  # only on a cache miss, and at most once
+        from ..derive import derive_index_level, derive_unrolled
         start = time.perf_counter()
-        value = network.derive() if view == "index" else network.derive_unrolled()
+        value = derive_index_level(network) if view == "index" else derive_unrolled(network)
         timings["derive"] = time.perf_counter() - start
         return value
 
@@ -193,7 +208,7 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
         count = count_index if view == "index" else count_unrolled_program
         return count(derivation()).to_dict()
 
-    structure = network.structure() if view == "index" else network.spec()
+    structure = kernel_structure(network) if view == "index" else network.spec()
     start = time.perf_counter()
     module, meta, kernels_cached, folder = load_or_build(structure, view, build, cache_dir)
     report_path = cache_root(cache_dir) / "reports" / f"{view}-{entry_key(network.spec(), view)[:24]}.json"

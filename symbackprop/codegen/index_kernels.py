@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..derive.index_level import B, IndexDerivation, Statement, n
-from ..derive.layer_rules import dims
-from ..model.layers import Dense
+from ..derive.index_level import B, IndexDerivation, Statement, dims, n
 from ..simplify.stabilize import stabilize
 from . import vector_exp
 from .copied_source import kernel_text, shared_imports
@@ -91,7 +89,7 @@ def _sizes(deriv: IndexDerivation) -> list[str]:
 
 def _dense_output(net, l: int) -> bool:
     """Boundary ``l`` is a dense layer's output: its width is read from ``W{l}``."""
-    return l > 0 and isinstance(net.layers[l - 1], Dense)
+    return l > 0 and type(net.layers[l - 1]).width_from is not None
 
 
 def _shape(deriv: IndexDerivation, l: int) -> str:
@@ -186,7 +184,7 @@ def _transpose_buffers(deriv: IndexDerivation) -> dict[str, str]:
     the name of a work array of ``Wᵀ``'s shape (see ``lowering.SMALL_FAN_OUT``)."""
     net = deriv.network
     return {f"W{rule.layer}": f"W{rule.layer}T" for rule in deriv.layers
-            if isinstance(net.layers[rule.layer - 1], Dense) and any(s.role == "grad_input" for s in rule.backward)}
+            if _dense_output(net, rule.layer) and any(s.role == "grad_input" for s in rule.backward)}
 
 
 def _backward_body(deriv: IndexDerivation, low: Lowerer) -> list[str]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..derive.symbolic import ArgMax, InRange, loop_bounds, take_brackets
+from ..model.notation import ArgMax, InRange, loop_bounds, take_brackets
 from ..simplify.opcount import cse
 from .printer import KernelPrinter
 

@@ -1,6 +1,7 @@
 """Index-level chain rule: the rule of one generic element of each layer.
 
-Each layer's forward rule comes from :mod:`.layer_rules`; for a dense layer ``l`` with
+Each layer's forward rule comes from the layer itself (:meth:`Layer.forward_rule
+<symbackprop.model.layers.Layer.forward_rule>`); for a dense layer ``l`` with
 inputs ``a{l-1}`` the model gives, for the generic sample ``n`` and neuron ``j``::
 
     z{l}[n, j] = Sum_i a{l-1}[n, i] * W{l}[i, j] + b{l}[j]
@@ -26,23 +27,28 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from .layer_rules import B, dims, forward_rule, i, j, n, width
-from .symbolic import assert_same_function, collapse_deltas, exp_through_ratio, factor_sums, through_output
+from ..model import naming
+from ..model.layers import Buffer, ForwardRule, Layer, RuleContext
+from ..model.network import Network
+from ..model.notation import B, L1, L2, Y, boundary_dims, i, j, n, summed, width
+from .rewrites import assert_same_function, collapse_deltas, exp_through_ratio, factor_sums, through_output
 
-if TYPE_CHECKING:
-    from ..model.network import Network
+__all__ = ["B", "IndexDerivation", "L1", "L2", "LayerRule", "Statement", "Y", "derive_index_level", "dims",
+           "forward_rule", "i", "j", "n", "width"]
 
-__all__ = ["B", "IndexDerivation", "L1", "L2", "LayerRule", "Statement", "Y", "derive_index_level", "i", "j", "n",
-           "width"]
 
-#: the targets
-Y = sp.IndexedBase("Y")
-#: L1 and L2 regularisation coefficients (kernel arguments, so changing them does not recompile)
-L1, L2 = sp.symbols("l1 l2", nonnegative=True)
+def dims(network: Network, l: int) -> tuple[sp.Symbol, ...]:
+    """The size symbols of boundary ``l`` of ``network`` (``(m_l,)`` or ``(C_l, rows_l, cols_l)``)."""
+    return boundary_dims(network.shapes[l], l)
+
+
+def forward_rule(network: Network, l: int) -> ForwardRule:
+    """The forward rule of layer ``l`` (1-based), as the layer writes it where it sits."""
+    ctx = RuleContext(l, dims(network, l - 1), dims(network, l), network.shapes[l - 1], network.shapes[l])
+    return network.layers[l - 1].forward_rule(ctx)
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ class LayerRule:
 
     layer: int
     activation: str
+    #: the layer the rules belong to (``explain`` reads what each rule means from it)
+    kind: Layer
     z: Statement
     a: Statement
     delta: Statement
@@ -82,6 +90,8 @@ class LayerRule:
     grad_input: Statement | None
     #: statements the forward rule needs before ``z`` (max pooling's arg max)
     before: list[Statement] = field(default_factory=list)
+    #: the arrays those statements write, with their dtypes
+    buffers: list[Buffer] = field(default_factory=list)
 
     @property
     def forward(self) -> list[Statement]:
@@ -95,7 +105,8 @@ class LayerRule:
     @property
     def delta_is_gradient(self) -> bool:
         """``d`` is the incoming gradient ``g`` unchanged (identity activation): the kernels share the buffer."""
-        return self.delta.expr == sp.IndexedBase(f"g{self.layer}")[self.delta.target.indices]
+        incoming = sp.IndexedBase(naming.array(naming.INCOMING, self.layer))
+        return self.delta.expr == incoming[self.delta.target.indices]
 
     @property
     def backward(self) -> list[Statement]:
@@ -106,7 +117,7 @@ class LayerRule:
 class IndexDerivation:
     """Stage 2's value: index-level statements for the forward pass, loss and gradients."""
 
-    network: "Network"
+    network: Network
     layers: list[LayerRule]
     loss: Statement
     #: the per-sample loss written through the output layer's ``z`` (for stable logs)
@@ -135,18 +146,17 @@ class IndexDerivation:
         return "\n".join(str(s) for s in self.statements())
 
 
-def penalty(network: "Network", W: sp.IndexedBase, index: tuple[sp.Symbol, ...], loops) -> sp.Expr:
+def penalty(network: Network, W: sp.IndexedBase, index: tuple[sp.Symbol, ...], loops) -> sp.Expr:
     """``l1 * Σ|W| + l2/2 * ΣW²`` for one weight array, with the terms the network asks for."""
-    limits = tuple((var, 0, extent - 1) for var, extent in loops)
     out = sp.S.Zero
     if network.l1 > 0:
-        out += L1 * sp.Sum(sp.Abs(W[index]), *limits)
+        out += L1 * summed(sp.Abs(W[index]), *loops)
     if network.l2 > 0:
-        out += L2 / 2 * sp.Sum(W[index] ** 2, *limits)
+        out += L2 / 2 * summed(W[index] ** 2, *loops)
     return out
 
 
-def derive_index_level(network: "Network") -> IndexDerivation:
+def derive_index_level(network: Network) -> IndexDerivation:
     """Derive the generic-element chain rule for every layer of ``network``."""
     start = time.perf_counter()
     depth = len(network.layers)
@@ -156,7 +166,8 @@ def derive_index_level(network: "Network") -> IndexDerivation:
     total_penalty = sp.S.Zero
     for l, layer in enumerate(network.layers, start=1):
         rule = forward_rule(network, l)
-        z, a, d, g = (sp.IndexedBase(f"{name}{l}") for name in "zadg")
+        z, a, d, g = (sp.IndexedBase(naming.array(kind, l)) for kind in (naming.Z, naming.A, naming.DELTA,
+                                                                          naming.INCOMING))
         act = layer.act
         out = rule.out
         if len(out) == 2:
@@ -174,26 +185,28 @@ def derive_index_level(network: "Network") -> IndexDerivation:
             delta_expr = _hidden_delta(act, l, out, a_expr, f_u, u, width(l), checks)
 
         # -- parameter and input gradients from d: d/d(element) of Sum d * z ------------------
-        proxy = sp.Sum(d[rule.z_target.indices] * rule.z_expr, *((var, 0, ext - 1) for var, ext in rule.z_loops))
+        proxy = summed(d[rule.z_target.indices] * rule.z_expr, *rule.z_loops)
         grads: dict[str, Statement] = {}
         for name, (base, index, loops) in rule.params.items():
             extra = penalty(network, base, index, loops) if name == "W" else sp.S.Zero
             total_penalty += extra
             value = factor_sums(_derivative(proxy + extra, base, index))
-            grads[name] = Statement(sp.IndexedBase(f"g{name}{l}")[index], value, loops, f"grad_{name}", l)
+            target = sp.IndexedBase(naming.gradient(naming.parameter(name, l)))[index]
+            grads[name] = Statement(target, value, loops, f"grad_{name}", l)
         grad_input = None
         if l > 1:
-            value = factor_sums(_derivative(proxy, sp.IndexedBase(f"a{l - 1}"), rule.input_index))
-            grad_input = Statement(sp.IndexedBase(f"g{l - 1}")[rule.input_index], value, rule.input_loops,
-                                   "grad_input", l)
+            value = factor_sums(_derivative(proxy, sp.IndexedBase(naming.array(naming.A, l - 1)), rule.input_index))
+            grad_input = Statement(sp.IndexedBase(naming.array(naming.INCOMING, l - 1))[rule.input_index], value,
+                                   rule.input_loops, "grad_input", l)
 
         rules.append(LayerRule(
-            layer=l, activation=act.name,
+            layer=l, activation=act.name, kind=layer,
             z=Statement(rule.z_target, rule.z_expr, rule.z_loops, "z", l),
             a=Statement(a[out], a_expr, rule.out_loops, "a", l),
             delta=Statement(d[out], delta_expr, rule.out_loops, "delta", l),
             grad_W=grads.get("W"), grad_b=grads.get("b"), grad_input=grad_input,
             before=[Statement(target, expr, loops, "argmax", l) for target, expr, loops in rule.before],
+            buffers=list(rule.buffers),
         ))
     assert loss_stmt is not None and loss_through_z is not None
     if total_penalty != 0:
@@ -248,7 +261,7 @@ def _softmax_through_output(expr: sp.Expr, s, a_expr: sp.Expr, m_out) -> sp.Expr
 
 
 def _bases(l: int) -> dict[str, sp.IndexedBase]:
-    return {name: sp.IndexedBase(f"{name}{l}") for name in ("z", "a", "g")}
+    return {kind: sp.IndexedBase(naming.array(kind, l)) for kind in (naming.Z, naming.A, naming.INCOMING)}
 
 
 def _output_delta(network, l, a_expr, f_u, u, m_out, checks):

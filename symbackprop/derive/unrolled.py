@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from .symbolic import exp_through_ratio, through_output
+from ..model.notation import L1, L2
+from .rewrites import exp_through_ratio, through_output
 
 if TYPE_CHECKING:
     from ..model.network import Network
@@ -125,7 +126,6 @@ def derive_unrolled(network: "Network") -> UnrolledDerivation:
     loss_expr = loss_expr.xreplace({A[0, k]: acts[-1][k] for k in range(sizes[-1])}
                                    | {Yb[0, k]: targets[k] for k in range(sizes[-1])})
     # the regularisation penalty over every weight (not the biases)
-    from .index_level import L1, L2
     weights = [w for W in Ws for row in W for w in row]
     reg = sp.S.Zero
     if network.l1 > 0:

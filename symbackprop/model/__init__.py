@@ -1,9 +1,13 @@
-"""Stage 1 -- the model: layers, activations and losses as SymPy definitions."""
-from .activations import ACTIVATIONS, Activation, get_activation
-from .layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
-from .losses import LOSSES, Loss, get_loss
+"""Stage 1 -- the model: layers, activations and losses as SymPy definitions, and their checks.
+
+Nothing here knows the later stages: each of them takes a :class:`Network` as its input.
+"""
+from .activations import ACTIVATIONS, Activation, get_activation, register_activation
+from .layers import LAYERS, AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D, register_layer
+from .losses import LOSSES, Loss, get_loss, register_loss
 from .network import Network
 from .parameters import Parameters
 
-__all__ = ["ACTIVATIONS", "Activation", "AvgPool2D", "Conv2D", "Dense", "Flatten", "LOSSES", "Loss", "MaxPool2D",
-           "Network", "Parameters", "get_activation", "get_loss"]
+__all__ = ["ACTIVATIONS", "Activation", "AvgPool2D", "Conv2D", "Dense", "Flatten", "LAYERS", "LOSSES", "Layer", "Loss",
+           "MaxPool2D", "Network", "Parameters", "get_activation", "get_loss", "register_activation", "register_layer",
+           "register_loss"]

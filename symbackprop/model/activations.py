@@ -17,7 +17,7 @@ from typing import Callable
 import sympy as sp
 
 from ..errors import UnknownActivationError
-from .registry import lookup
+from .registry import Registry
 
 #: Slope of leaky ReLU for negative inputs.
 LEAKY_RELU_SLOPE = sp.Rational(1, 100)
@@ -61,26 +61,30 @@ def _softmax(z: sp.IndexedBase, n: sp.Expr, j: sp.Expr, width: sp.Expr) -> sp.Ex
     return sp.exp(z[n, j]) / sp.Sum(sp.exp(z[n, k]), (k, 0, width - 1))
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    a.name: a
-    for a in (
-        Activation("identity", scalar=lambda u: u),
-        Activation("sigmoid", scalar=lambda u: 1 / (1 + sp.exp(-u)), output_range=(0.0, 1.0)),
-        Activation("tanh", scalar=sp.tanh, output_range=(-1.0, 1.0)),
-        Activation("relu", scalar=lambda u: sp.Piecewise((u, u > 0), (0, True)),
-                   output_range=(0.0, float("inf")), init="he"),
-        Activation("leaky_relu", scalar=lambda u: sp.Piecewise((u, u > 0), (LEAKY_RELU_SLOPE * u, True)),
-                   init="he"),
-        Activation("softmax", vector=_softmax, output_range=(0.0, 1.0), shift_invariant=True),
-    )
-}
+#: every activation a layer can name; :func:`register_activation` adds one
+ACTIVATIONS: Registry[Activation] = Registry("activation", UnknownActivationError)
 
-_ALIASES = {"linear": "identity", "none": "identity", "leakyrelu": "leaky_relu", "leaky-relu": "leaky_relu",
-            "logistic": "sigmoid"}
+
+def register_activation(activation: Activation, aliases: tuple[str, ...] = (), replace: bool = False) -> Activation:
+    """Make ``activation`` available by name to layers, checkpoints and the command line."""
+    return ACTIVATIONS.register(activation.name, activation, aliases, replace)
+
+
+for _builtin, _aliases in (
+        (Activation("identity", scalar=lambda u: u), ("linear", "none")),
+        (Activation("sigmoid", scalar=lambda u: 1 / (1 + sp.exp(-u)), output_range=(0.0, 1.0)), ("logistic",)),
+        (Activation("tanh", scalar=sp.tanh, output_range=(-1.0, 1.0)), ()),
+        (Activation("relu", scalar=lambda u: sp.Piecewise((u, u > 0), (0, True)), output_range=(0.0, float("inf")),
+                    init="he"), ()),
+        (Activation("leaky_relu", scalar=lambda u: sp.Piecewise((u, u > 0), (LEAKY_RELU_SLOPE * u, True)),
+                    init="he"), ("leakyrelu", "leaky-relu")),
+        (Activation("softmax", vector=_softmax, output_range=(0.0, 1.0), shift_invariant=True), ()),
+):
+    register_activation(_builtin, _aliases)
 
 
 def get_activation(name: str | Activation) -> Activation:
     """Look an activation up by name; an unknown name raises a named error listing the choices."""
     if isinstance(name, Activation):
         return name
-    return lookup(name, ACTIVATIONS, _ALIASES, "activation", UnknownActivationError)
+    return ACTIVATIONS.get(name)

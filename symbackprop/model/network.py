@@ -1,28 +1,21 @@
 """A network: a chain of layers plus a loss, checked when it is built.
 
-``Network`` only *describes* the model.  Each later stage of the pipeline is reached
-through a method that hands the network to that stage (``derive``, ``compile``), so a
-user can stop at any stage and look at its value.
+``Network`` only *describes* the model: it knows nothing of the stages after it.  Each
+later stage is a function of it (``symbackprop.derivation(net)``, ``symbackprop.compile(net)``,
+``symbackprop.explanation(net, x, y)``), so a user can stop at any stage and look at its value.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import ArchitectureError, DataError
-from .layers import LAYER_TYPES, Dense, Layer, Shape, layer_from_spec
+from . import naming
+from .layers import LAYERS, Dense, Layer, Shape, layer_from_spec
 from .losses import Loss, get_loss
-from .parameters import Parameters
-
-if TYPE_CHECKING:  # imported lazily: the model stage must not pull in the compiler
-    from ..codegen.compiled import CompiledNetwork
-    from ..derive.index_level import IndexDerivation
-    from ..derive.unrolled import UnrolledDerivation
-    from ..explain.walkthrough import Explanation
+from .parameters import Parameters, check_dtype
 
 
 #: ``scheme(rng, fan_in, fan_out, shape)``: a weight array of ``shape``
@@ -58,25 +51,25 @@ class Network:
         if not layers:
             raise ArchitectureError("a network needs at least one layer")
         for k, layer in enumerate(layers):
-            if not isinstance(layer, LAYER_TYPES):
+            if not isinstance(layer, Layer):
                 raise ArchitectureError(f"layer {k + 1} is a {type(layer).__name__}, expected one of: "
-                                        f"{', '.join(t.__name__ for t in LAYER_TYPES)}")
+                                        f"{', '.join(t.__name__ for t in LAYERS.values())}")
         self.input_shape = _input_shape(layers[0], input_shape)
         #: the shape of each layer's output, the input first
         self.shapes: list[Shape] = [self.input_shape]
         for k, layer in enumerate(layers, start=1):
             self.shapes.append(layer.output_shape(self.shapes[-1], f"layer {k}"))
-        if not isinstance(layers[-1], Dense):
+        if not type(layers[-1]).has_activation or len(self.shapes[-1]) != 1:
             raise ArchitectureError(f"the output layer must be Dense, not {type(layers[-1]).__name__}: "
                                     "end an image network with Flatten() and a Dense layer")
         for k, layer in enumerate(layers[:-1]):
-            if not layer.act.elementwise and layer.fan_out < 2:
+            if not layer.act.elementwise and math.prod(self.shapes[k + 1]) < 2:
                 raise ArchitectureError(f"layer {k + 1}: {layer.activation} needs at least 2 neurons")
         self.layers = layers
         self.loss = get_loss(loss)
         self.loss.check_fits(layers[-1].act)
-        if layers[-1].activation == "softmax" and layers[-1].fan_out < 2:
-            raise ArchitectureError("a softmax output layer needs at least 2 classes")
+        if not layers[-1].act.elementwise and self.shapes[-1][0] < 2:
+            raise ArchitectureError(f"a {layers[-1].activation} output layer needs at least 2 classes")
 
     # -- construction helpers -------------------------------------------------------
     @classmethod
@@ -85,13 +78,13 @@ class Network:
         """A multilayer perceptron from a list of sizes, e.g. ``[64, 32, 10]``.
 
         Hidden layers use ``activation``; the output activation defaults to the one the loss
-        expects (softmax for cce, sigmoid for bce, identity for mse).
+        expects (:attr:`Loss.output`: softmax for cce, sigmoid for bce, identity for mse).
         """
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2:
             raise ArchitectureError(f"an MLP needs at least an input and an output size, got {sizes}")
         if output is None:
-            output = {"cce": "softmax", "bce": "sigmoid"}.get(get_loss(loss).name, "identity")
+            output = get_loss(loss).output
         acts = [activation] * (len(sizes) - 2) + [output]
         return cls([Dense(a, b, act) for a, b, act in zip(sizes[:-1], sizes[1:], acts)], loss=loss, l1=l1, l2=l2)
 
@@ -130,28 +123,12 @@ class Network:
             out["input_shape"] = list(self.input_shape)
         return out
 
-    def structure(self) -> dict:
-        """What the index-level kernels depend on.
-
-        Dense kernels read every width from their arrays: the activation of each layer and
-        the loss are enough.  Image layers' loops are compiled for their exact geometry
-        (kernel, stride, padding, image size), so an image network's structure is its spec.
-        """
-        if not self.is_dense:
-            return self.spec()
-        return {"activations": [l.activation for l in self.layers], "loss": self.loss.name,
-                "l1": self.l1 > 0, "l2": self.l2 > 0}
-
-    def key(self) -> str:
-        """A stable hash of the architecture and loss (not the weights)."""
-        return hashlib.sha256(json.dumps(self.spec(), sort_keys=True).encode()).hexdigest()
-
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """``{"W1": (fan_in, fan_out), "b1": (fan_out,), "W2": ...}`` in kernel order."""
         shapes: dict[str, tuple[int, ...]] = {}
         for k, layer in enumerate(self.layers, start=1):  # pooling and Flatten have none
             for name, shape in layer.param_shapes().items():
-                shapes[f"{name}{k}"] = shape
+                shapes[naming.parameter(name, k)] = shape
         return shapes
 
     @property
@@ -181,11 +158,10 @@ class Network:
         rng = np.random.default_rng(seed)
         params = Parameters(self.param_shapes(), dtype=dtype)
         for k, layer in enumerate(self.layers, start=1):
-            if f"W{k}" not in params.shapes:
-                continue
             chosen = scheme if scheme != "auto" else ("he_normal" if layer.act.init == "he" else "xavier_uniform")
-            W = params[f"W{k}"]
-            W[...] = INIT_SCHEMES[chosen](rng, *layer.fans(), W.shape)
+            draw = INIT_SCHEMES[chosen]
+            for name, value in layer.initial_values(lambda fans, shape: draw(rng, *fans, shape)).items():
+                params[naming.parameter(name, k)][...] = value
         return params
 
     def check_params(self, params: Parameters) -> None:
@@ -223,9 +199,7 @@ class Network:
         if Y.shape[1] != self.n_outputs:
             raise DataError(f"Y has {Y.shape[1]} targets per sample but the network has {self.n_outputs} outputs")
         _check_finite(Y, "Y")
-        if self.loss.name in ("bce", "cce") and (Y.min() < 0 or Y.max() > 1):
-            raise DataError(f"{self.loss.long_name} needs targets in [0, 1]; Y ranges over "
-                            f"[{Y.min():g}, {Y.max():g}]")
+        self.loss.check_targets(float(Y.min()), float(Y.max()))
         return X, Y
 
     def _labels_to_targets(self, labels: np.ndarray) -> np.ndarray:
@@ -244,40 +218,12 @@ class Network:
         onehot[np.arange(ints.size), ints] = 1.0
         return onehot
 
-    # -- later pipeline stages ------------------------------------------------------------
-    def derive(self) -> "IndexDerivation":
-        """The index-level chain-rule derivation (stage 2): one generic neuron per layer."""
-        from ..derive.index_level import derive_index_level
-        return derive_index_level(self)
-
-    def derive_unrolled(self) -> "UnrolledDerivation":
-        """Every scalar ∂L/∂w of this (small) network by the chain rule, with named intermediates."""
-        from ..derive.unrolled import derive_unrolled
-        return derive_unrolled(self)
-
-    def explain(self, x, y, params: Parameters | None = None, param: str = "W1[0,1]", lr: float = 0.1,
-                seed: int = 0) -> "Explanation":
-        """One backprop step on input ``x`` and target ``y``, every number tied to its formula
-        (see :func:`symbackprop.explain.explain`); prints as text, renders in Jupyter."""
-        from ..explain import explain
-        return explain(self, x, y, params=params, param=param, lr=lr, seed=seed)
-
-    def compile(self, view: str = "index", cache_dir: str | None = None, warm_up: bool = True,
-                dtype: str = "float64") -> "CompiledNetwork":
-        """Derive, simplify and compile Numba kernels (or load them from the on-disk cache).
-
-        ``warm_up`` runs the training kernels once, in precision ``dtype``, so that
-        compilation happens now rather than on the first call.
-        """
-        from ..codegen.compiled import compile_network
-        return compile_network(self, view=view, cache_dir=cache_dir, warm_up=warm_up, dtype=dtype)
-
 
 def _input_shape(first: Layer, given: Sequence[int] | None) -> Shape:
-    """The network's input shape: ``given``, else a dense first layer's ``(fan_in,)``."""
+    """The network's input shape: ``given``, else the one the first layer implies (Dense: ``(fan_in,)``)."""
     if given is None:
-        if isinstance(first, Dense):
-            return (first.fan_in,)
+        if first.input_shape() is not None:
+            return first.input_shape()
         raise ArchitectureError(f"a network that starts with {type(first).__name__} needs "
                                 "input_shape=(channels, rows, cols), e.g. (1, 8, 8) for digits")
     shape = tuple(given)
@@ -307,18 +253,3 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         what = "NaN" if np.isnan(arr[row, col]) else "inf"
         raise DataError(f"{name} contains {int(bad.sum())} non-finite value(s): first is {what} at "
                         f"sample {row}, column {col}")
-
-
-#: the precisions kernels run in
-DTYPES = ("float64", "float32")
-
-
-def check_dtype(dtype) -> np.dtype:
-    """``dtype`` as a NumPy dtype, if it is one the kernels support."""
-    try:
-        value = np.dtype(dtype)
-    except TypeError:
-        value = None
-    if value is None or value.name not in DTYPES:
-        raise ArchitectureError(f"unsupported precision {dtype!r}; choose one of: {', '.join(DTYPES)}")
-    return value

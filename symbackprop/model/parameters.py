@@ -15,6 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
+from ..errors import ArchitectureError
+
 
 #: byte boundary of the flat vectors (one cache line; a whole AVX-512 register)
 ALIGNMENT = 64
@@ -77,3 +79,18 @@ class Parameters:
     @property
     def size(self) -> int:
         return self.flat.size
+
+
+#: the precisions parameters may have; the kernels run in the parameters' precision
+DTYPES = ("float64", "float32")
+
+
+def check_dtype(dtype) -> np.dtype:
+    """``dtype`` as a NumPy dtype, if it is one of :data:`DTYPES`."""
+    try:
+        value = np.dtype(dtype)
+    except TypeError:
+        value = None
+    if value is None or value.name not in DTYPES:
+        raise ArchitectureError(f"unsupported precision {dtype!r}; choose one of: {', '.join(DTYPES)}")
+    return value

@@ -1,15 +1,73 @@
-"""Name lookup shared by the activation and loss registries."""
+"""Registries: the one list of each kind of building block (layers, activations, losses).
+
+Every stage that needs to know what kinds exist -- the network's checks, checkpoints, the
+command line's choices and help -- reads the registry instead of naming kinds itself, so
+adding a kind is one ``register`` call in the module that defines it.
+"""
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 
 
-def lookup(name: object, registry: dict[str, T], aliases: dict[str, str], what: str, error: type[Exception]) -> T:
-    """``registry[name]`` (case-insensitive, through ``aliases``), or ``error`` listing the choices."""
-    key = aliases.get(str(name).lower(), str(name).lower())
-    try:
-        return registry[key]
-    except KeyError:
-        raise error(f"unknown {what} {name!r}; choose one of: {', '.join(registry)}") from None
+class Registry(Generic[T]):
+    """Named records of one kind, looked up case-insensitively and through aliases.
+
+    An unknown name raises ``error`` with one line that lists the choices.
+    """
+
+    def __init__(self, what: str, error: type[Exception]) -> None:
+        self.what = what
+        self.error = error
+        self._items: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, name: str, item: T, aliases: tuple[str, ...] = (), replace: bool = False) -> T:
+        """Add ``item`` under ``name`` (lower case) and its ``aliases``; returns ``item``.
+
+        A name that is taken raises ``error`` unless ``replace`` is set, so two modules
+        cannot silently define the same kind twice.
+        """
+        key = name.lower()
+        if not key.isidentifier():
+            raise self.error(f"{self.what} name {name!r} must be a word of letters, digits and underscores")
+        if not replace and (key in self._items or key in self._aliases):
+            raise self.error(f"there is already a {self.what} called {name!r}; pass replace=True to redefine it")
+        self._items[key] = item
+        self._aliases.pop(key, None)
+        for alias in aliases:
+            self._aliases[alias.lower()] = key
+        return item
+
+    def get(self, name: object) -> T:
+        """``name``'s record; an unknown name raises ``error`` listing the choices."""
+        text = str(name).lower()
+        key = self._aliases.get(text, text)
+        try:
+            return self._items[key]
+        except KeyError:
+            raise self.error(f"unknown {self.what} {name!r}; choose one of: {', '.join(self._items)}") from None
+
+    def names(self) -> list[str]:
+        """The registered names, in registration order (built-in kinds first)."""
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        text = str(name).lower()
+        return self._aliases.get(text, text) in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
+    def values(self) -> list[T]:
+        return list(self._items.values())
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._items.items())

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..derive.symbolic import ArgMax, take_brackets, trip_count
+from ..model.notation import ArgMax, B, take_brackets, trip_count
 from .opcount import ops, ops_after_cse
 
 if TYPE_CHECKING:
@@ -121,7 +121,6 @@ def count_unrolled_program(unrolled: "UnrolledDerivation") -> OpCountReport:
 def count_index(deriv: "IndexDerivation") -> OpCountReport:
     """Count the operations the index-level loops perform for one sample."""
     extents = {**deriv.extents()}
-    from ..derive.index_level import B
     extents[B] = 1
     forward = sum(statement_ops(s, extents) for s in deriv.forward + [deriv.loss])
     backward = sum(statement_ops(s, extents) for s in deriv.backward)

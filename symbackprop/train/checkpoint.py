@@ -17,7 +17,8 @@ import numpy as np
 
 from ..atomic import write_atomically
 from ..errors import ArchitectureError, CheckpointError
-from ..model.network import Network, check_dtype
+from ..model.network import Network
+from ..model.parameters import check_dtype
 from ..model.parameters import Parameters, aligned_copy
 from .normalize import Normalizer
 from .optimizers import Optimizer

@@ -1,6 +1,7 @@
-"""Symbolic helpers shared by the derivations.
+"""The rewrites that turn SymPy's raw derivatives into the forms backprop uses.
 
-Two rewrites turn SymPy's raw derivatives into the forms backprop uses:
+The notation they work on (``InRange`` brackets, ``ArgMax``) is the model's
+(:mod:`symbackprop.model.notation`); these are the derivation's own moves:
 
 * :func:`collapse_deltas` -- differentiating ``Sum(W[i, j] * x[i], i)`` by ``W[p, q]``
   gives ``Sum(KroneckerDelta(i, p) * ..., i)``.  A delta that ties a summation index to
@@ -22,61 +23,8 @@ import random
 
 import sympy as sp
 from sympy import KroneckerDelta, Sum
-from sympy.concrete.expr_with_limits import ExprWithLimits
 
-
-class InRange(sp.Function):
-    """The bracket ``[lo <= e <= hi]`` on integer indices: 1 inside the range, 0 outside.
-
-    Convolution and pooling read their input at ``stride*y + p - pad``, which falls outside
-    the image where the padding is: the forward rule multiplies such reads by ``InRange``.
-    When the chain rule solves a ``KroneckerDelta`` for a summation index, the index's own
-    range becomes an ``InRange`` too (``p = u + pad - stride*y`` must lie in the kernel).
-    The code generator turns a bracket on a loop variable into that loop's bounds.  It
-    does not depend on any array, so its derivative is zero.
-    """
-
-    nargs = 3
-    is_integer = True
-    is_nonnegative = True
-
-    @classmethod
-    def eval(cls, e, lo, hi):
-        below, above = e - lo, hi - e
-        if below.is_negative or above.is_negative:
-            return sp.S.Zero
-        if below.is_nonnegative and above.is_nonnegative:
-            return sp.S.One
-        return None
-
-    def _eval_derivative(self, x):
-        return sp.S.Zero
-
-    def _sympystr(self, printer) -> str:
-        e, lo, hi = (printer._print(a) for a in self.args)
-        return f"[{lo} <= {e} <= {hi}]"
-
-    def _latex(self, printer) -> str:
-        e, lo, hi = (printer._print(a) for a in self.args)
-        return rf"\left[{lo} \le {e} \le {hi}\right]"
-
-
-class ArgMax(ExprWithLimits):
-    """Where the maximum of ``function`` over the limits is: ``p * extent(q) + q`` for two limits.
-
-    The first maximum wins (PyTorch's choice for ties).  A ``Piecewise((value, condition),
-    (-oo, True))`` function marks positions that take no part (max pooling's padding).
-    Max pooling stores this index in its forward pass and selects the window element
-    with it, so the chain rule sends each window's error to the element that won.
-    """
-
-    def _sympystr(self, printer) -> str:
-        names = ", ".join(printer._print(lim[0]) for lim in self.limits)
-        return f"argmax_({names}) {printer._print(self.function)}"
-
-    def _latex(self, printer) -> str:
-        names = ", ".join(printer._print(lim[0]) for lim in self.limits)
-        return rf"\operatorname{{argmax}}_{{{names}}} {printer._print(self.function)}"
+from ..model.notation import InRange
 
 
 def flatten_sums(expr: sp.Expr) -> sp.Expr:
@@ -273,47 +221,3 @@ def exp_through_ratio(expr: sp.Expr, denominator: sp.Expr, output_of) -> sp.Expr
     out = sp.expand(out)
     out = out.replace(lambda e: isinstance(e, Sum), lambda e: Sum(sp.expand(e.function), *e.limits))
     return None if out.has(S) else factor_sums(out)
-
-
-def take_brackets(function: sp.Expr, k: sp.Symbol, inner: set) -> tuple[sp.Expr, list[InRange]]:
-    """Split the ``InRange`` factors on ``k`` (and no inner summation index) off ``function``:
-    they are bounds of ``k``'s loop (see :func:`loop_bounds`), not work done in it."""
-    taken, kept = [], []
-    for f in sp.Mul.make_args(function):
-        (taken if isinstance(f, InRange) and f.has(k) and not f.free_symbols & inner
-         and _linear(f.args[0], k) is not None else kept).append(f)
-    return sp.Mul(*kept), taken
-
-
-def _linear(e: sp.Expr, k: sp.Symbol) -> tuple[int, sp.Expr] | None:
-    """``(a, b)`` with ``e == a*k + b`` for a nonzero integer ``a``, else None."""
-    a = e.diff(k)
-    if not a.is_Integer or a == 0 or (e - a * k).has(k):
-        return None
-    return int(a), e - a * k
-
-
-def trip_count(k: sp.Symbol, extent: int, brackets: list[InRange], values: dict) -> int:
-    """How many values of ``k`` a bracketed loop typically runs: a bracket ``[l <= a*k + b <= h]``
-    admits about ``(h - l + 1) / |a|`` of them (counting only, for the op-count report)."""
-    count = extent
-    for bracket in brackets:
-        e, low, high = bracket.args
-        a, _ = _linear(e, k)  # type: ignore[misc]
-        count = min(count, -(-int(sp.sympify(high - low + 1).subs(values)) // abs(a)))
-    return max(count, 1)
-
-
-def loop_bounds(k: sp.Symbol, lo: sp.Expr, hi: sp.Expr, brackets: list[InRange]) -> tuple[sp.Expr, sp.Expr]:
-    """The first and last ``k`` in ``[lo, hi]`` for which every bracket ``[l <= a*k + b <= h]`` holds."""
-    lows, highs = [lo], [hi]
-    for bracket in brackets:
-        e, low, high = bracket.args
-        a, b = _linear(e, k)  # type: ignore[misc]
-        if a > 0:
-            lows.append(sp.ceiling((low - b) / a))
-            highs.append(sp.floor((high - b) / a))
-        else:
-            lows.append(sp.ceiling((b - high) / -a))
-            highs.append(sp.floor((b - low) / -a))
-    return sp.Max(*lows), sp.Min(*highs)

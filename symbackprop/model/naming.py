@@ -1,0 +1,51 @@
+"""The one naming scheme of parameters, work arrays and unrolled scalars.
+
+Every stage names the same things -- kernel arguments, generated work arrays, the
+unrolled view's scalars, checkpoint entries, what ``explain`` accepts -- so the scheme is
+written once, here.  Layer numbers are 1-based; layers without parameters (pooling,
+Flatten) keep their numbers, so parameter names may skip some (``W1, b1, W3, b3``).
+
+=============  ==========================================================
+``W3``, ``b3``  a parameter of layer 3 (:func:`parameter`)
+``gW3``         its gradient (:func:`gradient`)
+``z3``, ``a3``  layer 3's weighted sums and outputs (``a0`` is the input)
+``d3``, ``g3``  ∂L/∂z3 (the error δ) and ∂L/∂a3 (the incoming gradient)
+``z3_1``        neuron 1 of layer 3's ``z`` in the unrolled view (:func:`scalar`)
+=============  ==========================================================
+"""
+from __future__ import annotations
+
+import re
+
+#: the work arrays each layer has: weighted sums, outputs, error, incoming gradient
+Z, A, DELTA, INCOMING = "z", "a", "d", "g"
+#: prefix of a gradient's name
+GRADIENT_PREFIX = "g"
+
+_PARAMETER = re.compile(r"^([A-Za-z]+?)(\d+)$")
+
+
+def array(kind: str, layer: int) -> str:
+    """``z3``: the work array of ``kind`` (``z``, ``a``, ``d``, ``g``, a layer's own) for ``layer``."""
+    return f"{kind}{layer}"
+
+
+def parameter(name: str, layer: int) -> str:
+    """``W3``: parameter ``name`` of ``layer``."""
+    return f"{name}{layer}"
+
+
+def gradient(parameter_name: str) -> str:
+    """``gW3``: the name of ``parameter_name``'s gradient."""
+    return GRADIENT_PREFIX + parameter_name
+
+
+def scalar(kind: str, layer: int, index: int) -> str:
+    """``z3_1``: element ``index`` of layer ``layer``'s ``kind`` in the unrolled view."""
+    return f"{kind}{layer}_{index}"
+
+
+def split_parameter(name: str) -> tuple[str, int] | None:
+    """``("W", 3)`` for ``"W3"``; None for a name outside the scheme."""
+    match = _PARAMETER.match(name)
+    return (match.group(1), int(match.group(2))) if match else None
