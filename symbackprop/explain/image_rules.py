@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..derive.index_level import derive_index_level
 from ..derive.layer_rules import B
 from ..errors import ArchitectureError
 from ..model.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
-from .walkthrough import param_name_parts
+from .param_names import param_name_parts
 
 if TYPE_CHECKING:
     from ..model.network import Network
@@ -60,7 +61,7 @@ def kernel_entry(network: "Network", param: str | None) -> tuple[int, tuple[int,
 
 def explain_image_network(network: "Network", param: str | None = None) -> str:
     """Every layer's derived rules with their meaning, and one kernel entry's gradient term by term."""
-    deriv = network.derive()
+    deriv = derive_index_level(network)
     extents = deriv.extents()
     lines = [f"Model: {network!r}", "",
              "Index names: n sample, o output channel, c input channel, y/x output row and column, "

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # imported lazily: the model stage must not pull in the compi
     from ..codegen.compiled import CompiledNetwork
     from ..derive.index_level import IndexDerivation
     from ..derive.unrolled import UnrolledDerivation
-    from ..explain.walkthrough import Explanation
+    from ..explain.explanation import Explanation
 
 
 #: ``scheme(rng, fan_in, fan_out, shape)``: a weight array of ``shape``
