@@ -145,7 +145,7 @@ def derive_unrolled(network: "Network") -> UnrolledDerivation:
         a_in = inputs if l == 1 else acts[l - 2]
         d = [_sym(f"d{l}_{j}") for j in range(layer.fan_out)]
         for j in range(layer.fan_out):
-            terms = [g[k] * _local(layer.act, definitions, a, z, k, j) for k in range(layer.fan_out)]
+            terms = [g[k] * local_partial(layer.act, definitions, a, z, k, j) for k in range(layer.fan_out)]
             program.append(Assignment(d[j], sp.Add(*terms), "delta", l))
         # ∂z_j'/∂W_ij from SymPy; only z_j holds W_ij, so the sum over j' has one path
         for i in range(layer.fan_in):
@@ -175,8 +175,11 @@ def _activation(act, z: list[sp.Symbol], j: int) -> sp.Expr:
     return expr.xreplace({Z[n, k]: z[k] for k in range(len(z))})
 
 
-def _local(act, definitions, a: list[sp.Symbol], z: list[sp.Symbol], k: int, j: int) -> sp.Expr:
-    """∂a_k/∂z_j from SymPy, written through the activations where that is exact."""
+def local_partial(act, definitions, a: list[sp.Symbol], z: list[sp.Symbol], k: int, j: int) -> sp.Expr:
+    """∂a_k/∂z_j from SymPy, written through the activations where that is exact.
+
+    Public because :mod:`symbackprop.explain.walkthrough` writes the same factor on every
+    chain-rule path it lists, so the explanation shows what the derivation used."""
     raw = sp.diff(definitions[a[k]], z[j])
     if raw == 0:
         return raw

@@ -3,7 +3,9 @@
 Beside the pipeline rather than in it: it reads the derivation (stage 2) and evaluates it
 for one sample, and renders what it finds as Unicode text, Markdown or LaTeX.
 """
+from .explanation import Explanation
 from .image_rules import explain_image_network
-from .walkthrough import Explanation, explain, parse_param, teaching_params
+from .param_names import parse_param
+from .walkthrough import explain, teaching_params
 
 __all__ = ["Explanation", "explain", "explain_image_network", "parse_param", "teaching_params"]

@@ -100,6 +100,7 @@ def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float =
                   setups: Sequence[FlowSetup] | None = None,
                   on_run: Callable[[FlowRun], None] | None = None) -> GradientFlow:
     """Train each setup on digits with a ``depth``-layer network and record its gradient norms."""
+    from ..codegen.compiled import compile_network
     from ..model.network import Network
     from ..train.data import load_digits
     from ..train.loop import fit
@@ -112,7 +113,7 @@ def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float =
     result = GradientFlow(sizes, epochs, lr)
     for setup in setups or default_setups():
         net = Network.mlp(sizes, setup.activation, loss="cce")
-        compiled = net.compile()
+        compiled = compile_network(net)
         params = net.init_params(seed, setup.init)
         for l in range(1, depth + 1):
             params[f"W{l}"][...] *= setup.init_scale

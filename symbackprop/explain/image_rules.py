@@ -12,37 +12,20 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..derive.layer_rules import B
+from ..derive.index_level import derive_index_level
 from ..errors import ArchitectureError
-from ..model.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
-from .walkthrough import param_name_parts
+from ..model import naming
+from ..model.notation import B
+from .param_names import param_name_parts
 
 if TYPE_CHECKING:
     from ..model.network import Network
 
-#: what each rule of each layer kind is, in words
-MEANING = {
-    (Conv2D, "z"): "each output is the kernel slid over the input (a cross-correlation), plus the bias",
-    (Conv2D, "grad_W"): "kernel gradient: the correlation of the layer's input with δ",
-    (Conv2D, "grad_b"): "bias gradient: δ summed over the samples and positions",
-    (Conv2D, "grad_input"): "input gradient: the full convolution of δ with the flipped kernel "
-                            "(as the output index y runs up, the kernel index u − y runs down)",
-    (MaxPool2D, "argmax"): "the forward pass stores where each window's maximum is",
-    (MaxPool2D, "z"): "the window element at that position",
-    (MaxPool2D, "grad_input"): "each window's error goes to its winner, none to the others",
-    (AvgPool2D, "z"): "the mean of each window",
-    (AvgPool2D, "grad_input"): "each window's error is shared equally by its elements",
-    (Flatten, "z"): "the image read row by row into one vector",
-    (Flatten, "grad_input"): "the gradient folded back into the image's shape",
-    (Dense, "z"): "weighted sum of the inputs plus the bias",
-    (Dense, "grad_W"): "weight gradient: input times error, summed over the batch",
-    (Dense, "grad_input"): "error sent back through the weights",
-}
-
 def kernel_entry(network: "Network", param: str | None) -> tuple[int, tuple[int, ...]]:
     """``(layer, index)`` of a convolution kernel entry like ``W1[0,0,1,1]``; the first kernel's
     top-left corner when ``param`` is None (with padding, some of its windows fall off the image)."""
-    convs = [k for k, layer in enumerate(network.layers, start=1) if isinstance(layer, Conv2D)]
+    # a kernel: the weights of a layer that slides over images, (out, in, rows, cols)
+    convs = [k for k, layer in enumerate(network.layers, start=1) if len(layer.param_shapes().get("W", ())) == 4]
     if not convs:
         raise ArchitectureError(f"{network!r} has no convolution to explain")
     if param is None:
@@ -51,16 +34,16 @@ def kernel_entry(network: "Network", param: str | None) -> tuple[int, tuple[int,
     if parts is None or parts[0] != "W":
         raise ArchitectureError(f"cannot read kernel entry {param!r}: write it like W1[0,0,1,1]")
     layer_no, index = parts[1], tuple(parts[2])
-    shape = network.param_shapes().get(f"W{layer_no}")
+    shape = network.param_shapes().get(naming.parameter("W", layer_no))
     if layer_no not in convs or shape is None or len(index) != 4 or any(not 0 <= v < s for v, s in zip(index, shape)):
-        kernels = ", ".join(f"W{k}{list(network.param_shapes()[f'W{k}'])}" for k in convs)
+        kernels = ", ".join(f"W{k}{list(network.param_shapes()[naming.parameter('W', k)])}" for k in convs)
         raise ArchitectureError(f"there is no kernel entry {param!r}; the kernels are (shape) {kernels}")
     return layer_no, index
 
 
 def explain_image_network(network: "Network", param: str | None = None) -> str:
     """Every layer's derived rules with their meaning, and one kernel entry's gradient term by term."""
-    deriv = network.derive()
+    deriv = derive_index_level(network)
     extents = deriv.extents()
     lines = [f"Model: {network!r}", "",
              "Index names: n sample, o output channel, c input channel, y/x output row and column, "
@@ -72,7 +55,7 @@ def explain_image_network(network: "Network", param: str | None = None) -> str:
         for stmt in (*rule.forward, *rule.backward):
             if stmt.role == "a" and rule.is_identity:
                 continue
-            meaning = MEANING.get((type(layer), stmt.role))
+            meaning = layer.meanings.get(stmt.role)  # each layer kind says what its rules are
             lines.append(f"  {stmt}")
             if meaning:
                 lines.append(f"      ({meaning})")

@@ -1,6 +1,6 @@
 """An explanation as a document: Unicode text for the terminal, Markdown, LaTeX.
 
-:func:`document` turns an :class:`~symbackprop.explain.walkthrough.Explanation` into a
+:func:`document` turns an :class:`~symbackprop.explain.explanation.Explanation` into a
 list of blocks (headings, paragraphs, equations, tables) whose pieces of math carry both
 their Unicode and their LaTeX spelling; each ``render_*`` function only lays the blocks
 out.  So the three formats cannot disagree on a number or a formula.
@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Union
 import sympy as sp
 
 from . import notation as nt
-from .walkthrough import user_name
+from .param_names import user_name
 
 if TYPE_CHECKING:
-    from .walkthrough import Explanation, Factor, Quantity
+    from .explanation import Explanation, Factor, Quantity
 
 
 @dataclass(frozen=True)

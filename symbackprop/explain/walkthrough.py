@@ -15,19 +15,25 @@ for those numbers:
 
 The values come from evaluating the derivation's own expressions, so what is printed is
 what the generated kernels compute; the tests check them against PyTorch's autograd.
+
+This module is only that evaluation: the records it fills are in
+:mod:`~symbackprop.explain.explanation`, the spelling of parameter names in
+:mod:`~symbackprop.explain.param_names`, the layout in :mod:`~symbackprop.explain.render`.
 """
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import sympy as sp
 
-from ..derive.index_level import L1, L2
+from ..model.notation import L1, L2
+from ..derive.unrolled import derive_unrolled, local_partial
 from ..errors import ArchitectureError, DataError
+from .explanation import ChainRule, Explanation, Factor, LayerBackward, NeuronRow, Path, Quantity, Update
+from .param_names import parse_param
 
 if TYPE_CHECKING:
     from ..derive.unrolled import UnrolledDerivation
@@ -38,178 +44,6 @@ if TYPE_CHECKING:
 MAX_PATHS = 64
 #: explanations write out every neuron: refuse networks too large to read
 MAX_EXPLAIN_PARAMS = 200
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """A named value of the derivation: its symbol, its defining formula (if any) and its value."""
-
-    symbol: sp.Symbol
-    expr: sp.Expr | None
-    value: float
-
-
-@dataclass(frozen=True)
-class NeuronRow:
-    """One row of the forward-pass table."""
-
-    layer: int
-    neuron: int
-    activation: str
-    inputs: tuple[Quantity, ...]
-    weights: tuple[Quantity, ...]
-    bias: Quantity
-    z: Quantity
-    a: Quantity
-
-
-@dataclass(frozen=True)
-class Factor:
-    """One local derivative ∂of/∂wrt on a path: SymPy's derivative of ``of``'s definition."""
-
-    of: sp.Symbol
-    wrt: sp.Symbol
-    expr: sp.Expr
-    value: float
-
-
-@dataclass(frozen=True)
-class Path:
-    """One path from a parameter to the loss; its contribution is the product of its factors."""
-
-    factors: tuple[Factor, ...]
-
-    @property
-    def value(self) -> float:
-        return math.prod(f.value for f in self.factors)
-
-
-@dataclass(frozen=True)
-class ChainRule:
-    """∂L/∂w for one parameter: the sum over paths, and the same through the layer's δ."""
-
-    param: sp.Symbol
-    paths: tuple[Path, ...]
-    #: the regularisation term ∂(penalty)/∂w, if the network has one
-    penalty: Quantity | None
-    #: ∂L/∂w = δ · ∂z/∂w (+ penalty): the backprop form of the same sum
-    delta: Quantity
-    local: Factor
-    gradient: Quantity
-    #: paths were too many to list (only δ's form is shown)
-    paths_omitted: int = 0
-
-    @property
-    def value(self) -> float:
-        return self.gradient.value
-
-
-@dataclass(frozen=True)
-class LayerBackward:
-    """The backward pass through one layer: ∂L/∂a and δ of its neurons, its parameters' gradients."""
-
-    layer: int
-    grad_outputs: tuple[Quantity, ...]
-    deltas: tuple[Quantity, ...]
-    gradients: tuple[Quantity, ...]
-
-
-@dataclass(frozen=True)
-class Update:
-    """``w ← w − η·∂L/∂w`` for one parameter."""
-
-    param: sp.Symbol
-    value: float
-    gradient: float
-    lr: float
-
-    @property
-    def new_value(self) -> float:
-        return self.value - self.lr * self.gradient
-
-
-@dataclass
-class Explanation:
-    """Everything :func:`explain` found; render with :meth:`to_text`, :meth:`to_markdown`, :meth:`to_latex`."""
-
-    network: "Network"
-    x: tuple[float, ...]
-    y: tuple[float, ...]
-    lr: float
-    forward: list[list[NeuronRow]]
-    loss: Quantity
-    chain: ChainRule
-    backward: list[LayerBackward]
-    updates: list[Update]
-    values: dict[sp.Symbol, float] = field(repr=False, default_factory=dict)
-
-    def gradient(self, name: str) -> float:
-        """∂L/∂param by the user's name (``"W1[0,1]"``), from the backward pass."""
-        symbol = parse_param(self.network, name)[0]
-        return next(g.value for layer in self.backward for g in layer.gradients if g.symbol.name == f"dL_d{symbol}")
-
-    def to_text(self) -> str:
-        from .render import render_text
-        return render_text(self)
-
-    def to_markdown(self) -> str:
-        from .render import render_markdown
-        return render_markdown(self)
-
-    def to_latex(self) -> str:
-        from .render import render_latex
-        return render_latex(self)
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-    def _repr_latex_(self) -> str:
-        from .render import render_latex
-        return render_latex(self, notebook=True)
-
-
-_PARAM_NAME = re.compile(r"([Wwb])(\d+)((?:\[\d+(?:,\d+)*\])+|(?:_\d+)+)")
-
-
-def param_name_parts(name: str) -> tuple[str, int, list[int]] | None:
-    """``"W1[0,1]"``, ``"W1[0][1]"``, ``"W1_0_1"`` → ``("W", 1, [0, 1])`` (any number of
-    indices; spaces ignored), or None when ``name`` is not written that way."""
-    m = _PARAM_NAME.fullmatch(name.strip().replace(" ", ""))
-    if m is None:
-        return None
-    return m[1], int(m[2]), [int(v) for v in re.findall(r"\d+", m[3])]
-
-
-def parse_param(network: "Network", name: str) -> tuple[sp.Symbol, str]:
-    """``"W1[0,1]"``, ``"W1_0_1"`` or ``"b2[0]"`` → the unrolled symbol and the canonical name."""
-    parts = param_name_parts(name)
-    layers = network.layers
-    ranges = ", ".join(f"W{k}[0..{l.fan_in - 1},0..{l.fan_out - 1}], b{k}[0..{l.fan_out - 1}]"
-                       for k, l in enumerate(layers, start=1))
-    if parts is None:
-        raise ArchitectureError(f"cannot read parameter {name!r}: write it like W1[0,1] or b2[0]; "
-                                f"this network has {ranges}")
-    letter, layer, idx = parts
-    kind = letter.upper() if letter in "Ww" else "b"
-    ok = 1 <= layer <= len(layers)
-    if ok:
-        fan_in, fan_out = layers[layer - 1].fan_in, layers[layer - 1].fan_out
-        ok = (kind == "W" and len(idx) == 2 and idx[0] < fan_in and idx[1] < fan_out) or \
-             (kind == "b" and len(idx) == 1 and idx[0] < fan_out)
-    if not ok:
-        raise ArchitectureError(f"there is no parameter {name!r} in {network!r}; it has {ranges}")
-    symbol = sp.Symbol(f"{kind}{layer}_{'_'.join(map(str, idx))}", real=True)
-    return symbol, user_name(symbol)
-
-
-def user_name(param: sp.Symbol) -> str:
-    """A parameter's name as a user writes it: the unrolled ``W1_0_1`` is ``W1[0,1]``."""
-    head, *idx = param.name.split("_")
-    return f"{head}[{','.join(idx)}]"
-
 
 def teaching_params(network: "Network", seed: int = 0) -> "Parameters":
     """Small round parameters to compute by hand: the seed's initial weights rounded to two
@@ -241,7 +75,7 @@ def explain(network: "Network", x: Sequence[float], y: Sequence[float] | float,
     params = params if params is not None else teaching_params(network, seed)
     network.check_params(params)
     target, _ = parse_param(network, param)
-    deriv = network.derive_unrolled()
+    deriv = derive_unrolled(network)
     values = _evaluate(deriv, X, Y, params)
     return Explanation(
         network=network, x=tuple(X), y=tuple(Y), lr=float(lr),
@@ -320,7 +154,6 @@ def _backward(deriv: "UnrolledDerivation", values: dict) -> list[LayerBackward]:
 
 def _chain_rule(deriv: "UnrolledDerivation", param: sp.Symbol, values: dict) -> ChainRule:
     """Every path from ``param`` to the loss, each factor ``sympy.diff`` of one definition."""
-    from ..derive.unrolled import _local
     defs = deriv.definitions
     net = deriv.network
     depth = len(net.layers)
@@ -348,7 +181,7 @@ def _chain_rule(deriv: "UnrolledDerivation", param: sp.Symbol, values: dict) -> 
         for k in range(net.sizes[l]):
             if not couples(l, k, j):
                 continue
-            step = factor(acts[l][k], zs[l][j], _local(act, defs, acts[l], zs[l], k, j))
+            step = factor(acts[l][k], zs[l][j], local_partial(act, defs, acts[l], zs[l], k, j))
             paths += [upper + [step] for upper in from_a(l, k)]
         return paths
 

@@ -1,0 +1,151 @@
+"""What an explanation of one backprop step holds: plain records, no computation.
+
+:func:`symbackprop.explain.explain` (in :mod:`~symbackprop.explain.walkthrough`) fills these
+records; :mod:`~symbackprop.explain.render` lays them out.  They live apart from both so
+that the renderer can read an explanation without importing the evaluation, and the
+evaluation can build one without knowing how it is drawn.  :class:`Explanation` only
+forwards its ``to_*`` methods and Jupyter hooks to the renderer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+from .param_names import parse_param
+
+if TYPE_CHECKING:
+    from ..model.network import Network
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A named value of the derivation: its symbol, its defining formula (if any) and its value."""
+
+    symbol: sp.Symbol
+    expr: sp.Expr | None
+    value: float
+
+
+@dataclass(frozen=True)
+class NeuronRow:
+    """One row of the forward-pass table."""
+
+    layer: int
+    neuron: int
+    activation: str
+    inputs: tuple[Quantity, ...]
+    weights: tuple[Quantity, ...]
+    bias: Quantity
+    z: Quantity
+    a: Quantity
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One local derivative ∂of/∂wrt on a path: SymPy's derivative of ``of``'s definition."""
+
+    of: sp.Symbol
+    wrt: sp.Symbol
+    expr: sp.Expr
+    value: float
+
+
+@dataclass(frozen=True)
+class Path:
+    """One path from a parameter to the loss; its contribution is the product of its factors."""
+
+    factors: tuple[Factor, ...]
+
+    @property
+    def value(self) -> float:
+        return math.prod(f.value for f in self.factors)
+
+
+@dataclass(frozen=True)
+class ChainRule:
+    """∂L/∂w for one parameter: the sum over paths, and the same through the layer's δ."""
+
+    param: sp.Symbol
+    paths: tuple[Path, ...]
+    #: the regularisation term ∂(penalty)/∂w, if the network has one
+    penalty: Quantity | None
+    #: ∂L/∂w = δ · ∂z/∂w (+ penalty): the backprop form of the same sum
+    delta: Quantity
+    local: Factor
+    gradient: Quantity
+    #: paths were too many to list (only δ's form is shown)
+    paths_omitted: int = 0
+
+    @property
+    def value(self) -> float:
+        return self.gradient.value
+
+
+@dataclass(frozen=True)
+class LayerBackward:
+    """The backward pass through one layer: ∂L/∂a and δ of its neurons, its parameters' gradients."""
+
+    layer: int
+    grad_outputs: tuple[Quantity, ...]
+    deltas: tuple[Quantity, ...]
+    gradients: tuple[Quantity, ...]
+
+
+@dataclass(frozen=True)
+class Update:
+    """``w ← w − η·∂L/∂w`` for one parameter."""
+
+    param: sp.Symbol
+    value: float
+    gradient: float
+    lr: float
+
+    @property
+    def new_value(self) -> float:
+        return self.value - self.lr * self.gradient
+
+
+@dataclass
+class Explanation:
+    """Everything :func:`~symbackprop.explain.explain` found; render with :meth:`to_text`, :meth:`to_markdown`, :meth:`to_latex`."""
+
+    network: "Network"
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    lr: float
+    forward: list[list[NeuronRow]]
+    loss: Quantity
+    chain: ChainRule
+    backward: list[LayerBackward]
+    updates: list[Update]
+    values: dict[sp.Symbol, float] = field(repr=False, default_factory=dict)
+
+    def gradient(self, name: str) -> float:
+        """∂L/∂param by the user's name (``"W1[0,1]"``), from the backward pass."""
+        symbol = parse_param(self.network, name)[0]
+        return next(g.value for layer in self.backward for g in layer.gradients if g.symbol.name == f"dL_d{symbol}")
+
+    def to_text(self) -> str:
+        from .render import render_text
+        return render_text(self)
+
+    def to_markdown(self) -> str:
+        from .render import render_markdown
+        return render_markdown(self)
+
+    def to_latex(self) -> str:
+        from .render import render_latex
+        return render_latex(self)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        from .render import render_latex
+        return render_latex(self, notebook=True)
