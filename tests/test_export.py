@@ -65,7 +65,7 @@ def test_header_lists_parameters_entry_points_and_formulas(tmp_path):
     doc = text.split('"""')[1]
     assert "needs only NumPy and Numba" in doc
     assert "W1: (3, 2)" in doc and "b2: (1,)" in doc
-    for entry in ("forward(X, W1, b1, W2, b2)", "loss_and_grad(", "train_epoch(", "evaluate("):
+    for entry in ("forward(a0, W1, b1, W2, b2)", "loss_and_grad(", "train_epoch(", "evaluate("):
         assert entry in doc
     assert "d2[n, j] =" in doc and "gW1[i, j] =" in doc  # the formulas it implements
     assert "this model: 0, 0.5" in doc

@@ -18,7 +18,7 @@ import pytest
 
 import symbackprop
 from symbackprop import Network, TrainingError
-from symbackprop.codegen.copied_source import standalone
+from symbackprop.codegen.export import export_source
 from symbackprop.train import Optimizer, fit
 from symbackprop.train.data import load_digits
 from symbackprop.train.loop import accuracy
@@ -108,7 +108,7 @@ def test_cached_module_imports_the_shared_kernels_and_its_standalone_form_copies
                                                                   "symbackprop.codegen.update_rules"}
     assert {m.split(".")[0] for m in cached} == {"math", "numpy", "numba", "symbackprop"}
     assert "def train_epoch(" in source and "def update(" not in source
-    alone = standalone(source)
+    alone = export_source(Network.mlp([3, 4, 3], "relu"))
     assert {m.split(".")[0] for m in _imported_modules(alone)} == {"math", "numpy", "numba"}
     assert "def update(" in alone and "def _matmul(" in alone and "def train_epoch(" in alone
 

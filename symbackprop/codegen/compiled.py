@@ -11,6 +11,7 @@ import time
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,7 +19,11 @@ from ..errors import ArchitectureError
 from ..model.network import Network
 from ..model.parameters import Parameters, check_dtype
 from ..simplify.report import OpCountReport
+from . import abi
 from .update_rules import RULE_SGD
+
+if TYPE_CHECKING:
+    from .module import KernelModule
 
 VIEWS = ("index", "unrolled")
 #: the unrolled view prints one line per scalar: refuse networks whose kernels would not compile in reasonable time
@@ -69,23 +74,23 @@ class CompiledNetwork:
         """Network outputs for every row of ``X``."""
         arrays = self.check_params(params)
         X, _ = self.data(params, X)
-        return self.module.forward(X, *arrays)
+        return self.module.forward(*abi.arguments("forward", {"a0": X}, arrays))
 
-    @property
-    def _penalty(self) -> tuple[float, float]:
-        return self.network.l1, self.network.l2
+    def _values(self, **values) -> dict:
+        """Named kernel arguments, with the network's penalty coefficients."""
+        return {"l1": self.network.l1, "l2": self.network.l2, **values}
 
     def loss(self, X, Y, params: Parameters) -> float:
         """Mean loss over the rows of ``X``."""
         arrays = self.check_params(params)
         X, Y = self.data(params, X, Y)
-        return float(self.module.loss(X, Y, *arrays, *self._penalty))
+        return float(self.module.loss(*abi.arguments("loss", self._values(a0=X, Y=Y), arrays)))
 
     def evaluate(self, X, Y, params: Parameters) -> tuple[float, np.ndarray]:
         """Mean loss and the network outputs, from one forward pass (validation each epoch)."""
         arrays = self.check_params(params)
         X, Y = self.data(params, X, Y)
-        loss, outputs = self.module.evaluate(X, Y, *arrays, *self._penalty)
+        loss, outputs = self.module.evaluate(*abi.arguments("evaluate", self._values(a0=X, Y=Y), arrays))
         return float(loss), outputs
 
     def loss_and_grad(self, X, Y, params: Parameters, grads: Parameters | None = None) -> tuple[float, Parameters]:
@@ -93,23 +98,25 @@ class CompiledNetwork:
         arrays = self.check_params(params)
         X, Y = self.data(params, X, Y)
         grads = grads if grads is not None else params.zeros_like()
-        value = self.module.loss_and_grad(X, Y, *arrays, *grads.arrays(), *self._penalty)
+        value = self.module.loss_and_grad(*abi.arguments("loss_and_grad", self._values(a0=X, Y=Y), arrays,
+                                                         grads.arrays()))
         return float(value), grads
 
     def train_epoch(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray, batch_size: int, params: Parameters,
-                    grads: Parameters, update: tuple, lr: float, steps_before: int = 0,
+                    grads: Parameters, update: abi.UpdateArguments, lr: float, steps_before: int = 0,
                     clip_value: float | None = None, clip_norm: float | None = None) -> tuple[float, int, float]:
         """One epoch of training in one kernel call, for data already passed through :meth:`data`.
 
-        ``order`` lists the rows in batch order; ``update`` is ``(rule, s1, s2, h1, h2, eps)``
+        ``order`` lists the rows in batch order; ``update`` is the optimizer as kernel arguments
         (:meth:`Optimizer.kernel_args <symbackprop.train.optimizers.Optimizer.kernel_args>`).
         Returns the sum of batch losses times batch sizes, the index of the first batch whose
         loss or gradient was not finite (-1 if none), and that batch's loss.
         """
-        rule, s1, s2, h1, h2, eps = update
-        total, bad_batch, bad_loss = self.module.train_epoch(
-            X, Y, order, batch_size, params.flat, grads.flat, *params.arrays(), *grads.arrays(),
-            rule, s1, s2, lr, h1, h2, eps, float(steps_before), clip_value or 0.0, clip_norm or 0.0, *self._penalty)
+        values = self._values(X=X, T=Y, order=order, batch_size=batch_size, flat=params.flat, gflat=grads.flat,
+                              lr=lr, steps_before=float(steps_before), clip_value=clip_value or 0.0,
+                              clip_norm=clip_norm or 0.0, **abi.UpdateArguments(*update)._asdict())
+        total, bad_batch, bad_loss = self.module.train_epoch(*abi.arguments("train_epoch", values, params.arrays(),
+                                                                            grads.arrays()))
         return float(total), int(bad_batch), float(bad_loss)
 
     def predict(self, X, params: Parameters) -> np.ndarray:
@@ -138,10 +145,34 @@ class CompiledNetwork:
         X, Y = self.data(params, np.zeros((2, self.network.n_inputs)), Y)
         self.evaluate(X, Y, params)
         empty = np.zeros(0, dtype=params.flat.dtype)
-        self.train_epoch(X, Y, np.arange(2), 2, params, grads, (RULE_SGD, empty, empty, 0.0, 0.0, 0.0), 0.0)
+        self.train_epoch(X, Y, np.arange(2), 2, params, grads, abi.UpdateArguments(RULE_SGD, empty, empty, 0.0, 0.0, 0.0),
+                         0.0)
         seconds = time.perf_counter() - start
         self.timings["compile_or_load"] = seconds
         return seconds
+
+
+def check_view(network: Network, view: str) -> None:
+    """Refuse, before any work, a kernel view that cannot serve ``network``."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown kernel view {view!r}; choose one of: {', '.join(VIEWS)}")
+    if view == "unrolled" and not network.is_dense:
+        raise ArchitectureError("the unrolled view writes one line per weight of a dense network; "
+                                "image layers compile from the index-level rules: use view='index'")
+    if view == "unrolled" and network.n_params > UNROLLED_PARAM_LIMIT:
+        raise ArchitectureError(
+            f"the unrolled view writes one line per weight; {network.n_params:,} parameters is more than "
+            f"{UNROLLED_PARAM_LIMIT:,} and would take minutes to compile: use view='index'")
+
+
+def kernel_module(derivation, view: str = "index") -> "KernelModule":
+    """Stage 4's value before it is printed: the kernel module (IR) of a derivation."""
+    from .. import __version__
+    if view == "index":
+        from .index_kernels import index_module
+        return index_module(derivation, __version__)
+    from .unrolled_kernels import unrolled_module
+    return unrolled_module(derivation, __version__)
 
 
 def kernel_structure(network: Network) -> dict:
@@ -167,18 +198,10 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     only in widths reuses compiled code.  The op-count report depends on the widths and
     is cached per model.  Unrolled kernels are cached per model.
     """
-    from .. import __version__
     from .cache import cache_root, entry_key, load_or_build, load_or_build_json
+    from .module import module_source
 
-    if view not in VIEWS:
-        raise ValueError(f"unknown kernel view {view!r}; choose one of: {', '.join(VIEWS)}")
-    if view == "unrolled" and not network.is_dense:
-        raise ArchitectureError("the unrolled view writes one line per weight of a dense network; "
-                                "image layers compile from the index-level rules: use view='index'")
-    if view == "unrolled" and network.n_params > UNROLLED_PARAM_LIMIT:
-        raise ArchitectureError(
-            f"the unrolled view writes one line per weight; {network.n_params:,} parameters is more than "
-            f"{UNROLLED_PARAM_LIMIT:,} and would take minutes to compile: use view='index'")
+    check_view(network, view)
     timings: dict[str, float] = {}
 
     @functools.cache
@@ -192,14 +215,9 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     def build() -> tuple[str, dict]:
         deriv = derivation()
         start = time.perf_counter()
-        if view == "index":
-            from .index_kernels import generate_index_module
-            source = generate_index_module(deriv, __version__)
-            formulas = [str(s) for s in deriv.statements()]
-        else:
-            from .unrolled_kernels import generate_unrolled_module
-            source = generate_unrolled_module(deriv, __version__)
-            formulas = [str(a) for a in deriv.program]
+        module = kernel_module(deriv, view)
+        source = module_source(module)
+        formulas = list(module.formulas)
         timings["generate"] = time.perf_counter() - start
         return source, {"structure": structure, "view": view, "formulas": formulas}
 

@@ -9,8 +9,12 @@ this package that marks where its kernels start.  They reach a module in one of 
   once per installation and caches them beside this package, so a new model's first
   compile does not compile them again (about 1 s of a 64-64-10 network's 4.3 s);
 * **copied as source** (everything in an exported module, which must stand alone with
-  ``math``, ``numpy`` and ``numba``; and ``_exp`` everywhere, so that LLVM can inline it
-  into the loops that call it and vectorize them).
+  ``math``, ``numpy`` and ``numba``; and ``_exp`` and ``_softplus`` everywhere, so that
+  LLVM can inline them into the loops that call them and vectorize them).
+
+Which of the two a module gets is its *linkage* (:data:`LINKAGES`), chosen when the
+module is printed (:mod:`.module`): the same kernel IR prints as a cached module or as a
+standalone one.
 
 Everything from a file's marker on must use only what a generated module's header imports,
 or import the rest itself (``blas_product.py`` does).
@@ -39,6 +43,11 @@ def _shared() -> list[tuple[ModuleType, tuple[str, ...]]]:
                             "update", "squared_norm", "clip_by_value", "clip_by_norm"))]
 
 
+def copied(module: ModuleType) -> str:
+    """The block that carries ``module``'s kernels into a generated module as source."""
+    return f"\n# from {Path(module.__file__).name}\n" + kernel_text(module)
+
+
 def shared_imports() -> str:
     """The block of a cached module that imports the shared kernels from this package."""
     lines = ["# ---- model-independent kernels, compiled once per installation: symbackprop/codegen/ ----"]
@@ -50,15 +59,9 @@ def shared_imports() -> str:
 
 def shared_copies() -> str:
     """The same block for a standalone module: the shared kernels' source, copied."""
-    parts = ["# ---- model-independent kernels, copied from symbackprop/codegen/ ----\n"]
-    for module, _ in _shared():
-        parts += [f"\n# from {Path(module.__file__).name}\n", kernel_text(module)]
-    return "".join(parts)
+    return "".join(["# ---- model-independent kernels, copied from symbackprop/codegen/ ----\n",
+                    *(copied(module) for module, _ in _shared())])
 
 
-def standalone(source: str) -> str:
-    """A cached module's ``source`` with the shared kernels copied in instead of imported."""
-    block = shared_imports()
-    if source.count(block) != 1:
-        raise ValueError("the module does not import the shared kernels as generated modules do")
-    return source.replace(block, shared_copies())
+#: how a module gets the shared kernels: imported (the cache's modules) or copied (exported ones)
+LINKAGES = {"import": shared_imports, "copy": shared_copies}

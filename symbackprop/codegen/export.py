@@ -1,9 +1,9 @@
 """Export a network's kernels as one standalone Python file that needs only NumPy and Numba.
 
 The kernel cache's module imports a few model-independent kernels (the optimizer updates,
-the BLAS call) from symbackprop; the exported file carries their source instead
-(:func:`.copied_source.standalone`), so it imports nothing but ``math``, ``numpy`` and
-``numba``.  Exporting also puts a docstring in front of it that says what the file is: the model, the parameters in argument order with their
+the BLAS call) from symbackprop; the exported file is the same kernel module printed with
+their source copied in instead (linkage ``copy``, :mod:`.module`), so it imports nothing
+but ``math``, ``numpy`` and ``numba``.  Exporting also puts a docstring in front of it that says what the file is: the model, the parameters in argument order with their
 shapes, every entry point, and the formulas the kernels implement; with trained
 parameters, their arrays go to an ``.npz`` file beside it.  The exported file can be
 vendored into a project that has neither SymPy nor symbackprop installed.
@@ -12,48 +12,46 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ..atomic import write_atomically, write_text_atomically
 from ..errors import SymbackpropError
-from .copied_source import standalone
+from . import abi
 
 if TYPE_CHECKING:
     from ..model.network import Network
     from ..model.parameters import Parameters
-    from ..train.normalize import Normalizer
 
-ENTRY_POINTS = """\
-    forward(X, {params})
-        -> the outputs, shape (samples, {n_out})
-    loss(X, Y, {params}, l1, l2)
-        -> the mean loss over the rows of X (Y: targets, shape (samples, {n_out}))
-    evaluate(X, Y, {params}, l1, l2)
-        -> (mean loss, outputs) from one forward pass
-    loss_and_grad(X, Y, {params}, {grads}, l1, l2)
-        -> the mean loss; the gradient of each parameter is written into its g-array
-    train_epoch(X, Y, order, batch_size, flat, gflat, {params}, {grads},
-                rule, s1, s2, lr, h1, h2, eps, steps_before, clip_value, clip_norm, l1, l2)
-        -> (sum of batch losses x batch sizes, first non-finite batch or -1, its loss):
-           one epoch of mini-batch training in one call; the parameters must be views
-           into the flat vector `flat` (and the gradients into `gflat`); rule is one of
-           RULE_SGD, RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP, RULE_ADAM (see `update`)
-"""
+
+class InputScaling(Protocol):
+    """What export needs of a fitted input normalisation (``train.Normalizer``): its kind and
+    the shift and scale the exported code applies."""
+
+    kind: str
+    shift: np.ndarray
+    scale: np.ndarray
 
 
 def export_source(network: "Network", view: str = "index", cache_dir=None,
-                  weights_file: str | None = None, normalizer: "Normalizer | None" = None) -> str:
-    """The standalone module's text: a docstring describing it, then the kernel source."""
-    from .. import __version__
-    from .compiled import compile_network
+                  weights_file: str | None = None, normalizer: InputScaling | None = None) -> str:
+    """The standalone module's text: a docstring describing it, then the kernel module
+    printed with the shared kernels copied in.
 
-    compiled = compile_network(network, view=view, cache_dir=cache_dir, warm_up=False)
+    ``cache_dir`` is accepted for symmetry with ``compile``; export derives afresh (it
+    needs the kernel IR, which the cache keeps only as printed source).
+    """
+    from .. import __version__
+    from ..derive import derive_index_level, derive_unrolled
+    from .compiled import check_view, kernel_module
+    from .module import module_source
+
+    check_view(network, view)
+    derivation = derive_index_level(network) if view == "index" else derive_unrolled(network)
+    module = kernel_module(derivation, view)
     shapes = network.param_shapes()
     names = list(shapes)
-    params = ", ".join(names)
-    grads = ", ".join(f"g{n}" for n in names)
     lines = [
         f"Kernels of {network!r}, exported by symbackprop {__version__}.",
         "",
@@ -64,8 +62,8 @@ def export_source(network: "Network", view: str = "index", cache_dir=None,
         "Parameters, in argument order (W has shape (inputs, neurons): z = x @ W + b):",
         *(f"    {name}: {shape}" for name, shape in shapes.items()),
         "",
-        "Entry points:",
-        ENTRY_POINTS.format(params=params, grads=grads, n_out=network.n_outputs).rstrip(),
+        f"Entry points (outputs per sample: {network.n_outputs}):",
+        *abi.describe(names),
         "",
         f"l1, l2: the L1 and L2 penalty coefficients (this model: {network.l1:g}, {network.l2:g}).",
         f"Loss: {network.loss.long_name}; outputs: {network.layers[-1].activation}.",
@@ -79,19 +77,17 @@ def export_source(network: "Network", view: str = "index", cache_dir=None,
             lines += ["    X = (X_raw - weights['input_shift']) / weights['input_scale']   "
                       f"# the {normalizer.kind} normalisation fitted in training"]
         lines += ["    outputs = forward(X, *params)"]
-    formulas = [f"    {f}" for f in compiled.meta["formulas"]]
-    lines += ["", f"Formulas ({'index level: n = sample, i = input, j = neuron' if view == 'index' else 'one sample'}):",
-              *formulas]
+    lines += ["", f"{module.formulas_heading}:", *(f"    {f}" for f in module.formulas)]
     doc = "\n".join(lines).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    # the cache's comment header (provenance, formulas) is replaced by the docstring above
-    body = standalone(compiled.source()).splitlines(keepends=True)
+    # the module's comment header (provenance, formulas) is replaced by the docstring above
+    body = module_source(module, linkage="copy").splitlines(keepends=True)
     while body and body[0].startswith("#"):
         body.pop(0)
     return f'"""{doc}\n"""\n' + "".join(body)
 
 
 def export_module(network: "Network", path: str | os.PathLike, view: str = "index", cache_dir=None,
-                  params: "Parameters | None" = None, normalizer: "Normalizer | None" = None) -> list[Path]:
+                  params: "Parameters | None" = None, normalizer: InputScaling | None = None) -> list[Path]:
     """Write the standalone kernel module to ``path`` (and trained ``params`` to ``<stem>_weights.npz``).
 
     Returns the files written; each is written atomically.

@@ -1,5 +1,9 @@
 """The kernel printer: SymPy's Python printer, taught what a Numba kernel needs.
 
+It prints both halves of a generated kernel: scalar expressions (below) and the kernel
+IR's statements (:mod:`.ir`: loops, assignments, BLAS calls, entry points), one
+``_print_<Node>`` method each, as SymPy's own printers do for its ``codegen.ast``.
+
 Subclassing the printer (rather than pasting ``str(expr)``) gets precedence, numeric
 literals and special functions right.  Scalar functions print through ``math`` (Numba
 compiles ``math.log`` on floats to the same code as C), except ``exp``, which prints as
@@ -13,9 +17,14 @@ from __future__ import annotations
 
 import keyword
 import re
+import textwrap
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
+
+from . import ir
+
+INDENT = "    "
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -99,3 +108,107 @@ class KernelPrinter(PythonCodePrinter):
         if exp == -1:
             return f"1.0/{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}"
         return super()._print_Pow(expr, rational=rational)
+
+    def _print_NegativeInfinity(self, expr) -> str:
+        return "-math.inf"
+
+    def _print_Infinity(self, expr) -> str:
+        return "math.inf"
+
+    # -- the IR's expression leaves ---------------------------------------------------------------
+    def _print_Dim(self, expr: ir.Dim) -> str:
+        array, axis = expr.args
+        return f"{self._print(array)}.shape[{self._print(axis)}]"
+
+    def _print_Length(self, expr: ir.Length) -> str:
+        return f"{self._print(expr.args[0])}.size"
+
+    def _print_Whole(self, expr: ir.Whole) -> str:
+        return f"{self._print(expr.args[0])}[...]"
+
+    def _print_Transposed(self, expr: ir.Transposed) -> str:
+        return f"{self._print(expr.args[0])}.T"
+
+    def _print_FloorDiv(self, expr: ir.FloorDiv) -> str:
+        a, b = (self.parenthesize(arg, sp.printing.precedence.PRECEDENCE["Mul"]) for arg in expr.args)
+        return f"{a} // {b}"
+
+    def _print_Call(self, expr: ir.Call) -> str:
+        name, *args = expr.args
+        return f"{self._print(name)}({', '.join(self._print(a) for a in args)})"
+
+    def _print_IsFinite(self, expr: ir.IsFinite) -> str:
+        return f"math.isfinite({self._print(expr.args[0])})"
+
+    def _print_Tuple(self, expr: sp.Tuple) -> str:
+        inner = ", ".join(self._print(a) for a in expr.args)
+        return f"({inner},)" if len(expr.args) == 1 else f"({inner})"
+
+    # -- the IR's statements ----------------------------------------------------------------------
+    def statements(self, nodes) -> list[str]:
+        """Source lines of a sequence of IR statements."""
+        return [line for node in nodes for line in self.statement(node).split("\n")]
+
+    def statement(self, node: ir.Node) -> str:
+        """The source of one IR statement (``doprint`` is for expressions: it sympifies)."""
+        method = getattr(self, f"_print_{type(node).__name__}", None)
+        if method is None:
+            raise CodegenError(f"no way to print a {type(node).__name__} statement")
+        return method(node)
+
+    def _expr(self, expr) -> str:
+        """One expression of a statement, through ``doprint`` (which refuses what it cannot print)."""
+        return self.doprint(expr)
+
+    def _block(self, nodes) -> str:
+        lines = self.statements(nodes) or ["pass"]
+        return "\n".join(INDENT + line if line else line for line in lines)
+
+    def _condition(self, expr: sp.Basic) -> str:
+        if isinstance(expr, sp.core.relational.Relational):  # no parentheses around a lone comparison
+            return f"{self._expr(expr.lhs)} {expr.rel_op} {self._expr(expr.rhs)}"
+        return self._expr(expr)
+
+    def _print_Assign(self, node: ir.Assign) -> str:
+        return f"{self._expr(node.target)} {node.op}= {self._expr(node.value)}"
+
+    def _print_Loop(self, node: ir.Loop) -> str:
+        bounds = self._expr(node.stop) if node.start is None else f"{self._expr(node.start)}, {self._expr(node.stop)}"
+        return f"for {self._expr(node.index)} in range({bounds}):\n" + self._block(node.body)
+
+    def _print_Branch(self, node: ir.Branch) -> str:
+        text = f"if {self._condition(node.condition)}:\n" + self._block(node.body)
+        return text + ("\nelse:\n" + self._block(node.orelse) if node.orelse else "")
+
+    def _print_Allocate(self, node: ir.Allocate) -> str:
+        shape = ", ".join(self._expr(e) for e in node.shape)
+        dtype = f"np.{node.dtype}" if node.dtype in ("int64", "float64") else f"{safe_identifier(node.dtype)}.dtype"
+        return f"{self._expr(node.name)} = np.empty(({shape}{',' if len(node.shape) == 1 else ''}), dtype={dtype})"
+
+    def _print_FlatView(self, node: ir.FlatView) -> str:
+        return f"{self._expr(node.name)} = {self._expr(node.array)}.reshape(-1)"
+
+    def _print_MatMul(self, node: ir.MatMul) -> str:
+        left, right, out = (self._expr(a) for a in (node.left, node.right, node.out))
+        return f"_matmul({left}, {right}, {out})" if node.into_existing else f"{out} = np.dot({left}, {right})"
+
+    def _print_Evaluate(self, node: ir.Evaluate) -> str:
+        return self._expr(node.call)
+
+    def _print_Return(self, node: ir.Return) -> str:
+        return "return " + ", ".join(self._expr(v) for v in node.values)
+
+    def _print_Skip(self, node: ir.Skip) -> str:
+        return "continue"
+
+    def _print_Comment(self, node: ir.Comment) -> str:
+        return "\n".join(f"# {line}".rstrip() for line in node.text.replace("\r", " ").split("\n"))
+
+    def _print_KernelFunction(self, node: ir.KernelFunction) -> str:
+        head = [node.decorator] if node.decorator else []
+        opening = f"def {safe_identifier(node.name)}("
+        arguments = textwrap.wrap(", ".join(safe_identifier(a) for a in node.arguments) + "):", 116 - len(opening),
+                                  break_long_words=False, break_on_hyphens=False)
+        head.append(opening + f"\n{' ' * len(opening)}".join(arguments))
+        doc = [INDENT + f"# {line}".rstrip() for line in node.doc]
+        return "\n".join(head + doc) + "\n" + self._block(node.body)

@@ -33,22 +33,22 @@ def update(rule, p, g, s1, s2, lr, h1, h2, eps, t):
     rmsprop:   s1 = h1 s1 + (1 - h1) g^2;  p -= lr g / (sqrt(s1) + eps)      (h1 = alpha)
     adam:      s1, s2 = first and second moments (h1 = beta1, h2 = beta2), bias-corrected
     """
-    if rule == 0:
+    if rule == RULE_SGD:
         for k in range(p.size):
             p[k] -= lr * g[k]
-    elif rule == 1:
+    elif rule == RULE_MOMENTUM:
         for k in range(p.size):
             s1[k] = h1 * s1[k] + g[k]
             p[k] -= lr * s1[k]
-    elif rule == 2:
+    elif rule == RULE_NESTEROV:
         for k in range(p.size):
             s1[k] = h1 * s1[k] + g[k]
             p[k] -= lr * (g[k] + h1 * s1[k])
-    elif rule == 3:
+    elif rule == RULE_RMSPROP:
         for k in range(p.size):
             s1[k] = h1 * s1[k] + (1.0 - h1) * g[k] * g[k]
             p[k] -= lr * g[k] / (math.sqrt(s1[k]) + eps)
-    else:
+    else:  # RULE_ADAM
         step = lr / (1.0 - h1 ** t)
         root2 = math.sqrt(1.0 - h2 ** t)
         for k in range(p.size):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..codegen.abi import UpdateArguments
 from ..codegen.update_rules import (RULE_ADAM, RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP, RULE_SGD,
                                     clip_by_norm, clip_by_value, update)
 from ..errors import TrainingError
@@ -58,8 +59,9 @@ class Optimizer:
     def full_batch(self) -> bool:
         return self.name == "gd"
 
-    def kernel_args(self, p: np.ndarray) -> tuple:
-        """``(rule, s1, s2, h1, h2, eps)``: this optimizer as arguments of the compiled ``update``.
+    def kernel_args(self, p: np.ndarray) -> UpdateArguments:
+        """This optimizer as arguments of the compiled ``update`` (the kernel ABI's
+        :class:`~symbackprop.codegen.abi.UpdateArguments`: rule, s1, s2, h1, h2, eps).
 
         State vectors are created (zeros, like ``p``) on first use and kept in :attr:`state`
         under torch.optim's names, so checkpoints and resumed runs see the same state.
@@ -69,18 +71,19 @@ class Optimizer:
         def state(key: str) -> np.ndarray:  # aligned like the parameters (see model/parameters.py)
             return self.state.setdefault(key, aligned_zeros(p.size, p.dtype))
         if name in ("momentum", "nesterov"):
-            return _RULES[name], state("velocity"), empty, self.momentum, 0.0, 0.0
+            return UpdateArguments(_RULES[name], state("velocity"), empty, self.momentum, 0.0, 0.0)
         if name == "rmsprop":
-            return _RULES[name], state("square_avg"), empty, self.alpha, 0.0, self.eps
+            return UpdateArguments(_RULES[name], state("square_avg"), empty, self.alpha, 0.0, self.eps)
         if name == "adam":
-            return _RULES[name], state("exp_avg"), state("exp_avg_sq"), self.beta1, self.beta2, self.eps
-        return _RULES[name], empty, empty, 0.0, 0.0, 0.0
+            return UpdateArguments(_RULES[name], state("exp_avg"), state("exp_avg_sq"), self.beta1, self.beta2,
+                                   self.eps)
+        return UpdateArguments(_RULES[name], empty, empty, 0.0, 0.0, 0.0)
 
     def step(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
         """Update ``p`` in place from gradient ``g``."""
-        rule, s1, s2, h1, h2, eps = self.kernel_args(p)
+        args = self.kernel_args(p)
         self.steps += 1
-        update(rule, p, g, s1, s2, lr, h1, h2, eps, float(self.steps))
+        update(args.rule, p, g, args.s1, args.s2, lr, args.h1, args.h2, args.eps, float(self.steps))
 
     def settings(self) -> dict:
         """Hyper-parameters and step count (JSON-able; the state arrays are kept apart)."""

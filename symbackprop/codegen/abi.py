@@ -1,0 +1,100 @@
+"""The kernel calling convention, declared once: every entry point, its arguments in order,
+what it returns, and the optimizer's arguments.
+
+The generator builds each entry point's signature from :data:`ENTRY_POINTS`;
+:class:`~.compiled.CompiledNetwork` calls them through :func:`arguments`; ``export``
+documents them from the same records; the optimizer hands its state over as an
+:class:`UpdateArguments`.  A change of convention is one edit here.
+
+In an argument list, :data:`PARAMS` stands for the parameters in kernel order (``W1, b1,
+W2, ...``) and :data:`GRADS` for their gradients (``gW1, gb1, ...``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
+
+from ..model import naming
+
+#: placeholders for the parameters and their gradients in an argument list
+PARAMS, GRADS = "*params", "*grads"
+
+#: the optimizer's part of ``train_epoch``'s arguments, in order (``lr`` comes from the schedule)
+UPDATE = ("rule", "s1", "s2", "lr", "h1", "h2", "eps")
+
+
+class UpdateArguments(NamedTuple):
+    """An optimizer as arguments of the compiled ``update`` (:mod:`.update_rules`): its rule code,
+    its two state vectors (empty when unused), its two hyper-parameters and ``eps``."""
+
+    rule: int
+    s1: object
+    s2: object
+    h1: float
+    h2: float
+    eps: float
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """One function of a generated kernel module."""
+
+    name: str
+    arguments: tuple[str, ...]
+    returns: str
+    doc: str
+
+    def signature(self, params: Sequence[str]) -> tuple[str, ...]:
+        """The argument names for a network whose parameters are ``params``."""
+        out: list[str] = []
+        for argument in self.arguments:
+            if argument == PARAMS:
+                out += params
+            elif argument == GRADS:
+                out += [naming.gradient(p) for p in params]
+            else:
+                out.append(argument)
+        return tuple(out)
+
+
+ENTRY_POINTS: dict[str, EntryPoint] = {e.name: e for e in (
+    EntryPoint("forward", ("a0", PARAMS), "the outputs, shape (samples, outputs)", "for every row of a0"),
+    EntryPoint("loss", ("a0", "Y", PARAMS, "l1", "l2"), "the mean loss over the rows of a0",
+               "Y: the targets, shape (samples, outputs)"),
+    EntryPoint("evaluate", ("a0", "Y", PARAMS, "l1", "l2"), "(mean loss, outputs)", "from one forward pass"),
+    EntryPoint("loss_and_grad", ("a0", "Y", PARAMS, GRADS, "l1", "l2"), "the mean loss",
+               "the gradient of each parameter is written into its g-array"),
+    EntryPoint("train_epoch", ("X", "T", "order", "batch_size", "flat", "gflat", PARAMS, GRADS, *UPDATE,
+                               "steps_before", "clip_value", "clip_norm", "l1", "l2"),
+               "(sum of batch losses x batch sizes, first non-finite batch or -1, its loss)",
+               "one epoch of mini-batch training in one call, rows of X and T gathered in the order "
+               "`order`; the parameters must be views into the flat vector `flat` (the gradients into "
+               "`gflat`); rule is one of RULE_SGD, RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP, RULE_ADAM "
+               "(see `update`)"),
+)}
+
+
+def arguments(entry: str, values: dict, params: Sequence, grads: Sequence = ()) -> list:
+    """The positional arguments of ``entry``: ``values`` by name, the parameter and gradient
+    arrays where the convention puts them."""
+    out: list = []
+    for argument in ENTRY_POINTS[entry].arguments:
+        if argument == PARAMS:
+            out += params
+        elif argument == GRADS:
+            out += grads
+        else:
+            out.append(values[argument])
+    return out
+
+
+def describe(params: Sequence[str], width: int = 92) -> list[str]:
+    """Each entry point's signature, result and purpose, as lines for a docstring."""
+    import textwrap
+    lines = []
+    for entry in ENTRY_POINTS.values():
+        signature = f"{entry.name}({', '.join(entry.signature(params))})"
+        lines += textwrap.wrap(signature, width, initial_indent="    ", subsequent_indent="        ")
+        lines += textwrap.wrap(f"-> {entry.returns}; {entry.doc}", width, initial_indent="        ",
+                               subsequent_indent="           ")
+    return lines
