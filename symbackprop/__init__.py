@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 from .errors import (ArchitectureError, CacheError, CheckpointError, DataError, LossMismatchError, SymbackpropError,
                      TrainingError, UnknownActivationError, UnknownLossError)
 
-__version__ = "0.1.0"
+from .version import __version__
 
 #: public names defined in sub-packages, imported when first asked for
 _LAZY = {name: ".model" for name in ("Activation", "AvgPool2D", "Conv2D", "Dense", "Flatten", "Layer", "Loss",

@@ -45,10 +45,12 @@ def _load_data(args: argparse.Namespace):
 
 
 def _build_network(args: argparse.Namespace, data):
-    from .model import Network
+    from .model import Network, get_activation, get_loss
 
     loss = args.loss or ("bce" if data.binary else "cce")
-    n_out = 1 if (data.binary and loss in ("bce", "mse")) else data.n_classes
+    # two classes need one output unless the loss expects a distribution over the outputs (softmax)
+    one_output = data.binary and get_activation(get_loss(loss).output).elementwise
+    n_out = 1 if one_output else data.n_classes
     if args.arch:
         from .model.architecture import build_network
         return build_network(args.arch, _data_shape(args, data), n_out, args.activation, args.output, loss,
@@ -161,8 +163,10 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain
+    from .model import get_loss
 
-    output = args.output or (args.activation if args.loss == "mse" else None)
+    # a loss that fits any output (mse) keeps the hidden activation; the others take their own
+    output = args.output or (args.activation if get_loss(args.loss).fits is None else None)
     net = _model(args, output)
     if not net.is_dense:
         from .explain import explain_image_network
@@ -171,7 +175,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     x = args.input if args.input is not None else [1.0 / (1 + k) for k in range(net.n_inputs)]
     if args.target is not None:
         y = args.target
-    elif net.loss.name == "cce":
+    elif not net.layers[-1].act.elementwise:  # a distribution over the outputs: one class
         y = [1.0] + [0.0] * (net.n_outputs - 1)
     else:
         y = [float((k + 1) % 2) for k in range(net.n_outputs)]

@@ -28,8 +28,16 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
-ARCH_HELP = ("layers as text, e.g. 'conv:16,maxpool:2,conv:32,maxpool:2' or 'cnn' (conv:C[:K][:sS][:same|valid|pP]"
-             "[:act], maxpool:K, avgpool:K, flatten, dense:N[:act]); the output layer is added")
+def _arch_help() -> str:
+    from .model.architecture import PRESETS, arch_forms
+    return (f"layers as text, e.g. 'conv:16,maxpool:2,conv:32,maxpool:2' or a preset ({', '.join(PRESETS)}); "
+            f"items: {arch_forms()}; the output layer is added")
+
+
+def _choices(what: str) -> str:
+    """The registered activations or losses, for help text (the registries are the one list)."""
+    from .model import ACTIVATIONS, LOSSES
+    return ", ".join((ACTIVATIONS if what == "activation" else LOSSES).names())
 
 
 def _add_model_options(p: argparse.ArgumentParser, sizes: list[int] | None, activation: str, loss: str,
@@ -39,13 +47,14 @@ def _add_model_options(p: argparse.ArgumentParser, sizes: list[int] | None, acti
     p.add_argument("--sizes", type=_sizes, default=sizes, metavar="N,N[,N...]",
                    help=f"all layer sizes, input first (default: {shown})" if shown else
                    "all layer sizes, input first")
-    p.add_argument("--arch", default=None, metavar="TEXT", help=ARCH_HELP + " (instead of --sizes)")
+    p.add_argument("--arch", default=None, metavar="TEXT", help=_arch_help() + " (instead of --sizes)")
     p.add_argument("--image-shape", type=_sizes, default=[1, 4, 4], metavar="C,ROWS,COLS",
                    help="input images of --arch (default: 1,4,4)")
     p.add_argument("--outputs", type=int, default=2, help="outputs of --arch's last layer (default: 2)")
-    p.add_argument("--activation", default=activation, help=f"hidden activation (default: {activation})")
+    p.add_argument("--activation", default=activation,
+                   help=f"hidden activation: {_choices('activation')} (default: {activation})")
     p.add_argument("--output", default=None, help=f"output activation (default: {output_help})")
-    p.add_argument("--loss", default=loss, help=f"mse, bce or cce (default: {loss})")
+    p.add_argument("--loss", default=loss, help=f"{_choices('loss')} (default: {loss})")
     p.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
 
@@ -81,14 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     m = train.add_argument_group("model")
     m.add_argument("--hidden", type=_sizes, default=_sizes(DEFAULT_HIDDEN), metavar="N[,N...]",
                    help=f"hidden layer widths, comma-separated (default: {DEFAULT_HIDDEN})")
-    m.add_argument("--arch", default=None, metavar="TEXT", help=ARCH_HELP + " (instead of --hidden)")
+    m.add_argument("--arch", default=None, metavar="TEXT", help=_arch_help() + " (instead of --hidden)")
     m.add_argument("--image-shape", type=_sizes, default=None, metavar="C,ROWS,COLS",
                    help="the shape of each row's image, for --arch on CSV data (digits and IDX files know theirs)")
     m.add_argument("--activation", default="relu",
-                   help="hidden activation: identity, sigmoid, tanh, relu, leaky_relu, softmax (default: relu)")
+                   help=f"hidden activation: {_choices('activation')} (default: relu)")
     m.add_argument("--output", default=None, help="output activation (default: the one the loss expects)")
     m.add_argument("--loss", default=None,
-                   help="mse, bce or cce (default: bce for two classes, cce otherwise)")
+                   help=f"{_choices('loss')} (default: bce for two classes, cce otherwise)")
     m.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights (default: 0)")
     m.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights, l2/2·ΣW² (default: 0)")
     m.add_argument("--init", default="auto",
@@ -180,8 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="hidden layers of the 4-4-...-1 networks (default: 1,2,3; the naive form of 4 "
                            "takes ~30 s)")
     cost.add_argument("--depth-width", type=int, default=4, help="width of the depth sweep's layers (default: 4)")
-    cost.add_argument("--activation", default="sigmoid", help="hidden activation (default: sigmoid)")
-    cost.add_argument("--loss", default="mse", help="mse, bce or cce (default: mse)")
+    cost.add_argument("--activation", default="sigmoid",
+                      help=f"hidden activation: {_choices('activation')} (default: sigmoid)")
+    cost.add_argument("--loss", default="mse", help=f"{_choices('loss')} (default: mse)")
     cost.add_argument("--naive", choices=("auto", "yes", "no"), default="auto",
                       help="differentiate the substituted loss too (auto: up to 400 parameters)")
     cost.add_argument("--plot", metavar="FILE.png", help="draw counts and times (needs matplotlib)")

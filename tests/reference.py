@@ -25,10 +25,13 @@ def _conv(torch, a, layer, W, b):
     return F.conv2d(a, W, b, stride=layer.stride, padding=padding)
 
 
-def torch_loss_and_grad(net, X, Y, params):
+def torch_loss_and_grad(net, X, Y, params, layers=None, activations=None, losses=None):
     """Loss and gradients of ``net`` computed by PyTorch autograd in float64.
 
     Image layers use ``torch.nn.functional``'s ``conv2d``, ``max_pool2d`` and ``avg_pool2d``.
+    A test of a layer kind, activation or loss of its own passes their torch forms:
+    ``layers={kind: f(a, {name: tensor}) -> z}`` (the layer's parameters without layer
+    numbers), ``activations={name: f(z) -> a}``, ``losses={name: f(a, y) -> mean loss}``.
     """
     import torch
 
@@ -39,6 +42,11 @@ def torch_loss_and_grad(net, X, Y, params):
     logits = None
     for l, layer in enumerate(net.layers, start=1):
         kind = type(layer).__name__
+        if layers and layer.kind in layers:
+            own = {name: tensors[f"{name}{l}"] for name in layer.param_shapes()}
+            z = logits = layers[layer.kind](a, own)
+            a = _activation(torch, layer.activation, activations)(z)
+            continue
         if kind == "Flatten":
             a = a.flatten(1)
             continue
@@ -51,15 +59,10 @@ def torch_loss_and_grad(net, X, Y, params):
         else:
             z = a @ tensors[f"W{l}"] + tensors[f"b{l}"]
         logits = z
-        a = {
-            "identity": lambda t: t,
-            "sigmoid": torch.sigmoid,
-            "tanh": torch.tanh,
-            "relu": torch.relu,
-            "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.01),
-            "softmax": lambda t: torch.softmax(t, dim=1),
-        }[layer.activation](z)
-    if net.loss.name == "mse":
+        a = _activation(torch, layer.activation, activations)(z)
+    if losses and net.loss.name in losses:
+        loss = losses[net.loss.name](a, y)
+    elif net.loss.name == "mse":
         loss = torch.nn.functional.mse_loss(a, y)
     elif net.loss.name == "bce":
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
@@ -72,6 +75,19 @@ def torch_loss_and_grad(net, X, Y, params):
         loss = loss + net.l2 / 2 * sum((w * w).sum() for w in weights)
     loss.backward()
     return float(loss.detach()), {name: t.grad.numpy() for name, t in tensors.items()}
+
+
+def _activation(torch, name, extra):
+    if extra and name in extra:
+        return extra[name]
+    return {
+        "identity": lambda t: t,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.01),
+        "softmax": lambda t: torch.softmax(t, dim=1),
+    }[name]
 
 
 def finite_difference_grad(loss_fn, params, h: float = 1e-6) -> np.ndarray:

@@ -45,7 +45,7 @@ def entry_key(spec: dict, view: str) -> str:
     import numba
     import sympy
 
-    from .. import __version__
+    from ..version import __version__
     payload = {"model": spec, "view": view, "format": FORMAT_VERSION, "symbackprop": __version__,
                "sympy": sympy.__version__, "numba": numba.__version__, "generator": _generator_digest()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -62,8 +62,8 @@ def _generator_digest() -> str:
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for stage in ("model", "derive", "simplify", "codegen"):
-        for path in sorted((package / stage).glob("*.py")):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        for path in sorted((package / stage).rglob("*.py")):  # layer kinds live in model/layers/
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

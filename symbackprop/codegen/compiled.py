@@ -145,8 +145,8 @@ class CompiledNetwork:
         X, Y = self.data(params, np.zeros((2, self.network.n_inputs)), Y)
         self.evaluate(X, Y, params)
         empty = np.zeros(0, dtype=params.flat.dtype)
-        self.train_epoch(X, Y, np.arange(2), 2, params, grads, abi.UpdateArguments(RULE_SGD, empty, empty, 0.0, 0.0, 0.0),
-                         0.0)
+        sgd = abi.UpdateArguments(RULE_SGD, empty, empty, 0.0, 0.0, 0.0)
+        self.train_epoch(X, Y, np.arange(2), 2, params, grads, sgd, 0.0)
         seconds = time.perf_counter() - start
         self.timings["compile_or_load"] = seconds
         return seconds
@@ -167,7 +167,7 @@ def check_view(network: Network, view: str) -> None:
 
 def kernel_module(derivation, view: str = "index") -> "KernelModule":
     """Stage 4's value before it is printed: the kernel module (IR) of a derivation."""
-    from .. import __version__
+    from ..version import __version__
     if view == "index":
         from .index_kernels import index_module
         return index_module(derivation, __version__)

@@ -3,7 +3,8 @@
 The kernel cache's module imports a few model-independent kernels (the optimizer updates,
 the BLAS call) from symbackprop; the exported file is the same kernel module printed with
 their source copied in instead (linkage ``copy``, :mod:`.module`), so it imports nothing
-but ``math``, ``numpy`` and ``numba``.  Exporting also puts a docstring in front of it that says what the file is: the model, the parameters in argument order with their
+but ``math``, ``numpy`` and ``numba``.  Exporting also puts a docstring in front of it
+that says what the file is: the model, the parameters in argument order with their
 shapes, every entry point, and the formulas the kernels implement; with trained
 parameters, their arrays go to an ``.npz`` file beside it.  The exported file can be
 vendored into a project that has neither SymPy nor symbackprop installed.
@@ -42,7 +43,7 @@ def export_source(network: "Network", view: str = "index", cache_dir=None,
     ``cache_dir`` is accepted for symmetry with ``compile``; export derives afresh (it
     needs the kernel IR, which the cache keeps only as printed source).
     """
-    from .. import __version__
+    from ..version import __version__
     from ..derive import derive_index_level, derive_unrolled
     from .compiled import check_view, kernel_module
     from .module import module_source

@@ -22,15 +22,27 @@ and finite differences wherever kernels are):
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 import sympy as sp
 
 from ..model.notation import ArgMax, InRange
 from . import ir
 
-if TYPE_CHECKING:
-    from .lowering import Lowerer
+
+class Lowerer(Protocol):
+    """What a rule needs of the lowering that calls it (:class:`.lowering.Lowerer`)."""
+
+    parameters: frozenset[str]
+    contiguous: dict[str, tuple[sp.Expr, ...]]
+    flat_views: set[str]
+    transposed_copies: dict[str, str]
+
+    def fresh(self, prefix: str) -> sp.Symbol: ...
+
+    def expand(self, nest) -> list[ir.Node]: ...
+
+    def allocation(self, target: sp.Expr, loops, into_existing: bool) -> list[ir.Node]: ...
 
 #: ``A · Wᵀ`` for a ``W`` with at most this many columns is computed as a copy of ``Wᵀ``
 #: and ``A · copy``.  Measured with OpenBLAS (one thread): BLAS's A·Bᵀ path costs
@@ -80,7 +92,7 @@ def _operand(M: sp.Indexed, order: tuple) -> sp.Expr | None:
     return None
 
 
-def gemm(nest, low: "Lowerer", into_existing: bool) -> list[ir.Node] | None:
+def gemm(nest, low: Lowerer, into_existing: bool) -> list[ir.Node] | None:
     """``t[a, b] = Sum_k A[a, k] B[k, b] + rest`` as one BLAS product, then ``t += rest``."""
     target, expr, loops, op = single_assignment(nest)
     if op or not isinstance(target, sp.Indexed) or len(target.indices) != 2:
@@ -122,7 +134,7 @@ def through_copy(left: sp.Expr, matrix: sp.Symbol, copy: sp.Symbol, out: sp.Symb
 
 
 # -- sums over rows ---------------------------------------------------------------------------------
-def row_accumulation(nest, low: "Lowerer", into_existing: bool) -> list[ir.Node] | None:
+def row_accumulation(nest, low: Lowerer, into_existing: bool) -> list[ir.Node] | None:
     """``t[.., j] = Sum_k f(X[k, .., j])`` as ``t = 0`` and then, for each ``k``, ``t += f``.
 
     Applies when the summation index is never an array's last (contiguous) axis and the
@@ -148,7 +160,7 @@ def row_accumulation(nest, low: "Lowerer", into_existing: bool) -> list[ir.Node]
 
 
 # -- elementwise statements over whole arrays ---------------------------------------------------------
-def flat_loop(nest, low: "Lowerer", into_existing: bool) -> list[ir.Node] | None:
+def flat_loop(nest, low: Lowerer, into_existing: bool) -> list[ir.Node] | None:
     """``t[n, j] = f(x[n, j], y[n, j], ...)`` as one loop over the arrays' flat views.
 
     Applies when the target and every array the expression reads are work arrays of

@@ -57,7 +57,7 @@ class Statement:
 
     ``loops`` lists ``(index, extent)`` pairs: the statement holds for
     ``0 <= index < extent``.  ``role`` says what the value is (``argmax``, ``z``, ``a``,
-    ``delta``, ``grad_W``, ``grad_b``, ``grad_input``, ``loss``); ``layer`` is 1-based (0
+    ``delta``, ``grad_<parameter>`` such as ``grad_W``, ``grad_input``, ``loss``); ``layer`` is 1-based (0
     for the loss).
     """
 
@@ -85,8 +85,8 @@ class LayerRule:
     z: Statement
     a: Statement
     delta: Statement
-    grad_W: Statement | None
-    grad_b: Statement | None
+    #: parameter name (``W``, ``b``, a layer kind's own) -> the statement of its gradient
+    grads: dict[str, Statement]
     grad_input: Statement | None
     #: statements the forward rule needs before ``z`` (max pooling's arg max)
     before: list[Statement] = field(default_factory=list)
@@ -110,7 +110,15 @@ class LayerRule:
 
     @property
     def backward(self) -> list[Statement]:
-        return [s for s in (self.delta, self.grad_W, self.grad_b, self.grad_input) if s is not None]
+        return [s for s in (self.delta, *self.grads.values(), self.grad_input) if s is not None]
+
+    @property
+    def grad_W(self) -> Statement | None:
+        return self.grads.get("W")
+
+    @property
+    def grad_b(self) -> Statement | None:
+        return self.grads.get("b")
 
 
 @dataclass
@@ -188,7 +196,7 @@ def derive_index_level(network: Network) -> IndexDerivation:
         proxy = summed(d[rule.z_target.indices] * rule.z_expr, *rule.z_loops)
         grads: dict[str, Statement] = {}
         for name, (base, index, loops) in rule.params.items():
-            extra = penalty(network, base, index, loops) if name == "W" else sp.S.Zero
+            extra = penalty(network, base, index, loops) if name in type(layer).regularized else sp.S.Zero
             total_penalty += extra
             value = factor_sums(_derivative(proxy + extra, base, index))
             target = sp.IndexedBase(naming.gradient(naming.parameter(name, l)))[index]
@@ -204,7 +212,7 @@ def derive_index_level(network: Network) -> IndexDerivation:
             z=Statement(rule.z_target, rule.z_expr, rule.z_loops, "z", l),
             a=Statement(a[out], a_expr, rule.out_loops, "a", l),
             delta=Statement(d[out], delta_expr, rule.out_loops, "delta", l),
-            grad_W=grads.get("W"), grad_b=grads.get("b"), grad_input=grad_input,
+            grads=grads, grad_input=grad_input,
             before=[Statement(target, expr, loops, "argmax", l) for target, expr, loops in rule.before],
             buffers=list(rule.buffers),
         ))

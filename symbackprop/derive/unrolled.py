@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..model import naming
 from ..model.notation import L1, L2
 from .rewrites import exp_through_ratio, through_output
 
@@ -107,11 +108,11 @@ def derive_unrolled(network: "Network") -> UnrolledDerivation:
     a_prev = inputs
     zs, acts, Ws, bs = [], [], [], []
     for l, layer in enumerate(network.layers, start=1):
-        W = [[_sym(f"W{l}_{i}_{j}") for j in range(layer.fan_out)] for i in range(layer.fan_in)]
-        b = [_sym(f"b{l}_{j}") for j in range(layer.fan_out)]
-        params[f"W{l}"], params[f"b{l}"] = W, b
-        z = [_sym(f"z{l}_{j}") for j in range(layer.fan_out)]
-        a = [_sym(f"a{l}_{j}") for j in range(layer.fan_out)]
+        W = [[_sym(naming.scalar("W", l, i, j)) for j in range(layer.fan_out)] for i in range(layer.fan_in)]
+        b = [_sym(naming.scalar("b", l, j)) for j in range(layer.fan_out)]
+        params[naming.parameter("W", l)], params[naming.parameter("b", l)] = W, b
+        z = [_sym(naming.scalar(naming.Z, l, j)) for j in range(layer.fan_out)]
+        a = [_sym(naming.scalar(naming.A, l, j)) for j in range(layer.fan_out)]
         for j in range(layer.fan_out):
             program.append(Assignment(z[j], sp.Add(*(a_prev[i] * W[i][j] for i in range(layer.fan_in))) + b[j], "z", l))
         for j in range(layer.fan_out):
@@ -136,30 +137,30 @@ def derive_unrolled(network: "Network") -> UnrolledDerivation:
     program.append(Assignment(L, loss_expr + reg, "loss", 0))
 
     gradients: dict[sp.Symbol, sp.Symbol] = {}
-    g = [_sym(f"g{depth}_{k}") for k in range(sizes[-1])]
+    g = [_sym(naming.scalar(naming.INCOMING, depth, k)) for k in range(sizes[-1])]
     for k, gk in enumerate(g):
         program.append(Assignment(gk, sp.diff(loss_expr, acts[-1][k]), "grad_output", depth))
     for l in range(depth, 0, -1):
         layer = network.layers[l - 1]
         z, a, W, b = zs[l - 1], acts[l - 1], Ws[l - 1], bs[l - 1]
         a_in = inputs if l == 1 else acts[l - 2]
-        d = [_sym(f"d{l}_{j}") for j in range(layer.fan_out)]
+        d = [_sym(naming.scalar(naming.DELTA, l, j)) for j in range(layer.fan_out)]
         for j in range(layer.fan_out):
             terms = [g[k] * local_partial(layer.act, definitions, a, z, k, j) for k in range(layer.fan_out)]
             program.append(Assignment(d[j], sp.Add(*terms), "delta", l))
         # ∂z_j'/∂W_ij from SymPy; only z_j holds W_ij, so the sum over j' has one path
         for i in range(layer.fan_in):
             for j in range(layer.fan_out):
-                gsym = _sym(f"dL_dW{l}_{i}_{j}")
+                gsym = _sym(naming.partial(naming.scalar("W", l, i, j)))
                 local = d[j] * sp.diff(definitions[z[j]], W[i][j]) + sp.diff(reg, W[i][j])
                 program.append(Assignment(gsym, local, "grad_W", l))
                 gradients[W[i][j]] = gsym
         for j in range(layer.fan_out):
-            gsym = _sym(f"dL_db{l}_{j}")
+            gsym = _sym(naming.partial(naming.scalar("b", l, j)))
             program.append(Assignment(gsym, d[j] * sp.diff(definitions[z[j]], b[j]), "grad_b", l))
             gradients[b[j]] = gsym
         if l > 1:
-            g = [_sym(f"g{l - 1}_{i}") for i in range(layer.fan_in)]
+            g = [_sym(naming.scalar(naming.INCOMING, l - 1, i)) for i in range(layer.fan_in)]
             for i in range(layer.fan_in):
                 paths = [d[j] * sp.diff(definitions[z[j]], a_in[i]) for j in range(layer.fan_out)]
                 program.append(Assignment(g[i], sp.Add(*paths), "grad_input", l))

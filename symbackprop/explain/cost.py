@@ -52,10 +52,12 @@ def depth_sweep(depths: Sequence[int], width: int = 4) -> list[tuple[int, ...]]:
 def measure(sizes: Sequence[int], sweep: str, activation: str = "sigmoid", loss: str = "mse",
             naive: bool | None = None) -> CostRow:
     """Count one network (the naive form only up to the report's parameter limit unless ``naive``)."""
+    from ..model.losses import get_loss
     from ..model.network import Network
     from ..simplify.report import count_unrolled
 
-    output = "sigmoid" if loss == "bce" else activation if loss == "mse" else "softmax"
+    record = get_loss(loss)
+    output = activation if record.fits is None else record.output  # mse keeps the hidden activation
     net = Network.mlp(list(sizes), activation, output, loss)
     r = count_unrolled(net, naive=naive)
     return CostRow(sweep, tuple(sizes), r.n_params, r.forward, r.chain_rule, r.naive, r.naive_cse,

@@ -8,15 +8,15 @@ out.  So the three formats cannot disagree on a number or a formula.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
 import sympy as sp
 
 from . import notation as nt
 from .param_names import user_name
 
-if TYPE_CHECKING:
-    from .explanation import Explanation, Factor, Quantity
+# ``Explanation``, ``Factor`` and ``Quantity`` below are the records of .explanation, named in
+# annotations but not imported: that module imports this one to render itself.
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import sympy as sp
 from ..model.notation import L1, L2
 from ..derive.unrolled import derive_unrolled, local_partial
 from ..errors import ArchitectureError, DataError
+from ..model import naming
 from .explanation import ChainRule, Explanation, Factor, LayerBackward, NeuronRow, Path, Quantity, Update
 from .param_names import parse_param
 
@@ -125,11 +126,11 @@ def _forward_rows(deriv: "UnrolledDerivation", values: dict) -> list[list[Neuron
     layers = []
     previous = deriv.inputs
     for l, layer in enumerate(deriv.network.layers, start=1):
-        W, b = deriv.params[f"W{l}"], deriv.params[f"b{l}"]
+        W, b = deriv.params[naming.parameter("W", l)], deriv.params[naming.parameter("b", l)]
         rows = []
         for j in range(layer.fan_out):
-            z = sp.Symbol(f"z{l}_{j}", real=True)
-            a = sp.Symbol(f"a{l}_{j}", real=True)
+            z = sp.Symbol(naming.scalar(naming.Z, l, j), real=True)
+            a = sp.Symbol(naming.scalar(naming.A, l, j), real=True)
             rows.append(NeuronRow(
                 l, j, layer.activation,
                 inputs=tuple(Quantity(s, deriv.definitions.get(s), values[s]) for s in previous),

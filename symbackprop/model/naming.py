@@ -11,6 +11,7 @@ Flatten) keep their numbers, so parameter names may skip some (``W1, b1, W3, b3`
 ``z3``, ``a3``  layer 3's weighted sums and outputs (``a0`` is the input)
 ``d3``, ``g3``  ∂L/∂z3 (the error δ) and ∂L/∂a3 (the incoming gradient)
 ``z3_1``        neuron 1 of layer 3's ``z`` in the unrolled view (:func:`scalar`)
+``dL_dW3_0_1``  ∂L/∂W3[0, 1] in the unrolled view (:func:`partial`)
 =============  ==========================================================
 """
 from __future__ import annotations
@@ -40,9 +41,14 @@ def gradient(parameter_name: str) -> str:
     return GRADIENT_PREFIX + parameter_name
 
 
-def scalar(kind: str, layer: int, index: int) -> str:
-    """``z3_1``: element ``index`` of layer ``layer``'s ``kind`` in the unrolled view."""
-    return f"{kind}{layer}_{index}"
+def scalar(kind: str, layer: int, *index: int) -> str:
+    """``z3_1``, ``W3_0_1``: one element of layer ``layer``'s ``kind`` in the unrolled view."""
+    return f"{kind}{layer}_" + "_".join(map(str, index))
+
+
+def partial(scalar_name: str) -> str:
+    """``dL_dW3_0_1``: the unrolled view's name of ∂L/∂(that scalar)."""
+    return f"dL_d{scalar_name}"
 
 
 def split_parameter(name: str) -> tuple[str, int] | None:

@@ -130,7 +130,7 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     if has_val:
         X_val, Y_val = compiled.data(params, X_val, y_val)
         labels_val = np.asarray(y_val)
-        classify = labels_val.ndim == 1 and (net.n_outputs > 1 or net.loss.name == "bce")
+        classify = labels_val.ndim == 1 and (net.n_outputs > 1 or net.loss.classifies)
     elif patience is not None:
         raise TrainingError("early stopping (patience) needs validation data")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -105,6 +105,8 @@ class Layer:
     #: the parameter axis a kernel reads its output width from (``("W", 1)``: ``W{l}.shape[1]``),
     #: so one compiled kernel serves any width; ``None``: the width is compiled in
     width_from: ClassVar[tuple[str, int] | None] = None
+    #: the parameters the network's L1/L2 penalty applies to (the weights, not the biases)
+    regularized: ClassVar[tuple[str, ...]] = ("W",)
     #: what ``explain`` says each of the layer's rules is, by role (``z``, ``grad_W``, ...)
     meanings: ClassVar[dict[str, str]] = {}
 

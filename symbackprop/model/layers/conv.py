@@ -64,7 +64,8 @@ class Conv2D(Layer):
         return {"W": (self.out_channels, self.in_channels, *self.kernel_size), "b": (self.out_channels,)}
 
     def fans(self) -> tuple[int, int]:
-        """Each output sees ``in_channels · kh · kw`` inputs; each input feeds ``out_channels · kh · kw`` outputs."""
+        """Each output sees ``in_channels · kh · kw`` inputs; each input feeds ``out_channels · kh · kw``
+        outputs."""
         area = math.prod(self.kernel_size)
         return self.in_channels * area, self.out_channels * area
 

@@ -32,7 +32,8 @@ class Pool2D(Layer):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "size", pair(self.label, "size", self.size))
-        object.__setattr__(self, "stride", pair(self.label, "stride", self.size if self.stride is None else self.stride))
+        stride = self.size if self.stride is None else self.stride
+        object.__setattr__(self, "stride", pair(self.label, "stride", stride))
         padding = pair(self.label, "padding", self.padding, minimum=0)
         if any(2 * pad > k for pad, k in zip(padding, self.size)):
             raise ArchitectureError(f"{self.label} padding {padding} must be at most half the window {self.size}")
