@@ -18,8 +18,16 @@ from symbackprop.train import fit, load_digits
 
 from .reference import torch_loss_and_grad
 
-if "gelu" not in ACTIVATIONS:
-    register_activation(Activation("gelu", scalar=lambda u: u * (1 + sp.erf(u / sp.sqrt(2))) / 2))
+GELU = Activation("gelu", scalar=lambda u: u * (1 + sp.erf(u / sp.sqrt(2))) / 2)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def registered():
+    """``register_activation(GELU)`` for this module's tests only (the rest of the suite sees
+    the built-in activations alone)."""
+    register_activation(GELU)
+    yield
+    ACTIVATIONS.unregister(GELU.name)
 
 
 def torch_gelu(z):
@@ -27,12 +35,16 @@ def torch_gelu(z):
     return torch.nn.functional.gelu(z)
 
 
-@pytest.mark.parametrize("net", [
-    Network([Dense(5, 7, "gelu"), Dense(7, 3, "softmax")], loss="cce"),
-    Network([Conv2D(1, 2, 3, padding="same", activation="gelu"), Flatten(), Dense(32, 2, "sigmoid")], loss="bce",
-            input_shape=(1, 4, 4)),
-], ids=["dense", "conv"])
-def test_gradients_match_pytorch(net, tmp_path):
+def _network(kind: str) -> Network:
+    if kind == "dense":
+        return Network([Dense(5, 7, "gelu"), Dense(7, 3, "softmax")], loss="cce")
+    return Network([Conv2D(1, 2, 3, padding="same", activation="gelu"), Flatten(), Dense(32, 2, "sigmoid")],
+                   loss="bce", input_shape=(1, 4, 4))
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_gradients_match_pytorch(kind, tmp_path):
+    net = _network(kind)
     compiled = symbackprop.compile(net, cache_dir=tmp_path, warm_up=False)
     rng = np.random.default_rng(0)
     params = net.init_params(2)

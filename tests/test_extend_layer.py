@@ -16,14 +16,13 @@ import sympy as sp
 
 import symbackprop
 from symbackprop import Dense, Layer, Network, register_layer
-from symbackprop.model.layers import ForwardRule, RuleContext
+from symbackprop.model.layers import LAYERS, ForwardRule, RuleContext
 from symbackprop.model.notation import B, i, j, n
 from symbackprop.train import fit, load_digits
 
 from .reference import torch_loss_and_grad
 
 
-@register_layer
 @dataclass(frozen=True)
 class ScaleShift(Layer):
     """``z[n, j] = a[n, j] · γ[j] + β[j]``: a learned per-feature scale and shift."""
@@ -66,6 +65,15 @@ class ScaleShift(Layer):
     @classmethod
     def from_arch(cls, item, settings, shape, activation):
         return cls(shape[0], settings[0] if settings else "identity")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def registered():
+    """``register_layer(ScaleShift)`` (usually a decorator) for this module's tests only, so the
+    rest of the suite sees the built-in kinds alone."""
+    register_layer(ScaleShift)
+    yield
+    LAYERS.unregister(ScaleShift.kind)
 
 
 def torch_scale_shift(a, p):

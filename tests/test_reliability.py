@@ -229,7 +229,7 @@ def test_hostile_model_description_in_a_checkpoint_is_refused(tmp_path):
     header = bytes(arrays["header"]).decode().replace('"softmax"', '"softmax\\nimport os"')
     arrays["header"] = np.frombuffer(header.encode(), dtype=np.uint8)
     np.savez(path, **arrays)
-    with pytest.raises(CheckpointError, match="damaged"):
+    with pytest.raises(CheckpointError, match="damaged|cannot be rebuilt"):
         load_checkpoint(path)
 
 

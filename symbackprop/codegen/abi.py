@@ -21,6 +21,9 @@ PARAMS, GRADS = "*params", "*grads"
 
 #: the optimizer's part of ``train_epoch``'s arguments, in order (``lr`` comes from the schedule)
 UPDATE = ("rule", "s1", "s2", "lr", "h1", "h2", "eps")
+#: the arguments of the shared kernel ``update`` (:mod:`.update_rules`): the rule, the flat
+#: parameters ``p`` and gradient ``g``, the optimizer's arguments, and the 1-based step ``t``
+UPDATE_CALL = ("rule", "p", "g", "s1", "s2", "lr", "h1", "h2", "eps", "t")
 
 
 class UpdateArguments(NamedTuple):
@@ -72,6 +75,17 @@ ENTRY_POINTS: dict[str, EntryPoint] = {e.name: e for e in (
                "`gflat`); rule is one of RULE_SGD, RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP, RULE_ADAM "
                "(see `update`)"),
 )}
+
+
+def named(entry: str) -> dict[str, str]:
+    """The plain (non-placeholder) arguments of ``entry``, name -> name: what a generator
+    indexes to build the function, so a renamed argument fails where it is used."""
+    return {a: a for a in ENTRY_POINTS[entry].arguments if a not in (PARAMS, GRADS)}
+
+
+def update_arguments(values: dict) -> list:
+    """The positional arguments of ``update`` from ``values`` by name (:data:`UPDATE_CALL`)."""
+    return [values[name] for name in UPDATE_CALL]
 
 
 def arguments(entry: str, values: dict, params: Sequence, grads: Sequence = ()) -> list:

@@ -175,18 +175,42 @@ def kernel_module(derivation, view: str = "index") -> "KernelModule":
     return unrolled_module(derivation, __version__)
 
 
+def definitions(network: Network) -> list[str]:
+    """The text of every definition the kernels are derived from: each layer's forward rule,
+    its activation and the loss, in the index notation (sizes as symbols).
+
+    Names are not enough for a cache key once users register their own kinds: redefining
+    ``swish``, or editing a layer's ``forward_rule`` in one's own file, must not meet the
+    kernels of the old definition.  Building these expressions differentiates nothing.
+    """
+    import sympy as sp
+
+    from ..derive.index_level import forward_rule
+    from ..model.notation import Y, j, n, width
+
+    out = []
+    for l, layer in enumerate(network.layers, start=1):
+        rule = forward_rule(network, l)
+        out.append(" ; ".join(str(e) for e in (rule.z_target, rule.z_expr, *(e for _, e, _ in rule.before))))
+        out.append(str(layer.act.expression(sp.IndexedBase("z"), n, j, width(l))))
+    out.append(str(network.loss.expression(sp.IndexedBase("a"), Y, n, width(len(network.layers)))))
+    return out
+
+
 def kernel_structure(network: Network) -> dict:
     """What index-level kernels depend on: the key they are cached under.
 
     A network whose every layer reads its width from its parameters (dense layers:
     ``W.shape[1]``) compiles to kernels that serve any widths: the kinds, activations,
-    loss and which penalties are on are enough.  Other layers' loops are compiled for
-    their exact geometry (kernel, stride, padding, image size): their key is the spec.
+    loss, which penalties are on and the definitions' text (:func:`definitions`, written
+    in size symbols) are enough.  Other layers' loops are compiled for their exact
+    geometry (kernel, stride, padding, image size): their key adds the spec.
     """
+    key = {"definitions": definitions(network), "l1": network.l1 > 0, "l2": network.l2 > 0}
     if not all(type(layer).width_from is not None for layer in network.layers):
-        return network.spec()
-    return {"layers": [layer.kind for layer in network.layers], "activations": [l.activation for l in network.layers],
-            "loss": network.loss.name, "l1": network.l1 > 0, "l2": network.l2 > 0}
+        return {**key, "spec": network.spec()}
+    return {**key, "layers": [layer.kind for layer in network.layers],
+            "activations": [l.activation for l in network.layers], "loss": network.loss.name}
 
 
 def compile_network(network: Network, view: str = "index", cache_dir=None, warm_up: bool = True,
@@ -226,7 +250,8 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
         count = count_index if view == "index" else count_unrolled_program
         return count(derivation()).to_dict()
 
-    structure = kernel_structure(network) if view == "index" else network.spec()
+    structure = kernel_structure(network) if view == "index" else {"spec": network.spec(),
+                                                                    "definitions": definitions(network)}
     start = time.perf_counter()
     module, meta, kernels_cached, folder = load_or_build(structure, view, build, cache_dir)
     report_path = cache_root(cache_dir) / "reports" / f"{view}-{entry_key(network.spec(), view)[:24]}.json"

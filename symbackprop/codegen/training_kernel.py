@@ -26,7 +26,7 @@ _DOC = (
     "Two passes: the whole batches, then a shorter last batch if there is one, each with",
     "work arrays of its batch's size made before its loop: re-binding arrays inside the",
     "batch loop would make Numba count references on every step (20% of a 64-16-10 step).",
-    "the loop's own names start with 'ep_': the step's statements use n, i, j, B, L, ...",
+    "The loop's own names start with 'ep_': the step's statements use n, i, j, B, L, ...",
 )
 
 
@@ -45,10 +45,10 @@ def train_epoch(params: Sequence[str], input_ndim: int, allocate: Sequence[ir.No
     statements creating the work arrays for a batch ``a0``; ``step``: statements that
     compute the batch's mean loss ``L`` and write the gradients into ``gW1, gb1, ...``.
     """
-    X, T, order, batch_size, flat, gflat = ir.symbols("X", "T", "order", "batch_size", "flat", "gflat")
-    rule, s1, s2, lr, h1, h2, eps = ir.symbols(*abi.UPDATE)
-    steps_before, clip_value, clip_norm, L, a0, Y = ir.symbols("steps_before", "clip_value", "clip_norm", "L",
-                                                               "a0", "Y")
+    arg = {name: sp.Symbol(name) for name in abi.named("train_epoch")}  # the ABI's names, or a KeyError here
+    X, T, order, batch_size, flat, gflat = (arg[k] for k in ("X", "T", "order", "batch_size", "flat", "gflat"))
+    steps_before, clip_value, clip_norm = arg["steps_before"], arg["clip_value"], arg["clip_norm"]
+    L, a0, Y = ir.symbols("L", "a0", "Y")
     rows, whole, total, ep_pass, size, count, k, batch, first, r, row, column = ir.symbols(
         "ep_rows", "ep_whole", "ep_total", "ep_pass", "ep_size", "ep_count", "ep_k", "ep_batch", "ep_first", "ep_r",
         "ep_row", "ep_c")
@@ -63,7 +63,8 @@ def train_epoch(params: Sequence[str], input_ndim: int, allocate: Sequence[ir.No
                   (ir.Return((total, batch, L)),)),
         ir.Branch(sp.Gt(clip_value, 0.0), (ir.Evaluate(ir.call("clip_by_value", gflat, clip_value)),)),
         ir.Branch(sp.Gt(clip_norm, 0.0), (ir.Evaluate(ir.call("clip_by_norm", gflat, clip_norm)),)),
-        ir.Evaluate(ir.call("update", rule, flat, gflat, s1, s2, lr, h1, h2, eps, steps_before + batch + 1.0)),
+        ir.Evaluate(ir.call("update", *abi.update_arguments({**arg, "p": flat, "g": gflat,
+                                                               "t": steps_before + batch + 1.0}))),
         ir.Assign(total, L * size, "+"),
     )
     batches = ir.Loop(k, count, (

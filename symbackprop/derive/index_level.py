@@ -294,7 +294,7 @@ def _output_delta(network, l, a_expr, f_u, u, m_out, checks):
         raw = collapse_deltas(sp.diff(through_z, zj))
         delta = _softmax_through_output(raw, s, a_expr, m_out)
         assert_same_function(raw, _back_to_z(delta, a_out, a_expr), checks,
-                             f"output error of {loss.name} after softmax")
+                             f"output error of {loss.name} after {network.layers[-1].activation}")
     delta = sp.factor_terms(delta) / B
     loss_stmt = Statement(sp.Symbol("L"), sp.Sum(per_sample, (n, 0, B - 1)) / B, (), "loss", 0)
     return delta, loss_stmt, through_z

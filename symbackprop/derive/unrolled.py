@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..errors import ArchitectureError
 from ..model import naming
 from ..model.notation import L1, L2
 from .rewrites import exp_through_ratio, through_output
@@ -98,6 +99,9 @@ def _sym(name: str) -> sp.Symbol:
 
 def derive_unrolled(network: "Network") -> UnrolledDerivation:
     """Write out the chain rule for every weight and bias of ``network`` (one sample)."""
+    if not network.is_dense:
+        raise ArchitectureError("the unrolled view writes out every weight of a network of Dense layers, neuron by "
+                                f"neuron; {network!r} has other layers: use the index-level derivation")
     start = time.perf_counter()
     sizes = network.sizes
     depth = len(network.layers)

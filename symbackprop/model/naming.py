@@ -24,6 +24,18 @@ Z, A, DELTA, INCOMING = "z", "a", "d", "g"
 GRADIENT_PREFIX = "g"
 
 _PARAMETER = re.compile(r"^([A-Za-z]+?)(\d+)$")
+#: names a layer's parameter may not have: the work arrays and size symbols share their scheme
+RESERVED = frozenset({Z, A, DELTA, INCOMING, "am", "rowsum", "m", "C", "rows", "cols", "x", "y"})
+
+
+def check_parameter_name(name: str) -> str | None:
+    """Why ``name`` cannot name a layer's parameter (None if it can): the name is followed by
+    the layer number, so it must be letters only, and it must not be a work array's name."""
+    if not name.isascii() or not name.isalpha():
+        return "a parameter's name must be letters only (the layer number follows it)"
+    if name in RESERVED:
+        return f"{name!r} already names the work arrays or sizes of every layer ({', '.join(sorted(RESERVED))})"
+    return None
 
 
 def array(kind: str, layer: int) -> str:

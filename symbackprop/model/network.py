@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ArchitectureError, DataError
+from ..errors import ArchitectureError, DataError, SymbackpropError
 from . import naming
 from .layers import LAYERS, Dense, Layer, Shape, layer_from_spec
 from .losses import Loss, get_loss
@@ -54,6 +54,11 @@ class Network:
             if not isinstance(layer, Layer):
                 raise ArchitectureError(f"layer {k + 1} is a {type(layer).__name__}, expected one of: "
                                         f"{', '.join(t.__name__ for t in LAYERS.values())}")
+        for k, layer in enumerate(layers, start=1):
+            for name in layer.param_shapes():
+                problem = naming.check_parameter_name(name)
+                if problem:
+                    raise ArchitectureError(f"layer {k} ({type(layer).__name__}) has a parameter {name!r}: {problem}")
         self.input_shape = _input_shape(layers[0], input_shape)
         #: the shape of each layer's output, the input first
         self.shapes: list[Shape] = [self.input_shape]
@@ -95,6 +100,8 @@ class Network:
             layers = [layer_from_spec(l) for l in spec["layers"]]
             return cls(layers, loss=spec["loss"], l1=spec.get("l1", 0.0), l2=spec.get("l2", 0.0),
                        input_shape=spec.get("input_shape"))
+        except SymbackpropError:
+            raise  # an unknown kind or a bad value: its own message says which
         except (KeyError, TypeError) as exc:
             raise ArchitectureError(f"not a symbackprop network description: missing {exc}") from None
 
@@ -134,6 +141,17 @@ class Network:
     @property
     def n_params(self) -> int:
         return sum(math.prod(s) for s in self.param_shapes().values())
+
+    #: the later stages, which are functions of a network rather than its methods
+    _STAGES = {"compile": "symbackprop.compile(net)", "derive": "symbackprop.derivation(net)",
+               "derive_unrolled": 'symbackprop.derivation(net, "unrolled")',
+               "explain": "symbackprop.explanation(net, x, y)"}
+
+    def __getattr__(self, name: str):
+        if name in Network._STAGES:
+            raise AttributeError(f"a Network describes the model only; {name} is a later stage: "
+                                 f"use {Network._STAGES[name]}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         inner = ", ".join(map(repr, self.layers))

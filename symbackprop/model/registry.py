@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Generic, Iterator, TypeVar
 
+from ..errors import ArchitectureError
+
 T = TypeVar("T")
 
 
@@ -26,19 +28,29 @@ class Registry(Generic[T]):
     def register(self, name: str, item: T, aliases: tuple[str, ...] = (), replace: bool = False) -> T:
         """Add ``item`` under ``name`` (lower case) and its ``aliases``; returns ``item``.
 
-        A name that is taken raises ``error`` unless ``replace`` is set, so two modules
-        cannot silently define the same kind twice.
+        A name or alias that is taken raises :class:`ArchitectureError` unless ``replace`` is
+        set, so two modules cannot silently define the same kind twice.
         """
         key = name.lower()
         if not key.isidentifier():
-            raise self.error(f"{self.what} name {name!r} must be a word of letters, digits and underscores")
-        if not replace and (key in self._items or key in self._aliases):
-            raise self.error(f"there is already a {self.what} called {name!r}; pass replace=True to redefine it")
+            raise ArchitectureError(f"{self.what} name {name!r} must be a word of letters, digits and underscores")
+        for taken in (key, *(alias.lower() for alias in aliases)):
+            if not replace and (taken in self._items or taken in self._aliases):
+                article = "an" if self.what[0] in "aeiou" else "a"
+                raise ArchitectureError(f"there is already {article} {self.what} called {taken!r}; "
+                                        "pass replace=True to redefine it")
         self._items[key] = item
         self._aliases.pop(key, None)
         for alias in aliases:
             self._aliases[alias.lower()] = key
         return item
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` and its aliases (a test, or a notebook redefining its own kind)."""
+        key = self._aliases.get(name.lower(), name.lower())
+        self._items.pop(key, None)
+        for alias in [a for a, target in self._aliases.items() if target == key]:
+            del self._aliases[alias]
 
     def get(self, name: object) -> T:
         """``name``'s record; an unknown name raises ``error`` listing the choices."""
@@ -67,7 +79,9 @@ class Registry(Generic[T]):
         return self.get(name)
 
     def values(self) -> list[T]:
+        """The registered records, in registration order."""
         return list(self._items.values())
 
     def items(self) -> list[tuple[str, T]]:
+        """``(name, record)`` pairs, in registration order."""
         return list(self._items.items())

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_atomically
-from ..errors import ArchitectureError, CheckpointError
+from ..errors import ArchitectureError, CheckpointError, UnknownActivationError, UnknownLossError
 from ..model.network import Network
 from ..model.parameters import check_dtype
 from ..model.parameters import Parameters, aligned_copy
@@ -93,6 +93,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         if header.get("optimizer"):
             optimizer = Optimizer(**header["optimizer"])
             optimizer.state = {k[4:]: aligned_copy(v) for k, v in arrays.items() if k.startswith("opt_")}
+    except (UnknownActivationError, UnknownLossError) as exc:
+        raise CheckpointError(f"{path} cannot be rebuilt: {exc} (an activation or loss of your own must be "
+                              "registered again before loading)") from None
     except (KeyError, TypeError, ValueError, ArchitectureError) as exc:
         raise CheckpointError(f"{path} is a damaged symbackprop checkpoint: {exc}") from None
     if not np.all(np.isfinite(params.flat)):

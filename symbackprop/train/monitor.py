@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen.compiled import CompiledNetwork
+from ..model import naming
 from ..model.parameters import Parameters
 
 #: rows of the training set the monitor evaluates the gradient on
@@ -20,7 +21,7 @@ def layer_gradient_norms(compiled: CompiledNetwork, params: Parameters, X, Y,
                          grads: Parameters | None = None) -> list[float]:
     """``‖∂L/∂W_l‖`` (Frobenius) for every layer with weights, first to last, on the rows of ``X``."""
     _, grads = compiled.loss_and_grad(X, Y, params, grads)
-    return [float(np.linalg.norm(grads[name])) for name in grads if name.startswith("W")]
+    return [float(np.linalg.norm(grads[name])) for name in grads if naming.split_parameter(name)[0] == "W"]
 
 
 def monitor_sample(X: np.ndarray, Y: np.ndarray, seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..codegen.abi import UpdateArguments
+from ..codegen.abi import UpdateArguments, update_arguments
 from ..codegen.update_rules import (RULE_ADAM, RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP, RULE_SGD,
                                     clip_by_norm, clip_by_value, update)
 from ..errors import TrainingError
@@ -83,7 +83,7 @@ class Optimizer:
         """Update ``p`` in place from gradient ``g``."""
         args = self.kernel_args(p)
         self.steps += 1
-        update(args.rule, p, g, args.s1, args.s2, lr, args.h1, args.h2, args.eps, float(self.steps))
+        update(*update_arguments({**args._asdict(), "p": p, "g": g, "lr": lr, "t": float(self.steps)}))
 
     def settings(self) -> dict:
         """Hyper-parameters and step count (JSON-able; the state arrays are kept apart)."""

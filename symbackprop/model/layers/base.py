@@ -28,10 +28,15 @@ Shape = tuple[int, ...]
 @dataclass(frozen=True)
 class Buffer:
     """A work array a forward rule writes besides ``z`` and ``a`` (max pooling's winners):
-    the kernels allocate it with the layer's output shape and this dtype."""
+    the kernels allocate it with the layer's output shape and this dtype (``float``: the
+    kernel's precision, or ``int64`` for positions)."""
 
     name: str
     dtype: str = "float"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float", "int64"):
+            raise ArchitectureError(f"buffer {self.name!r}: dtype must be 'float' or 'int64', not {self.dtype!r}")
 
 
 @dataclass
@@ -187,7 +192,8 @@ def layer_from_spec(spec: dict) -> Layer:
     """A layer from its :meth:`Layer.spec` (checkpoints, cache records)."""
     kind = spec.get("type", "dense")
     if kind not in LAYERS:
-        raise ArchitectureError(f"unknown layer type {kind!r} in a network description")
+        raise ArchitectureError(f"unknown layer type {kind!r} in a network description (a layer kind of your own "
+                                "must be registered, by importing the module that defines it, before loading)")
     return LAYERS.get(kind).from_spec(spec)
 
 
