@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     from .model import (Activation, AvgPool2D, Conv2D, Dense, Flatten, Layer, Loss, MaxPool2D, Network, Parameters,
                         register_activation, register_layer, register_loss)
 
+# ``compile`` is public but left out of ``__all__``: ``from symbackprop import *`` must not
+# shadow Python's built-in ``compile``
 __all__ = ["Activation", "ArchitectureError", "AvgPool2D", "CacheError", "CheckpointError", "Conv2D", "DataError",
            "Dense", "Flatten", "Layer", "Loss", "LossMismatchError", "MaxPool2D", "Network", "Parameters",
-           "SymbackpropError", "TrainingError", "UnknownActivationError", "UnknownLossError", "__version__", "compile",
+           "SymbackpropError", "TrainingError", "UnknownActivationError", "UnknownLossError", "__version__",
            "derivation", "explanation", "register_activation", "register_layer", "register_loss"]
 
 #: what :func:`derivation` can write

@@ -185,12 +185,11 @@ def definitions(network: Network) -> list[str]:
     """
     import sympy as sp
 
-    from ..derive.index_level import forward_rule
     from ..model.notation import Y, j, n, width
 
     out = []
     for l, layer in enumerate(network.layers, start=1):
-        rule = forward_rule(network, l)
+        rule = network.forward_rule(l)
         out.append(" ; ".join(str(e) for e in (rule.z_target, rule.z_expr, *(e for _, e, _ in rule.before))))
         out.append(str(layer.act.expression(sp.IndexedBase("z"), n, j, width(l))))
     out.append(str(network.loss.expression(sp.IndexedBase("a"), Y, n, width(len(network.layers)))))
@@ -223,7 +222,6 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     is cached per model.  Unrolled kernels are cached per model.
     """
     from .cache import cache_root, entry_key, load_or_build, load_or_build_json
-    from .module import module_source
 
     check_view(network, view)
     timings: dict[str, float] = {}
@@ -239,6 +237,7 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     def build() -> tuple[str, dict]:
         deriv = derivation()
         start = time.perf_counter()
+        from .module import module_source
         module = kernel_module(deriv, view)
         source = module_source(module)
         formulas = list(module.formulas)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..model import naming
-from ..model.layers import Buffer, ForwardRule, Layer, RuleContext
+from ..model.layers import Buffer, ForwardRule, Layer
 from ..model.network import Network
 from ..model.notation import B, L1, L2, Y, boundary_dims, i, j, n, summed, width
 from .rewrites import assert_same_function, collapse_deltas, exp_through_ratio, factor_sums, through_output
@@ -47,8 +47,7 @@ def dims(network: Network, l: int) -> tuple[sp.Symbol, ...]:
 
 def forward_rule(network: Network, l: int) -> ForwardRule:
     """The forward rule of layer ``l`` (1-based), as the layer writes it where it sits."""
-    ctx = RuleContext(l, dims(network, l - 1), dims(network, l), network.shapes[l - 1], network.shapes[l])
-    return network.layers[l - 1].forward_rule(ctx)
+    return network.forward_rule(l)
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,7 @@ def build_network(text: str, input_shape: Sequence[int], n_outputs: int, activat
             raise ArchitectureError(f"empty item in the architecture {text!r}")
         word, *settings = item.lower().split(":")
         if word not in kinds:
-            raise ArchitectureError(f"unknown layer {item!r}; use {', '.join(kinds)} "
-                                    f"(or a preset: {', '.join(PRESETS)})")
+            raise ArchitectureError(f"unknown layer {item!r}; use {arch_forms()} (or a preset: {', '.join(PRESETS)})")
         cls = kinds[word]
         if cls.takes == "vector" and len(shape) == 3:
             add(Flatten())

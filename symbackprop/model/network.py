@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import ArchitectureError, DataError, SymbackpropError
 from . import naming
-from .layers import LAYERS, Dense, Layer, Shape, layer_from_spec
+from .layers import LAYERS, Dense, ForwardRule, Layer, RuleContext, Shape, layer_from_spec
+from .notation import boundary_dims
 from .losses import Loss, get_loss
 from .parameters import Parameters, check_dtype
 
@@ -137,6 +138,13 @@ class Network:
             for name, shape in layer.param_shapes().items():
                 shapes[naming.parameter(name, k)] = shape
         return shapes
+
+    def forward_rule(self, l: int) -> ForwardRule:
+        """Layer ``l``'s (1-based) forward rule as it sits in this network: its boundaries'
+        size symbols (``m1``, ``C2``, ``rows2``, ...) and shapes filled in."""
+        ctx = RuleContext(l, boundary_dims(self.shapes[l - 1], l - 1), boundary_dims(self.shapes[l], l),
+                          self.shapes[l - 1], self.shapes[l])
+        return self.layers[l - 1].forward_rule(ctx)
 
     @property
     def n_params(self) -> int:
