@@ -206,7 +206,7 @@ def kernel_structure(network: Network) -> dict:
     geometry (kernel, stride, padding, image size): their key adds the spec.
     """
     key = {"definitions": definitions(network), "l1": network.l1 > 0, "l2": network.l2 > 0}
-    if not all(type(layer).width_from is not None for layer in network.layers):
+    if not network.any_width:
         return {**key, "spec": network.spec()}
     return {**key, "layers": [layer.kind for layer in network.layers],
             "activations": [l.activation for l in network.layers], "loss": network.loss.name}

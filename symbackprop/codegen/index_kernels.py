@@ -230,8 +230,7 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
         ir.Comment("---- one epoch of training in one call ----"),
         train_epoch(params, len(net.input_shape), with_backward, [*sizes, *forward, *loss, *backward]),
     )
-    reads_widths = all(type(layer).width_from is not None for layer in net.layers)
     model = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
-             if reads_widths else repr(net))
+             if net.any_width else repr(net))
     return KernelModule(version, model, "Formulas (index level: n = sample, i = input, j = neuron)",
                         tuple(str(s) for s in deriv.statements()), functions)

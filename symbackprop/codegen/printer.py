@@ -140,10 +140,6 @@ class KernelPrinter(PythonCodePrinter):
     def _print_IsFinite(self, expr: ir.IsFinite) -> str:
         return f"math.isfinite({self._print(expr.args[0])})"
 
-    def _print_Tuple(self, expr: sp.Tuple) -> str:
-        inner = ", ".join(self._print(a) for a in expr.args)
-        return f"({inner},)" if len(expr.args) == 1 else f"({inner})"
-
     # -- the IR's statements ----------------------------------------------------------------------
     def statements(self, nodes) -> list[str]:
         """Source lines of a sequence of IR statements."""

@@ -125,6 +125,12 @@ class Network:
         """Only dense layers: the teaching views (unrolled kernels, explain's neuron tables) apply."""
         return all(isinstance(l, Dense) for l in self.layers)
 
+    @property
+    def any_width(self) -> bool:
+        """Every layer reads its output width from a parameter (:attr:`Layer.width_from`), so
+        kernels compiled for this network serve the same layers at any widths."""
+        return all(type(layer).width_from is not None for layer in self.layers)
+
     def spec(self) -> dict:
         out = {"layers": [l.spec() for l in self.layers], "loss": self.loss.name, "l1": self.l1, "l2": self.l2}
         if not self.is_dense:
