@@ -30,7 +30,7 @@ from ..model.notation import ArgMax, InRange
 from . import ir
 
 
-class Lowerer(Protocol):
+class LoweringContext(Protocol):
     """What a rule needs of the lowering that calls it (:class:`.lowering.Lowerer`)."""
 
     parameters: frozenset[str]
@@ -92,7 +92,7 @@ def _operand(M: sp.Indexed, order: tuple) -> sp.Expr | None:
     return None
 
 
-def gemm(nest, low: Lowerer, into_existing: bool) -> list[ir.Node] | None:
+def gemm(nest, low: LoweringContext, into_existing: bool) -> list[ir.Node] | None:
     """``t[a, b] = Sum_k A[a, k] B[k, b] + rest`` as one BLAS product, then ``t += rest``."""
     target, expr, loops, op = single_assignment(nest)
     if op or not isinstance(target, sp.Indexed) or len(target.indices) != 2:
@@ -134,7 +134,7 @@ def through_copy(left: sp.Expr, matrix: sp.Symbol, copy: sp.Symbol, out: sp.Symb
 
 
 # -- sums over rows ---------------------------------------------------------------------------------
-def row_accumulation(nest, low: Lowerer, into_existing: bool) -> list[ir.Node] | None:
+def row_accumulation(nest, low: LoweringContext, into_existing: bool) -> list[ir.Node] | None:
     """``t[.., j] = Sum_k f(X[k, .., j])`` as ``t = 0`` and then, for each ``k``, ``t += f``.
 
     Applies when the summation index is never an array's last (contiguous) axis and the
@@ -160,11 +160,11 @@ def row_accumulation(nest, low: Lowerer, into_existing: bool) -> list[ir.Node] |
 
 
 # -- elementwise statements over whole arrays ---------------------------------------------------------
-def flat_loop(nest, low: Lowerer, into_existing: bool) -> list[ir.Node] | None:
+def flat_loop(nest, low: LoweringContext, into_existing: bool) -> list[ir.Node] | None:
     """``t[n, j] = f(x[n, j], y[n, j], ...)`` as one loop over the arrays' flat views.
 
     Applies when the target and every array the expression reads are work arrays of
-    :attr:`Lowerer.contiguous` whose extents are the statement's loops, each indexed by
+    :attr:`.lowering.Lowerer.contiguous` whose extents are the statement's loops, each indexed by
     exactly the loop indices in order, and no index appears outside an array subscript:
     then element ``e`` of every flat view is the same ``(n, j)``.
     """
