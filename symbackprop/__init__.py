@@ -19,28 +19,29 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Sequence
 
-from .errors import (ArchitectureError, CacheError, CheckpointError, DataError, LossMismatchError, SymbackpropError,
-                     TrainingError, UnknownActivationError, UnknownLossError)
+from .errors import (ArchitectureError, CacheError, CheckpointError, DataError, FormulaError, LossMismatchError,
+                     SymbackpropError, TrainingError, UnknownActivationError, UnknownLossError)
 
 from .version import __version__
 
 #: public names defined in sub-packages, imported when first asked for
 _LAZY = {name: ".model" for name in ("Activation", "AvgPool2D", "Conv2D", "Dense", "Flatten", "Layer", "Loss",
-                                     "MaxPool2D", "Network", "Parameters", "register_activation", "register_layer",
-                                     "register_loss")}
+                                     "MaxPool2D", "Network", "Parameters", "Residual", "register_activation",
+                                     "register_layer", "register_loss", "rule_layer")}
 
 if TYPE_CHECKING:
     from .codegen.compiled import CompiledNetwork
     from .explain.explanation import Explanation
     from .model import (Activation, AvgPool2D, Conv2D, Dense, Flatten, Layer, Loss, MaxPool2D, Network, Parameters,
-                        register_activation, register_layer, register_loss)
+                        Residual, register_activation, register_layer, register_loss, rule_layer)
 
 # ``compile`` is public but left out of ``__all__``: ``from symbackprop import *`` must not
 # shadow Python's built-in ``compile``
 __all__ = ["Activation", "ArchitectureError", "AvgPool2D", "CacheError", "CheckpointError", "Conv2D", "DataError",
-           "Dense", "Flatten", "Layer", "Loss", "LossMismatchError", "MaxPool2D", "Network", "Parameters",
-           "SymbackpropError", "TrainingError", "UnknownActivationError", "UnknownLossError", "__version__",
-           "derivation", "explanation", "register_activation", "register_layer", "register_loss"]
+           "Dense", "Flatten", "FormulaError", "Layer", "Loss", "LossMismatchError", "MaxPool2D", "Network",
+           "Parameters", "Residual", "SymbackpropError", "TrainingError", "UnknownActivationError", "UnknownLossError",
+           "__version__", "derivation", "explanation", "register_activation", "register_layer", "register_loss",
+           "rule_layer"]
 
 #: what :func:`derivation` can write
 VIEWS = ("index", "unrolled", "naive")

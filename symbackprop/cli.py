@@ -49,7 +49,7 @@ def _build_network(args: argparse.Namespace, data):
 
     loss = args.loss or ("bce" if data.binary else "cce")
     # two classes need one output unless the loss expects a distribution over the outputs (softmax)
-    one_output = data.binary and get_activation(get_loss(loss).output).elementwise
+    one_output = data.binary and get_activation(get_loss(loss).default_output).elementwise
     n_out = 1 if one_output else data.n_classes
     if args.arch:
         from .model.architecture import build_network
@@ -165,8 +165,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain
     from .model import get_loss
 
-    # a loss that fits any output (mse) keeps the hidden activation; the others take their own
-    output = args.output or (args.activation if get_loss(args.loss).fits is None else None)
+    output = args.output or get_loss(args.loss).output_after(args.activation)
     net = _model(args, output)
     if not net.is_dense:
         from .explain import explain_image_network

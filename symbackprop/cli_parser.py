@@ -37,7 +37,9 @@ def _arch_help() -> str:
 def _choices(what: str) -> str:
     """The registered activations or losses, for help text (the registries are the one list)."""
     from .model import ACTIVATIONS, LOSSES
-    return ", ".join((ACTIVATIONS if what == "activation" else LOSSES).names())
+    names = ", ".join((ACTIVATIONS if what == "activation" else LOSSES).names())
+    own = "NAME=FORMULA in z" if what == "activation" else "NAME=FORMULA in a (output) and y (target)"
+    return f"{names}, or your own: {own}"
 
 
 def _add_model_options(p: argparse.ArgumentParser, sizes: list[int] | None, activation: str, loss: str,

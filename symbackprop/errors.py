@@ -16,6 +16,12 @@ class ArchitectureError(SymbackpropError, ValueError):
     """The layers do not form a valid network (sizes that do not chain, bad widths)."""
 
 
+class FormulaError(ArchitectureError):
+    """A formula (a user's activation, loss or layer rule) that cannot be read safely:
+    a construct outside the whitelist, an unknown name, or one that does not depend on
+    its variable.  The message quotes the offending part."""
+
+
 class UnknownActivationError(SymbackpropError, KeyError):
     """An activation name that is not in the registry."""
 

@@ -32,6 +32,7 @@ def torch_loss_and_grad(net, X, Y, params, layers=None, activations=None, losses
     A test of a layer kind, activation or loss of its own passes their torch forms:
     ``layers={kind: f(a, {name: tensor}) -> z}`` (the layer's parameters without layer
     numbers), ``activations={name: f(z) -> a}``, ``losses={name: f(a, y) -> mean loss}``.
+    A residual block's closing layer adds the values ``block`` layers back to its input.
     """
     import torch
 
@@ -40,12 +41,18 @@ def torch_loss_and_grad(net, X, Y, params, layers=None, activations=None, losses
     a = torch.tensor(X, dtype=torch.float64).reshape(len(X), *net.input_shape)
     y = torch.tensor(Y, dtype=torch.float64)
     logits = None
+    outputs = [a]  # every boundary's values, for skip connections
     for l, layer in enumerate(net.layers, start=1):
         kind = type(layer).__name__
+        if l > 1:
+            outputs.append(a)
         if layers and layer.kind in layers:
             own = {name: tensors[f"{name}{l}"] for name in layer.param_shapes()}
             z = logits = layers[layer.kind](a, own)
             a = _activation(torch, layer.activation, activations)(z)
+            continue
+        if kind == "ResidualAdd":  # the block's output plus the block's input
+            a = _activation(torch, layer.activation, activations)(a + outputs[l - 1 - layer.block])
             continue
         if kind == "Flatten":
             a = a.flatten(1)

@@ -24,7 +24,7 @@ def _log_cosh(a, y, n, width):
     return summed(sp.log(sp.cosh(a[n, k] - y[n, k])), (k, width)) / width
 
 
-LOG_COSH = Loss("logcosh", "log-cosh error", _log_cosh, fits=None)
+LOG_COSH = Loss("logcosh", long_name="log-cosh error", per_sample=_log_cosh)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -19,11 +19,12 @@ from ..model import naming
 #: placeholders for the parameters and their gradients in an argument list
 PARAMS, GRADS = "*params", "*grads"
 
-#: the optimizer's part of ``train_epoch``'s arguments, in order (``lr`` comes from the schedule)
-UPDATE = ("rule", "s1", "s2", "lr", "h1", "h2", "eps")
+#: the optimizer's part of ``train_epoch``'s arguments, in order (``lr`` comes from the schedule);
+#: the names hold an underscore so that no parameter (letters and a layer number) can take one
+UPDATE = ("rule", "state_1", "state_2", "lr", "hyper_1", "hyper_2", "eps")
 #: the arguments of the shared kernel ``update`` (:mod:`.update_rules`): the rule, the flat
 #: parameters ``p`` and gradient ``g``, the optimizer's arguments, and the 1-based step ``t``
-UPDATE_CALL = ("rule", "p", "g", "s1", "s2", "lr", "h1", "h2", "eps", "t")
+UPDATE_CALL = ("rule", "p", "g", "state_1", "state_2", "lr", "hyper_1", "hyper_2", "eps", "t")
 
 
 class UpdateArguments(NamedTuple):
@@ -31,10 +32,10 @@ class UpdateArguments(NamedTuple):
     its two state vectors (empty when unused), its two hyper-parameters and ``eps``."""
 
     rule: int
-    s1: object
-    s2: object
-    h1: float
-    h2: float
+    state_1: object
+    state_2: object
+    hyper_1: float
+    hyper_2: float
     eps: float
 
 

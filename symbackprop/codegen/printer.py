@@ -67,6 +67,10 @@ class KernelPrinter(PythonCodePrinter):
     def _print_softplus(self, expr: sp.Function) -> str:
         return f"_softplus({self._print(expr.args[0])})"
 
+    def _print_Where(self, expr: sp.Function) -> str:
+        condition, yes, no = (self._print(a) for a in expr.args)
+        return f"(({yes}) if {condition} else ({no}))"
+
     def _print_sign(self, expr: sp.Function) -> str:
         return f"np.sign({self._print(expr.args[0])})"
 

@@ -171,8 +171,11 @@ def derive_index_level(network: Network) -> IndexDerivation:
     loss_stmt = None
     loss_through_z = None
     total_penalty = sp.S.Zero
+    forward_rules = {l: forward_rule(network, l) for l in range(1, depth + 1)}
+    proxies = {l: summed(sp.IndexedBase(naming.array(naming.DELTA, l))[r.z_target.indices] * r.z_expr, *r.z_loops)
+               for l, r in forward_rules.items()}
     for l, layer in enumerate(network.layers, start=1):
-        rule = forward_rule(network, l)
+        rule = forward_rules[l]
         z, a, d, g = (sp.IndexedBase(naming.array(kind, l)) for kind in (naming.Z, naming.A, naming.DELTA,
                                                                           naming.INCOMING))
         act = layer.act
@@ -192,7 +195,7 @@ def derive_index_level(network: Network) -> IndexDerivation:
             delta_expr = _hidden_delta(act, l, out, a_expr, f_u, u, width(l), checks)
 
         # -- parameter and input gradients from d: d/d(element) of Sum d * z ------------------
-        proxy = summed(d[rule.z_target.indices] * rule.z_expr, *rule.z_loops)
+        proxy = proxies[l]
         grads: dict[str, Statement] = {}
         for name, (base, index, loops) in rule.params.items():
             extra = penalty(network, base, index, loops) if name in type(layer).regularized else sp.S.Zero
@@ -202,7 +205,10 @@ def derive_index_level(network: Network) -> IndexDerivation:
             grads[name] = Statement(target, value, loops, f"grad_{name}", l)
         grad_input = None
         if l > 1:
-            value = factor_sums(_derivative(proxy, sp.IndexedBase(naming.array(naming.A, l - 1)), rule.input_index))
+            # every layer that reads a{l-1} sends error back to it (a skip connection's too)
+            a_in = sp.IndexedBase(naming.array(naming.A, l - 1))
+            readers = [proxies[k] for k in range(l + 1, depth + 1) if _reads(forward_rules[k], a_in)]
+            value = factor_sums(_derivative(sp.Add(proxy, *readers), a_in, rule.input_index))
             grad_input = Statement(sp.IndexedBase(naming.array(naming.INCOMING, l - 1))[rule.input_index], value,
                                    rule.input_loops, "grad_input", l)
 
@@ -221,16 +227,34 @@ def derive_index_level(network: Network) -> IndexDerivation:
     return IndexDerivation(network, rules, loss_stmt, loss_through_z, time.perf_counter() - start, total_penalty)
 
 
+def _reads(rule: ForwardRule, array: sp.IndexedBase) -> bool:
+    """Whether a forward rule reads ``array`` (a skip connection reads one further back)."""
+    return any(e.base == array for e in rule.z_expr.atoms(sp.Indexed))
+
+
 def _derivative(expr: sp.Expr, base: sp.IndexedBase, index: tuple[sp.Symbol, ...]) -> sp.Expr:
     """``d expr / d base[index]``, deltas collapsed, written in the names ``index``.
 
     SymPy differentiates by a fresh element ``base[_p, _q, ...]``; the names are put back
-    afterwards, which is safe only while no sum left in the result runs over one of them.
+    afterwards.  A sum left in the result that runs over one of those names (a user's
+    bilinear rule sums over ``i`` twice) has its index renamed first (``i`` -> ``i2``).
     """
     fresh = tuple(sp.Dummy(str(name), integer=True, nonnegative=True) for name in index)
     value = collapse_deltas(sp.diff(expr, base[fresh]))
-    bound = {lim[0] for s in value.atoms(sp.Sum) for lim in s.limits}
-    assert not bound & set(index), f"index names {index} are summed over in {value}"
+    taken = set(index) | value.free_symbols
+
+    def rename(s: sp.Sum) -> sp.Sum:
+        for k, *_ in s.limits:
+            if k in index:
+                number = 2
+                while sp.Symbol(f"{k}{number}", integer=True, nonnegative=True) in taken:
+                    number += 1
+                new = sp.Symbol(f"{k}{number}", integer=True, nonnegative=True)
+                taken.add(new)
+                s = s.xreplace({k: new})
+        return s
+
+    value = value.replace(lambda e: isinstance(e, sp.Sum) and any(lim[0] in index for lim in e.limits), rename)
     return value.subs(dict(zip(fresh, index)), simultaneous=True)
 
 
@@ -281,8 +305,12 @@ def _output_delta(network, l, a_expr, f_u, u, m_out, checks):
     through_z = _back_to_z(per_sample, a_out, a_expr)
     zj, aj = s["z"][n, j], s["a"][n, j]
     if f_u is not None:
-        # dloss/da from SymPy, times f'(z): the chain rule through an elementwise map
-        dl_da = collapse_deltas(sp.diff(per_sample, aj))
+        # dloss/da from SymPy, times f'(z): the chain rule through an elementwise map.  It is
+        # taken in real-valued arrays, so a user's |a - y| differentiates to sign(a - y)
+        # rather than through re() and im()
+        real = {a_out: sp.IndexedBase(a_out.label, real=True), Y: sp.IndexedBase(Y.label, real=True)}
+        real_loss = loss.expression(real[a_out], real[Y], n, m_out)
+        dl_da = collapse_deltas(sp.diff(real_loss, real[a_out][n, j])).xreplace({v: k for k, v in real.items()})
         raw = dl_da * sp.diff(f_u, u).subs(u, zj)
         delta = through_output(raw.subs(aj, f_u.subs(u, zj)), zj, aj, f_u, u)
         if delta.has(zj) and not raw.has(sp.log):

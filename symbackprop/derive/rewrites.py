@@ -151,7 +151,10 @@ def _inverse(f_of_u: sp.Expr, u: sp.Symbol, a: sp.Symbol) -> sp.Expr | None:
     """``z`` as a function of ``a`` for an invertible scalar activation, or None."""
     if f_of_u == u:
         return a
-    if f_of_u.has(sp.Piecewise):
+    # only a formula that uses u once is inverted: its inverse undoes one function at a
+    # time, so it is a plain expression.  swish, u/(1 + exp(-u)), would need LambertW;
+    # and sp.solve on a user's longer formula may not finish.
+    if f_of_u.has(sp.Piecewise) or f_of_u.count(u) != 1:
         return None
     try:
         solutions = sp.solve(sp.Eq(a, f_of_u), u)
@@ -175,8 +178,10 @@ def through_output(expr: sp.Expr, z_elem: sp.Expr, a_elem: sp.Expr, f_of_u: sp.E
     if inv is None:
         return expr
     candidate = sp.factor(sp.simplify(expr.subs(a_elem, a).subs(z_elem, inv)))
-    if candidate.has(sp.log, sp.atanh, sp.asinh, sp.acosh) or candidate.has(z_elem):
+    if candidate.has(sp.log, sp.atanh, sp.asinh, sp.acosh, sp.LambertW) or candidate.has(z_elem):
         return expr
+    if {type(f) for f in candidate.atoms(sp.Function)} - {type(f) for f in f_of_u.atoms(sp.Function)}:
+        return expr  # the rewrite may only use functions the activation itself uses
     return candidate.subs(a, a_elem)
 
 

@@ -56,8 +56,7 @@ def measure(sizes: Sequence[int], sweep: str, activation: str = "sigmoid", loss:
     from ..model.network import Network
     from ..simplify.report import count_unrolled
 
-    record = get_loss(loss)
-    output = activation if record.fits is None else record.output  # mse keeps the hidden activation
+    output = get_loss(loss).output_after(activation)
     net = Network.mlp(list(sizes), activation, output, loss)
     r = count_unrolled(net, naive=naive)
     return CostRow(sweep, tuple(sizes), r.n_params, r.forward, r.chain_rule, r.naive, r.naive_cse,

@@ -8,61 +8,187 @@ cross-entropy sums over classes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import sympy as sp
 
-from ..errors import DataError, LossMismatchError, UnknownLossError
-from .activations import Activation
+from ..errors import DataError, FormulaError, LossMismatchError, UnknownLossError
+from . import formula
+from .activations import ACTIVATIONS, Activation
+from .notation import without_piecewise
 from .registry import Registry
+
+
+#: the variables a loss formula is written in: one output ``a`` and its target ``y``
+A_OUT = sp.Symbol("a", real=True)
+Y_TARGET = sp.Symbol("y", real=True)
+_VARIABLES = {"a": A_OUT, "y": Y_TARGET}
 
 
 @dataclass(frozen=True)
 class Loss:
     """One loss, as one record: its per-sample SymPy definition and every fact the other
     stages check -- which output activations it fits, which it takes by default, the
-    range its targets must lie in, and whether it classifies or regresses."""
+    range its targets must lie in, and whether it classifies or regresses.
+
+    A loss of one's own is a ``formula`` for one output element in the output ``a`` and
+    its target ``y`` -- a formula string (read by the safe parser, :mod:`.formula`), a
+    SymPy expression in ``Symbol("a")`` and ``Symbol("y")``, or a Python function
+    ``f(a, y)`` -- averaged over the outputs and the batch, as MSE is:
+
+    >>> huber = Loss("huber", "where(abs(a - y) <= 1, (a - y)**2 / 2, abs(a - y) - 1/2)")
+
+    ``output_range`` declares the outputs the formula needs (``(0, 1)`` for one that takes
+    ``log(a)``): the network's output activation must give values inside it, and the
+    default output activation is the first that does.  The built-in losses give
+    ``per_sample`` instead: the whole per-sample expression (categorical cross-entropy
+    sums over the classes).
+    """
 
     name: str
-    long_name: str
-    per_sample: Callable[[sp.IndexedBase, sp.IndexedBase, sp.Expr, sp.Expr], sp.Expr]
-    #: names of output activations this loss accepts; ``None`` accepts any
-    fits: tuple[str, ...] | None
+    formula: str | sp.Expr | Callable[[sp.Expr, sp.Expr], sp.Expr] | None = None
+    long_name: str = ""
+    per_sample: Callable[[sp.IndexedBase, sp.IndexedBase, sp.Expr, sp.Expr], sp.Expr] | None = None
+    #: names of output activations this loss accepts; ``None`` accepts any (within output_range)
+    fits: tuple[str, ...] | None = None
     why: str = ""
     #: the output activation a network built for this loss gets unless told otherwise
-    output: str = "identity"
+    output: str | None = None
     #: the closed interval every target must lie in, if any
     target_range: tuple[float, float] | None = None
     #: ``classify``: the outputs are class scores (accuracy is reported); ``regress``: values
     task: str = "regress"
+    #: the interval the outputs must lie in for the formula to be defined, if any
+    output_range: tuple[float, float] | None = None
+    #: the formula's element expression in ``a`` and ``y`` (losses given by a formula)
+    definition: sp.Expr | None = field(default=None, init=False, compare=False, repr=False)
+    expression_text: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        what = f"loss {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise FormulaError(f"a loss's name must be a word of letters, digits and underscores, got {self.name!r}")
         if self.task not in ("classify", "regress"):
-            raise ValueError(f"loss task must be 'classify' or 'regress', not {self.task!r}")
+            raise FormulaError(f"{what}: task must be 'classify' or 'regress', not {self.task!r}")
+        if (self.formula is None) == (self.per_sample is None):
+            raise FormulaError(f"{what}: give exactly one definition: a formula in a and y")
+        for field_name in ("target_range", "output_range"):
+            value = getattr(self, field_name)
+            if value is not None:
+                low, high = (float(v) for v in value)
+                if not low < high:
+                    raise FormulaError(f"{what}: {field_name} must be (low, high) with low < high, got {value}")
+                object.__setattr__(self, field_name, (low, high))
+        if not self.long_name:
+            object.__setattr__(self, "long_name", f"{self.name} loss")
+        if self.formula is not None:
+            self._read_formula(what)
+
+    def _read_formula(self, what: str) -> None:
+        if isinstance(self.formula, str):
+            expr, text = formula.parse(self.formula, what, _VARIABLES), self.formula.strip()
+        else:
+            expr = self.formula(A_OUT, Y_TARGET) if callable(self.formula) and not isinstance(
+                self.formula, sp.Basic) else self.formula
+            if not isinstance(expr, sp.Expr):
+                raise FormulaError(f"{what}: the definition must give a SymPy expression in a and y, got "
+                                   f"{type(expr).__name__}")
+            expr = expr.xreplace({s: _VARIABLES[s.name] for s in expr.free_symbols if s.name in _VARIABLES})
+            if expr.free_symbols - {A_OUT, Y_TARGET}:
+                raise FormulaError(f"{what}: {expr} uses {', '.join(sorted(map(str, expr.free_symbols - {A_OUT, Y_TARGET})))}; "
+                                   "a loss may use a (the output) and y (its target) only")
+            text = None
+        formula.check_depends(expr, text or str(expr), what, A_OUT)
+        formula.check_differentiable(expr, text or str(expr), what, A_OUT)
+        object.__setattr__(self, "definition", expr)
+        object.__setattr__(self, "expression_text", text)
 
     @property
     def classifies(self) -> bool:
         return self.task == "classify"
 
+    @property
+    def default_output(self) -> str:
+        """The output activation a network built for this loss gets: :attr:`output`, or the
+        first registered elementwise activation whose outputs lie in :attr:`output_range`."""
+        if self.output is not None:
+            return self.output
+        if self.output_range is None:
+            return "identity"
+        for activation in ACTIVATIONS.values():
+            if activation.elementwise and self._inside(activation):
+                return activation.name
+        return "identity"
+
+    def output_after(self, hidden: str) -> str:
+        """The output activation of a teaching network whose hidden layers use ``hidden``: a
+        loss that takes any output (mse) keeps it, the others take :attr:`default_output`."""
+        return hidden if self.fits is None and self.output_range is None else self.default_output
+
+    def stored_text(self) -> str:
+        """The formula as text that reads back through the safe parser (for checkpoints)."""
+        if self.definition is None:
+            raise FormulaError(f"loss {self.name!r} is defined by a Python function of the whole sample; only "
+                               "losses given by a formula can be stored in a checkpoint")
+        return self.expression_text or formula.as_text(self.definition, f"loss {self.name!r}", _VARIABLES)
+
+    def record(self) -> dict:
+        """A JSON-able description that :meth:`from_record` reads back (checkpoints)."""
+        return {"formula": self.stored_text(), "long_name": self.long_name, "output": self.output, "task": self.task,
+                "output_range": _pair(self.output_range), "target_range": _pair(self.target_range)}
+
+    @classmethod
+    def from_record(cls, name: str, record: dict) -> "Loss":
+        """The loss :meth:`record` describes; its formula goes through the safe parser."""
+        return cls(name, record["formula"], long_name=record.get("long_name", ""), output=record.get("output"),
+                   task=record.get("task", "regress"), output_range=record.get("output_range"),
+                   target_range=record.get("target_range"))
+
     def expression(self, a: sp.IndexedBase, y: sp.IndexedBase, n: sp.Expr, width: sp.Expr) -> sp.Expr:
         """Loss of sample ``n`` as a SymPy expression of outputs ``a`` and targets ``y``."""
-        return self.per_sample(a, y, n, width)
+        if self.per_sample is not None:
+            return self.per_sample(a, y, n, width)
+        k = _k()
+        element = without_piecewise(self.definition).xreplace({A_OUT: a[n, k], Y_TARGET: y[n, k]})
+        return sp.Sum(element, (k, 0, width - 1)) / width
+
+    def _inside(self, activation: Activation) -> bool:
+        low, high = self.output_range
+        return low <= activation.output_range[0] and activation.output_range[1] <= high
 
     def check_fits(self, activation: Activation) -> None:
         """Raise :class:`LossMismatchError` if this loss cannot follow ``activation``."""
         if self.fits is not None and activation.name not in self.fits:
-            others = [name for name, loss in LOSSES.items() if loss.fits is None]
+            others = [name for name, loss in LOSSES.items() if loss.fits is None and loss.output_range is None]
             raise LossMismatchError(
                 f"loss {self.name!r} ({self.long_name}) does not fit an output layer with "
                 f"activation {activation.name!r}: {self.why}; use output activation "
                 f"{' or '.join(repr(f) for f in self.fits)}, or loss {' or '.join(map(repr, others))}")
+        if self.output_range is not None and not self._inside(activation):
+            fitting = [a.name for a in ACTIVATIONS.values() if a.elementwise and self._inside(a)]
+            low, high = self.output_range
+            raise LossMismatchError(
+                f"loss {self.name!r} needs outputs in ({low:g}, {high:g}), but activation {activation.name!r} gives "
+                f"({activation.output_range[0]:g}, {activation.output_range[1]:g}); use output activation "
+                f"{' or '.join(map(repr, fitting)) or 'one whose output_range lies inside it'}")
 
     def check_targets(self, low: float, high: float) -> None:
         """Raise :class:`DataError` unless targets spanning ``[low, high]`` lie in :attr:`target_range`."""
         if self.target_range is not None and (low < self.target_range[0] or high > self.target_range[1]):
             lo, hi = self.target_range
             raise DataError(f"{self.long_name} needs targets in [{lo:g}, {hi:g}]; Y ranges over [{low:g}, {high:g}]")
+
+    def __repr__(self) -> str:
+        if self.definition is None:
+            return f"Loss({self.name!r}, long_name={self.long_name!r})"
+        extras = "".join(f", {k}={v!r}" for k, v in (("output_range", self.output_range), ("task", self.task))
+                         if v not in (None, "regress"))
+        return f"Loss({self.name!r}, {self.expression_text or str(self.definition)!r}{extras})"
+
+
+def _pair(value: tuple[float, float] | None) -> list[float] | None:
+    return None if value is None else list(value)
 
 
 def _k() -> sp.Dummy:
@@ -93,19 +219,48 @@ def register_loss(loss: Loss, aliases: tuple[str, ...] = (), replace: bool = Fal
     return LOSSES.register(loss.name, loss, aliases, replace)
 
 
-register_loss(Loss("mse", "mean squared error", _mse, None), ("mean_squared_error",))
-register_loss(Loss("bce", "binary cross-entropy", _bce, ("sigmoid",), output="sigmoid", target_range=(0.0, 1.0),
-                   task="classify",
+register_loss(Loss("mse", long_name="mean squared error", per_sample=_mse), ("mean_squared_error",))
+register_loss(Loss("bce", long_name="binary cross-entropy", per_sample=_bce, fits=("sigmoid",), output="sigmoid",
+                   target_range=(0.0, 1.0), task="classify",
                    why="it takes the log of each output and of 1 - output, so every output must lie in (0, 1) "
                        "on its own"),
               ("binary_crossentropy", "binary_cross_entropy"))
-register_loss(Loss("cce", "categorical cross-entropy", _cce, ("softmax",), output="softmax", target_range=(0.0, 1.0),
-                   task="classify", why="it needs the outputs to be a probability distribution over the classes"),
+register_loss(Loss("cce", long_name="categorical cross-entropy", per_sample=_cce, fits=("softmax",), output="softmax",
+                   target_range=(0.0, 1.0), task="classify",
+                   why="it needs the outputs to be a probability distribution over the classes"),
               ("categorical_crossentropy", "categorical_cross_entropy", "cross_entropy", "crossentropy"))
+
+#: the losses symbackprop defines itself (checkpoints store the formulas of the others)
+BUILT_IN = frozenset(LOSSES.names())
 
 
 def get_loss(name: str | Loss) -> Loss:
-    """Look a loss up by name; an unknown name raises a named error listing the choices."""
+    """Look a loss up by name; an unknown name raises a named error listing the choices.
+
+    ``name`` may also be a :class:`Loss` or a definition ``"name=formula"`` in ``a`` and
+    ``y`` (as the command line writes one): either is registered under its name, unless a
+    loss of that name with another formula is there.
+    """
     if isinstance(name, Loss):
-        return name
-    return LOSSES.get(name)
+        return _adopt(name)
+    if isinstance(name, str) and "=" in name:
+        label, text = name.split("=", 1)
+        return _adopt(Loss(label.strip(), text.strip()))
+    try:
+        return LOSSES.get(name)
+    except UnknownLossError as exc:
+        raise UnknownLossError(f"{exc}; or define one as NAME=FORMULA in a (output) and y (target), "
+                               "e.g. logcosh=log(cosh(a - y))") from None
+
+
+def _adopt(loss: Loss) -> Loss:
+    """The registered loss ``loss`` names: registered now if its name is free."""
+    if loss.name not in LOSSES:
+        return register_loss(loss)
+    known = LOSSES.get(loss.name)
+    if known is loss or (known.definition is not None and known == loss and known.definition == loss.definition):
+        return known
+    what = "a built-in loss" if known.name in BUILT_IN else "a loss"
+    raise FormulaError(f"there is already {what} called {loss.name!r} ({known.expression_text or known.long_name}); "
+                       "give yours another name" + ("" if known.name in BUILT_IN else
+                                                    ", or register_loss(..., replace=True) to redefine it"))

@@ -13,7 +13,11 @@ import numpy as np
 
 from ..errors import ArchitectureError, DataError, SymbackpropError
 from . import naming
-from .layers import LAYERS, Dense, ForwardRule, Layer, RuleContext, Shape, layer_from_spec
+from .activations import BUILT_IN as BUILT_IN_ACTIVATIONS
+from .activations import Activation, get_activation
+from .layers import LAYERS, Dense, ForwardRule, Layer, Residual, RuleContext, RuleLayer, Shape, expand_blocks, \
+    layer_from_spec, regroup, rule_layer_from_record
+from .losses import BUILT_IN as BUILT_IN_LOSSES
 from .notation import boundary_dims
 from .losses import Loss, get_loss
 from .parameters import Parameters, check_dtype
@@ -52,19 +56,23 @@ class Network:
         if not layers:
             raise ArchitectureError("a network needs at least one layer")
         for k, layer in enumerate(layers):
-            if not isinstance(layer, Layer):
+            if not isinstance(layer, (Layer, Residual)):
                 raise ArchitectureError(f"layer {k + 1} is a {type(layer).__name__}, expected one of: "
-                                        f"{', '.join(t.__name__ for t in LAYERS.values())}")
+                                        f"{', '.join(t.__name__ for t in LAYERS.values())} or Residual")
+        layers = expand_blocks(layers)
         for k, layer in enumerate(layers, start=1):
-            for name in layer.param_shapes():
+            names = set(layer.param_shapes())
+            for name in names:
                 problem = naming.check_parameter_name(name)
+                if not problem and name.startswith(naming.GRADIENT_PREFIX) and name[1:] in names:
+                    problem = f"its kernel name {naming.parameter(name, k)} is the gradient of {name[1:]}"
                 if problem:
                     raise ArchitectureError(f"layer {k} ({type(layer).__name__}) has a parameter {name!r}: {problem}")
         self.input_shape = _input_shape(layers[0], input_shape)
         #: the shape of each layer's output, the input first
         self.shapes: list[Shape] = [self.input_shape]
         for k, layer in enumerate(layers, start=1):
-            self.shapes.append(layer.output_shape(self.shapes[-1], f"layer {k}"))
+            self.shapes.append(layer.output_shape_in(self.shapes, f"layer {k}"))
         if not type(layers[-1]).has_activation or len(self.shapes[-1]) != 1:
             raise ArchitectureError(f"the output layer must be Dense, not {type(layers[-1]).__name__}: "
                                     "end an image network with Flatten() and a Dense layer")
@@ -84,13 +92,13 @@ class Network:
         """A multilayer perceptron from a list of sizes, e.g. ``[64, 32, 10]``.
 
         Hidden layers use ``activation``; the output activation defaults to the one the loss
-        expects (:attr:`Loss.output`: softmax for cce, sigmoid for bce, identity for mse).
+        expects (:attr:`Loss.default_output`: softmax for cce, sigmoid for bce, identity for mse).
         """
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2:
             raise ArchitectureError(f"an MLP needs at least an input and an output size, got {sizes}")
         if output is None:
-            output = get_loss(loss).output
+            output = get_loss(loss).default_output
         acts = [activation] * (len(sizes) - 2) + [output]
         return cls([Dense(a, b, act) for a, b, act in zip(sizes[:-1], sizes[1:], acts)], loss=loss, l1=l1, l2=l2)
 
@@ -98,6 +106,7 @@ class Network:
     def from_spec(cls, spec: dict) -> "Network":
         """Rebuild a network from :meth:`spec` output."""
         try:
+            _adopt_definitions(spec.get("definitions", {}))
             layers = [layer_from_spec(l) for l in spec["layers"]]
             return cls(layers, loss=spec["loss"], l1=spec.get("l1", 0.0), l2=spec.get("l2", 0.0),
                        input_shape=spec.get("input_shape"))
@@ -132,9 +141,31 @@ class Network:
         return all(type(layer).width_from is not None for layer in self.layers)
 
     def spec(self) -> dict:
+        """A JSON-able description :meth:`from_spec` rebuilds (checkpoints): the layers, the
+        loss, and the formulas of the activations and loss that are not built in, as text
+        for the safe parser, so a saved model needs none of its author's code to load."""
         out = {"layers": [l.spec() for l in self.layers], "loss": self.loss.name, "l1": self.l1, "l2": self.l2}
-        if not self.is_dense:
+        if self.layers[0].input_shape() is None:
             out["input_shape"] = list(self.input_shape)
+        definitions = self.definitions()
+        if definitions:
+            out["definitions"] = definitions
+        return out
+
+    def definitions(self) -> dict:
+        """``{"layers": {kind: record}, "activations": {name: record}, "losses": {name: record}}``
+        for the pieces of this network that are not built in (empty if all are): layer kinds
+        made by :func:`~symbackprop.model.layers.rule_layer`, activations and losses given by
+        formulas.  A layer kind written as a Python class is not stored: its module must be
+        imported before loading."""
+        out: dict = {}
+        for layer in self.layers:
+            if isinstance(layer, RuleLayer):
+                out.setdefault("layers", {})[layer.kind] = type(layer).record()
+            if layer.act.name not in BUILT_IN_ACTIVATIONS:
+                out.setdefault("activations", {})[layer.act.name] = layer.act.record()
+        if self.loss.name not in BUILT_IN_LOSSES:
+            out["losses"] = {self.loss.name: self.loss.record()}
         return out
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -168,9 +199,9 @@ class Network:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
-        inner = ", ".join(map(repr, self.layers))
+        inner = ", ".join(map(repr, regroup(self.layers)))
         reg = "".join(f", {k}={v:g}" for k, v in (("l1", self.l1), ("l2", self.l2)) if v)
-        shape = "" if self.is_dense else f", input_shape={self.input_shape}"
+        shape = "" if self.layers[0].input_shape() is not None else f", input_shape={self.input_shape}"
         return f"Network([{inner}], loss={self.loss.name!r}{reg}{shape})"
 
     # -- parameters -----------------------------------------------------------------
@@ -249,6 +280,17 @@ class Network:
         onehot = np.zeros((ints.size, self.n_outputs))
         onehot[np.arange(ints.size), ints] = 1.0
         return onehot
+
+
+def _adopt_definitions(definitions: dict) -> None:
+    """Register the activations and losses a network description defines (a checkpoint's),
+    each formula read by the safe parser; refuses one whose name is taken by another formula."""
+    for name, record in definitions.get("activations", {}).items():
+        get_activation(Activation.from_record(name, record))
+    for name, record in definitions.get("losses", {}).items():
+        get_loss(Loss.from_record(name, record))
+    for kind, record in definitions.get("layers", {}).items():
+        rule_layer_from_record(kind, record)
 
 
 def _input_shape(first: Layer, given: Sequence[int] | None) -> Shape:

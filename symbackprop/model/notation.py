@@ -90,6 +90,70 @@ class InRange(sp.Function):
         return rf"\left[{lo} \le {e} \le {hi}\right]"
 
 
+class Where(sp.Function):
+    """``value_if_true if condition else value_if_false``: a user's ``where`` inside a sum.
+
+    SymPy's ``Piecewise`` is lifted out of every enclosing ``Sum`` by ``piecewise_fold``,
+    even when its condition reads the sum's own index (``Sum_n Sum_k Piecewise(.., a[n, k]
+    > 1)`` becomes a Piecewise whose condition names ``k`` outside its sum).  A loss or a
+    layer rule summed over outputs writes its branches as ``Where`` instead (see
+    :func:`without_piecewise`).  Its derivative is taken branch by branch (the condition's
+    own derivative is zero almost everywhere, ReLU's convention), and a factor every
+    nonzero branch shares -- a ``KroneckerDelta`` from the chain rule -- moves outside,
+    so the delta can collapse its sum.
+    """
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, condition, yes, no):
+        if condition is sp.true:
+            return yes
+        if condition is sp.false:
+            return no
+        if yes == no:
+            return yes
+        branches = [sp.Mul.make_args(b) for b in (yes, no) if b != 0]
+        common = set(branches[0]).intersection(*branches[1:]) - {sp.S.One}
+        common = {f for f in common if not f.is_Number}
+        if common and branches:
+            shared = sp.Mul(*common)
+            return shared * cls(condition, sp.cancel(yes / shared) if yes != 0 else yes,
+                                sp.cancel(no / shared) if no != 0 else no)
+        return None
+
+    def _eval_derivative(self, s):
+        condition, yes, no = self.args
+        return Where(condition, yes.diff(s), no.diff(s))
+
+    def _eval_is_real(self):
+        return self.args[1].is_real and self.args[2].is_real
+
+    def as_piecewise(self) -> sp.Piecewise:
+        """The same branches as a ``Piecewise`` (to print or evaluate alone, outside sums)."""
+        condition, yes, no = self.args
+        return sp.Piecewise((yes, condition), (no, True))
+
+    def _sympystr(self, printer) -> str:
+        condition, yes, no = (printer._print(a) for a in self.args)
+        return f"where({condition}, {yes}, {no})"
+
+
+def without_piecewise(expr: sp.Expr) -> sp.Expr:
+    """Every ``Piecewise`` of ``expr`` as nested :class:`Where` (safe to put inside a ``Sum``)."""
+
+    def nest(pieces) -> sp.Expr:
+        (value, condition), *rest = pieces
+        if condition is sp.true or not rest:
+            return value
+        return Where(condition, value, nest(rest))
+
+    def convert(p: sp.Piecewise) -> sp.Expr:
+        return nest(p.args)
+
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), convert)
+
+
 class ArgMax(ExprWithLimits):
     """Where the maximum of ``function`` over the limits is: ``p * extent(q) + q`` for two limits.
 

@@ -61,7 +61,7 @@ class Optimizer:
 
     def kernel_args(self, p: np.ndarray) -> UpdateArguments:
         """This optimizer as arguments of the compiled ``update`` (the kernel ABI's
-        :class:`~symbackprop.codegen.abi.UpdateArguments`: rule, s1, s2, h1, h2, eps).
+        :class:`~symbackprop.codegen.abi.UpdateArguments`: rule, state_1, state_2, hyper_1, hyper_2, eps).
 
         State vectors are created (zeros, like ``p``) on first use and kept in :attr:`state`
         under torch.optim's names, so checkpoints and resumed runs see the same state.

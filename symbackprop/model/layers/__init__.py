@@ -10,7 +10,10 @@ from .dense import Dense
 from .conv import Conv2D
 from .pooling import AvgPool2D, MaxPool2D, Pool2D
 from .flatten import Flatten
+from .residual import Residual, ResidualAdd, expand_blocks, regroup
+from .rule_layer import RuleLayer, rule_layer, rule_layer_from_record
 from .windows import window_output
 
 __all__ = ["AvgPool2D", "Buffer", "Conv2D", "Dense", "Flatten", "ForwardRule", "LAYERS", "Layer", "MaxPool2D",
-           "Pool2D", "RuleContext", "Shape", "layer_from_spec", "register_layer", "window_output"]
+           "Pool2D", "Residual", "ResidualAdd", "RuleContext", "RuleLayer", "Shape", "layer_from_spec", "expand_blocks", "regroup", "register_layer", "rule_layer", "rule_layer_from_record",
+           "window_output"]

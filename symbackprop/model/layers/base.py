@@ -151,6 +151,12 @@ class Layer:
         naming ``where`` (``"layer 3"``) when the input does not fit."""
         raise NotImplementedError
 
+    def output_shape_in(self, shapes: Sequence[Shape], where: str) -> Shape:
+        """The shape this layer outputs, given the shapes of every boundary before it (the
+        input first): a layer that reads further back than its input (a skip connection)
+        checks those shapes too.  Most layers read only ``shapes[-1]``."""
+        return self.output_shape(shapes[-1], where)
+
     # -- the forward rule -----------------------------------------------------------------
     def forward_rule(self, ctx: RuleContext) -> ForwardRule:
         """``z`` of one generic output element, as an index-level SymPy expression."""
