@@ -167,7 +167,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     output = args.output or get_loss(args.loss).output_after(args.activation)
     net = _model(args, output)
-    if not net.is_dense:
+    if not net.unrollable:
         from .explain import explain_image_network
         param = None if args.param == PARAM_DEFAULT else args.param
         return _write(args, explain_image_network(net, param))

@@ -35,3 +35,15 @@ def random_problem(net, batch: int, seed: int = 0):
         if name.startswith("b"):
             params[name][...] = rng.normal(scale=0.5, size=params[name].shape)
     return X, Y, params
+
+
+@pytest.fixture
+def registries_restored():
+    """Remove every activation, loss and layer kind a test defines (the command line's
+    ``NAME=FORMULA`` registers one), so the rest of the suite sees the built-in kinds."""
+    from symbackprop.model import ACTIVATIONS, LAYERS, LOSSES
+    before = {registry: set(registry.names()) for registry in (ACTIVATIONS, LOSSES, LAYERS)}
+    yield
+    for registry, names in before.items():
+        for name in set(registry.names()) - names:
+            registry.unregister(name)

@@ -107,7 +107,7 @@ def test_cli_prints_one_line_and_exits_nonzero(capsys):
     assert main(["train", "--activation", "swish", "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["symbackprop: error: unknown activation 'swish'; choose one of: identity, sigmoid, tanh, "
-                   "relu, leaky_relu, softmax"]
+                   "relu, leaky_relu, softmax; or define one as NAME=FORMULA in z, e.g. swish=z/(1+exp(-z))"]
     assert main(["train", "--loss", "bce", "--output", "softmax", "--epochs", "1"]) == 2
     assert "does not fit an output layer" in capsys.readouterr().err
 

@@ -286,3 +286,28 @@ def test_the_user_s_derivative_is_explained():
     net = Network([Dense(2, 2, "swish"), Dense(2, 1)], loss="mse")
     text = str(symbackprop.explanation(net, [1.0, 0.5], [1.0]))
     assert "∂a¹₁/∂z¹₁" in text and "exp(−z¹₁)/(1 + exp(−z¹₁))²" in text
+
+
+def test_explain_walks_the_skip_path_too(tmp_path):
+    """explain's chain rule for a weight before a residual block lists the paths through the
+    block and the one along the skip; their sum is the compiled kernel's gradient."""
+    net = Network([Dense(2, 2, "tanh"), Residual([Dense(2, 2, "tanh"), Dense(2, 2)], "tanh"), Dense(2, 1, "sigmoid")],
+                  loss="bce")
+    ex = symbackprop.explanation(net, [1.0, 0.5], [1.0], param="W1[0,1]")
+    hops = [[(f.of.name, f.wrt.name) for f in path.factors] for path in ex.chain.paths]
+    skips = [h for h in hops if ("z4_1", "a1_1") in h]
+    assert len(hops) == 5 and len(skips) == 1  # 2 × 2 through the block's two layers, 1 along the skip
+    compiled = symbackprop.compile(net, cache_dir=tmp_path, warm_up=False)
+    params = symbackprop.explain.teaching_params(net)
+    _, grads = compiled.loss_and_grad([[1.0, 0.5]], [[1.0]], params)
+    assert sum(p.value for p in ex.chain.paths) == pytest.approx(grads["W1"][0, 1], rel=1e-12)
+    text = str(ex)
+    assert "residual sum" in text and "z⁴₁ = a¹₁ + a³₁" in text
+
+
+def test_explain_of_a_rule_layer_shows_its_rule_and_derived_gradients():
+    from symbackprop.explain import explain_image_network
+    net = Network([Dense(4, 6, "tanh"), Conv1D(6, activation="tanh"), Dense(4, 2, "softmax")], loss="cce")
+    text = explain_image_network(net)
+    assert "this layer's own rule, z[j] = sum(w[p] * x[j + p], p)" in text
+    assert "gw2[p] = Sum(a1[n, j + p]*d2[n, j], (n, 0, B - 1), (j, 0, m2 - 1))" in text

@@ -62,3 +62,40 @@ def test_readme_explain_block_runs_as_written(capsys, tmp_path, monkeypatch):
 def test_readme_cnn_command_reaches_98_5_percent(capsys):
     assert main(readme_command("--arch cnn") + ["--no-progress"]) == 0
     assert _accuracy(capsys.readouterr().out) >= 0.985
+
+
+def test_readme_own_math_command_reaches_97_percent(capsys, registries_restored):
+    assert main(readme_command("res(dense:128:swish") + ["--no-progress"]) == 0
+    assert _accuracy(capsys.readouterr().out) >= 0.97
+
+
+def _own_math_section() -> str:
+    return README.read_text().split("## Your own math", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_own_math_python_block_prints_what_it_says(tmp_path):
+    """The block runs in a fresh interpreter, and each ``print`` gives the line the comment
+    under it shows."""
+    import subprocess
+    import sys
+    block = _own_math_section().split("```python", 1)[1].split("```", 1)[0]
+    script = tmp_path / "own_math.py"
+    script.write_text(block)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    shown = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+    printed = done.stdout.splitlines()
+    assert shown and printed[:len(shown)] == shown
+    assert printed[-1].startswith("loss ")
+
+
+def test_readme_own_math_commands_run(capsys, registries_restored):
+    block = _own_math_section().split("```bash", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    commands = [shlex.split(line.split("  #")[0])[1:] for line in block.strip().splitlines()
+                if line.startswith("symbackprop") and not line.startswith("symbackprop train")]
+    assert [c[0] for c in commands] == ["derive", "explain"]
+    for argv in commands:
+        assert main(argv) == 0, argv
+    out = capsys.readouterr().out
+    assert "d2[n, j] = -sinh(Y[n, j] - a2[n, j])/(B*m2*cosh(Y[n, j] - a2[n, j]))" in out
+    assert "z¹₁/(1 + exp(−z¹₁))" in out

@@ -156,7 +156,7 @@ def check_view(network: Network, view: str) -> None:
     """Refuse, before any work, a kernel view that cannot serve ``network``."""
     if view not in VIEWS:
         raise ValueError(f"unknown kernel view {view!r}; choose one of: {', '.join(VIEWS)}")
-    if view == "unrolled" and not network.is_dense:
+    if view == "unrolled" and not network.unrollable:
         raise ArchitectureError("the unrolled view writes one line per weight of a dense network; "
                                 "image layers compile from the index-level rules: use view='index'")
     if view == "unrolled" and network.n_params > UNROLLED_PARAM_LIMIT:

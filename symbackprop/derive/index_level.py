@@ -207,7 +207,7 @@ def derive_index_level(network: Network) -> IndexDerivation:
         if l > 1:
             # every layer that reads a{l-1} sends error back to it (a skip connection's too)
             a_in = sp.IndexedBase(naming.array(naming.A, l - 1))
-            readers = [proxies[k] for k in range(l + 1, depth + 1) if _reads(forward_rules[k], a_in)]
+            readers = [proxies[k] for k in network.readers(l - 1) if k != l]
             value = factor_sums(_derivative(sp.Add(proxy, *readers), a_in, rule.input_index))
             grad_input = Statement(sp.IndexedBase(naming.array(naming.INCOMING, l - 1))[rule.input_index], value,
                                    rule.input_loops, "grad_input", l)
@@ -225,11 +225,6 @@ def derive_index_level(network: Network) -> IndexDerivation:
     if total_penalty != 0:
         loss_stmt = Statement(loss_stmt.target, loss_stmt.expr + total_penalty, (), "loss", 0)
     return IndexDerivation(network, rules, loss_stmt, loss_through_z, time.perf_counter() - start, total_penalty)
-
-
-def _reads(rule: ForwardRule, array: sp.IndexedBase) -> bool:
-    """Whether a forward rule reads ``array`` (a skip connection reads one further back)."""
-    return any(e.base == array for e in rule.z_expr.atoms(sp.Indexed))
 
 
 def _derivative(expr: sp.Expr, base: sp.IndexedBase, index: tuple[sp.Symbol, ...]) -> sp.Expr:

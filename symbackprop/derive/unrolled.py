@@ -5,7 +5,8 @@ sample (``x0, x1, ...`` in, ``y0, ...`` targets, ``W1_0_1`` the weight from inpu
 neuron 1 of layer 1).  The derivation walks the graph backwards, micrograd-style:
 
 * ``g{l}_k = ∂L/∂a{l}_k`` -- for the output layer, SymPy's derivative of the loss;
-  below it, ``Σ_j d{l+1}_j · ∂z{l+1}_j/∂a{l}_k`` (a sum over every path);
+  below it, ``Σ_j d{l+1}_j · ∂z{l+1}_j/∂a{l}_k`` (a sum over every path), plus the same
+  sum over a residual block's end when ``a{l}`` is the block's input (its skip path);
 * ``d{l}_j = ∂L/∂z{l}_j = Σ_k g{l}_k · ∂a{l}_k/∂z{l}_j`` (one term unless softmax);
 * ``∂L/∂W{l}_i_j = Σ_j' d{l}_j' · ∂z{l}_j'/∂W{l}_i_j`` and the same for biases.
 
@@ -24,7 +25,8 @@ import sympy as sp
 
 from ..errors import ArchitectureError
 from ..model import naming
-from ..model.notation import L1, L2
+from ..model.layers import ResidualAdd
+from ..model.notation import L1, L2, Where
 from .rewrites import exp_through_ratio, through_output
 
 if TYPE_CHECKING:
@@ -99,9 +101,10 @@ def _sym(name: str) -> sp.Symbol:
 
 def derive_unrolled(network: "Network") -> UnrolledDerivation:
     """Write out the chain rule for every weight and bias of ``network`` (one sample)."""
-    if not network.is_dense:
-        raise ArchitectureError("the unrolled view writes out every weight of a network of Dense layers, neuron by "
-                                f"neuron; {network!r} has other layers: use the index-level derivation")
+    if not network.unrollable:
+        raise ArchitectureError("the unrolled view writes out every weight of a network of Dense layers (and "
+                                f"residual blocks of them), neuron by neuron; {network!r} has other layers: use "
+                                "the index-level derivation")
     start = time.perf_counter()
     sizes = network.sizes
     depth = len(network.layers)
@@ -109,20 +112,28 @@ def derive_unrolled(network: "Network") -> UnrolledDerivation:
     targets = [_sym(f"y{k}") for k in range(sizes[-1])]
     program: list[Assignment] = []
     params: dict = {}
-    a_prev = inputs
-    zs, acts, Ws, bs = [], [], [], []
+    #: each boundary's values, the inputs first (a skip connection reads one further back)
+    boundary = [inputs]
+    zs, acts, weights = [], [], []
     for l, layer in enumerate(network.layers, start=1):
-        W = [[_sym(naming.scalar("W", l, i, j)) for j in range(layer.fan_out)] for i in range(layer.fan_in)]
-        b = [_sym(naming.scalar("b", l, j)) for j in range(layer.fan_out)]
-        params[naming.parameter("W", l)], params[naming.parameter("b", l)] = W, b
-        z = [_sym(naming.scalar(naming.Z, l, j)) for j in range(layer.fan_out)]
-        a = [_sym(naming.scalar(naming.A, l, j)) for j in range(layer.fan_out)]
-        for j in range(layer.fan_out):
-            program.append(Assignment(z[j], sp.Add(*(a_prev[i] * W[i][j] for i in range(layer.fan_in))) + b[j], "z", l))
-        for j in range(layer.fan_out):
+        a_prev, width = boundary[-1], sizes[l]
+        z = [_sym(naming.scalar(naming.Z, l, j)) for j in range(width)]
+        a = [_sym(naming.scalar(naming.A, l, j)) for j in range(width)]
+        if isinstance(layer, ResidualAdd):
+            skip = boundary[layer.skip_source(l)]
+            program += [Assignment(z[j], a_prev[j] + skip[j], "z", l) for j in range(width)]
+        else:
+            W = [[_sym(naming.scalar("W", l, i, j)) for j in range(width)] for i in range(len(a_prev))]
+            b = [_sym(naming.scalar("b", l, j)) for j in range(width)]
+            params[naming.parameter("W", l)], params[naming.parameter("b", l)] = W, b
+            weights += [w for row in W for w in row]
+            for j in range(width):
+                program.append(Assignment(z[j], sp.Add(*(a_prev[i] * W[i][j] for i in range(len(a_prev)))) + b[j],
+                                          "z", l))
+        for j in range(width):
             program.append(Assignment(a[j], _activation(layer.act, z, j), "a", l))
-        zs.append(z), acts.append(a), Ws.append(W), bs.append(b)
-        a_prev = a
+        zs.append(z), acts.append(a)
+        boundary.append(a)
     definitions = {p.symbol: p.expr for p in program}
 
     # the loss of one sample, in the output activations
@@ -130,8 +141,8 @@ def derive_unrolled(network: "Network") -> UnrolledDerivation:
     loss_expr = network.loss.expression(A, Yb, 0, sizes[-1]).doit()
     loss_expr = loss_expr.xreplace({A[0, k]: acts[-1][k] for k in range(sizes[-1])}
                                    | {Yb[0, k]: targets[k] for k in range(sizes[-1])})
+    loss_expr = loss_expr.replace(lambda e: isinstance(e, Where), lambda e: e.as_piecewise())
     # the regularisation penalty over every weight (not the biases)
-    weights = [w for W in Ws for row in W for w in row]
     reg = sp.S.Zero
     if network.l1 > 0:
         reg += L1 * sp.Add(*(sp.Abs(w) for w in weights))
@@ -141,32 +152,38 @@ def derive_unrolled(network: "Network") -> UnrolledDerivation:
     program.append(Assignment(L, loss_expr + reg, "loss", 0))
 
     gradients: dict[sp.Symbol, sp.Symbol] = {}
+    deltas: dict[int, list[sp.Symbol]] = {}
     g = [_sym(naming.scalar(naming.INCOMING, depth, k)) for k in range(sizes[-1])]
     for k, gk in enumerate(g):
         program.append(Assignment(gk, sp.diff(loss_expr, acts[-1][k]), "grad_output", depth))
     for l in range(depth, 0, -1):
         layer = network.layers[l - 1]
-        z, a, W, b = zs[l - 1], acts[l - 1], Ws[l - 1], bs[l - 1]
-        a_in = inputs if l == 1 else acts[l - 2]
-        d = [_sym(naming.scalar(naming.DELTA, l, j)) for j in range(layer.fan_out)]
-        for j in range(layer.fan_out):
-            terms = [g[k] * local_partial(layer.act, definitions, a, z, k, j) for k in range(layer.fan_out)]
+        z, a = zs[l - 1], acts[l - 1]
+        a_in = boundary[l - 1]
+        d = deltas[l] = [_sym(naming.scalar(naming.DELTA, l, j)) for j in range(sizes[l])]
+        for j in range(sizes[l]):
+            terms = [g[k] * local_partial(layer.act, definitions, a, z, k, j) for k in range(sizes[l])]
             program.append(Assignment(d[j], sp.Add(*terms), "delta", l))
-        # ∂z_j'/∂W_ij from SymPy; only z_j holds W_ij, so the sum over j' has one path
-        for i in range(layer.fan_in):
-            for j in range(layer.fan_out):
-                gsym = _sym(naming.partial(naming.scalar("W", l, i, j)))
-                local = d[j] * sp.diff(definitions[z[j]], W[i][j]) + sp.diff(reg, W[i][j])
-                program.append(Assignment(gsym, local, "grad_W", l))
-                gradients[W[i][j]] = gsym
-        for j in range(layer.fan_out):
-            gsym = _sym(naming.partial(naming.scalar("b", l, j)))
-            program.append(Assignment(gsym, d[j] * sp.diff(definitions[z[j]], b[j]), "grad_b", l))
-            gradients[b[j]] = gsym
+        if naming.parameter("W", l) in params:
+            W, b = params[naming.parameter("W", l)], params[naming.parameter("b", l)]
+            # ∂z_j'/∂W_ij from SymPy; only z_j holds W_ij, so the sum over j' has one path
+            for i in range(len(a_in)):
+                for j in range(sizes[l]):
+                    gsym = _sym(naming.partial(naming.scalar("W", l, i, j)))
+                    local = d[j] * sp.diff(definitions[z[j]], W[i][j]) + sp.diff(reg, W[i][j])
+                    program.append(Assignment(gsym, local, "grad_W", l))
+                    gradients[W[i][j]] = gsym
+            for j in range(sizes[l]):
+                gsym = _sym(naming.partial(naming.scalar("b", l, j)))
+                program.append(Assignment(gsym, d[j] * sp.diff(definitions[z[j]], b[j]), "grad_b", l))
+                gradients[b[j]] = gsym
         if l > 1:
-            g = [_sym(naming.scalar(naming.INCOMING, l - 1, i)) for i in range(layer.fan_in)]
-            for i in range(layer.fan_in):
-                paths = [d[j] * sp.diff(definitions[z[j]], a_in[i]) for j in range(layer.fan_out)]
+            # every layer that reads a{l-1} sends error back: this one, and a skip connection's end
+            readers = network.readers(l - 1)
+            g = [_sym(naming.scalar(naming.INCOMING, l - 1, i)) for i in range(len(a_in))]
+            for i in range(len(a_in)):
+                paths = [deltas[r][j] * sp.diff(definitions[zs[r - 1][j]], a_in[i])
+                         for r in readers for j in range(sizes[r])]
                 program.append(Assignment(g[i], sp.Add(*paths), "grad_input", l))
     return UnrolledDerivation(network, inputs, targets, params, program, L, gradients, time.perf_counter() - start)
 

@@ -38,7 +38,8 @@ class NeuronRow:
     activation: str
     inputs: tuple[Quantity, ...]
     weights: tuple[Quantity, ...]
-    bias: Quantity
+    #: None for a residual block's end (no weights: its inputs are the block's output and input)
+    bias: Quantity | None
     z: Quantity
     a: Quantity
 

@@ -1,4 +1,5 @@
-"""Explain an image network: each layer's derived rules, named for what they are.
+"""Explain a network the neuron tables cannot write out (images, layers of one's own):
+each layer's derived rules, named for what they are.
 
 A convolution has too many paths to list neuron by neuron, but its rules are short: the
 derivation's kernel gradient *is* the correlation of the layer's input with δ, its input
@@ -46,8 +47,8 @@ def explain_image_network(network: "Network", param: str | None = None) -> str:
     deriv = derive_index_level(network)
     extents = deriv.extents()
     lines = [f"Model: {network!r}", "",
-             "Index names: n sample, o output channel, c input channel, y/x output row and column, "
-             "p/q kernel row and column, u/v input row and column; [lo <= e <= hi] is 1 inside the range, "
+             "Index names: n sample, i input, j neuron, o output channel, c input channel, y/x output row and "
+             "column, p/q kernel row and column, u/v input row and column; [lo <= e <= hi] is 1 inside the range, "
              "0 outside (padding, the kernel's edges).  Sizes: "
              + ", ".join(f"{symbol} = {value}" for symbol, value in extents.items()) + ".", ""]
     for rule, layer in zip(deriv.layers, network.layers):
@@ -59,9 +60,19 @@ def explain_image_network(network: "Network", param: str | None = None) -> str:
             lines.append(f"  {stmt}")
             if meaning:
                 lines.append(f"      ({meaning})")
+            if stmt.role == "grad_input":
+                for other in network.readers(rule.layer - 1)[1:]:  # a skip connection's end reads it too
+                    said = network.layers[other - 1].meanings.get("skip", "a second path to the loss")
+                    lines.append(f"      (plus d{other} from layer {other}, which reads a{rule.layer - 1} too: {said})")
         lines.append("")
-    lines += _one_entry(deriv, *kernel_entry(network, param))
+    if param is not None or has_kernel(network):
+        lines += _one_entry(deriv, *kernel_entry(network, param))
     return "\n".join(lines) + "\n"
+
+
+def has_kernel(network: "Network") -> bool:
+    """Whether a layer slides a kernel over images (weights of shape (out, in, rows, cols))."""
+    return any(len(layer.param_shapes().get("W", ())) == 4 for layer in network.layers)
 
 
 def _one_entry(deriv, layer_no: int, index: tuple[int, ...]) -> list[str]:

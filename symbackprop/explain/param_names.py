@@ -33,19 +33,15 @@ def param_name_parts(name: str) -> tuple[str, int, list[int]] | None:
 def parse_param(network: "Network", name: str) -> tuple[sp.Symbol, str]:
     """``"W1[0,1]"``, ``"W1_0_1"`` or ``"b2[0]"`` → the unrolled symbol and the canonical name."""
     parts = param_name_parts(name)
-    layers = network.layers
-    ranges = ", ".join(f"W{k}[0..{l.fan_in - 1},0..{l.fan_out - 1}], b{k}[0..{l.fan_out - 1}]"
-                       for k, l in enumerate(layers, start=1))
+    shapes = network.param_shapes()
+    ranges = ", ".join(f"{p}[{','.join(f'0..{n - 1}' for n in shape)}]" for p, shape in shapes.items())
     if parts is None:
         raise ArchitectureError(f"cannot read parameter {name!r}: write it like W1[0,1] or b2[0]; "
                                 f"this network has {ranges}")
     letter, layer, idx = parts
     kind = letter.upper() if letter in "Ww" else "b"
-    ok = 1 <= layer <= len(layers)
-    if ok:
-        fan_in, fan_out = layers[layer - 1].fan_in, layers[layer - 1].fan_out
-        ok = (kind == "W" and len(idx) == 2 and idx[0] < fan_in and idx[1] < fan_out) or \
-             (kind == "b" and len(idx) == 1 and idx[0] < fan_out)
+    shape = shapes.get(f"{kind}{layer}")
+    ok = shape is not None and len(idx) == len(shape) and all(v < n for v, n in zip(idx, shape))
     if not ok:
         raise ArchitectureError(f"there is no parameter {name!r} in {network!r}; it has {ranges}")
     symbol = sp.Symbol(f"{kind}{layer}_{'_'.join(map(str, idx))}", real=True)

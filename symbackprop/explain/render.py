@@ -138,6 +138,16 @@ def document(ex: "Explanation") -> list[Block]:
                    "; the inputs of layer 1 are ", Math("x", "x"), ".")),
     ]
     for rows in ex.forward:
+        if rows[0].bias is None:  # a residual block's end: its block's output plus its input
+            blocks.append(Heading(f"Layer {rows[0].layer}: residual sum ({rows[0].activation})", 3))
+            blocks.append(Paragraph(("The skip connection: each neuron adds the block's output to the block's "
+                                     "input, then applies the activation.",)))
+            header = ("neuron", "block output", "block input", "z = output + input", "z", "a = f(z)", "a")
+            table_rows = tuple((str(r.neuron), value(r.inputs[0].value), value(r.inputs[1].value),
+                                equals(sym(r.z.symbol), expr(r.z.expr)), value(r.z.value),
+                                equals(sym(r.a.symbol), expr(r.a.expr)), value(r.a.value)) for r in rows)
+            blocks.append(Table(header, table_rows, frozenset({1, 2, 4, 6})))
+            continue
         blocks.append(Heading(f"Layer {rows[0].layer} ({rows[0].activation})", 3))
         inputs = symbols([q.symbol for q in rows[0].inputs])
         header = ("neuron", Math(f"inputs {inputs.text}", rf"\mathrm{{inputs}}\; {inputs.tex}"), "weights", "bias",

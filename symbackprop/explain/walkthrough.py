@@ -22,6 +22,7 @@ This module is only that evaluation: the records it fills are in
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import TYPE_CHECKING, Sequence
@@ -33,6 +34,7 @@ from ..model.notation import L1, L2
 from ..derive.unrolled import derive_unrolled, local_partial
 from ..errors import ArchitectureError, DataError
 from ..model import naming
+from ..model.layers import ResidualAdd
 from .explanation import ChainRule, Explanation, Factor, LayerBackward, NeuronRow, Path, Quantity, Update
 from .param_names import parse_param
 
@@ -123,23 +125,32 @@ def _value(expr: sp.Expr, values: dict) -> float:
 
 
 def _forward_rows(deriv: "UnrolledDerivation", values: dict) -> list[list[NeuronRow]]:
+    """One row per neuron; a residual block's end has no weights, its inputs are the block's
+    output and the block's input (the skip connection)."""
     layers = []
-    previous = deriv.inputs
+    boundary = [deriv.inputs]
     for l, layer in enumerate(deriv.network.layers, start=1):
-        W, b = deriv.params[naming.parameter("W", l)], deriv.params[naming.parameter("b", l)]
         rows = []
-        for j in range(layer.fan_out):
+        previous = boundary[-1]
+
+        def quantity(s: sp.Symbol) -> Quantity:
+            return Quantity(s, deriv.definitions.get(s), values[s])
+
+        for j in range(deriv.network.sizes[l]):
             z = sp.Symbol(naming.scalar(naming.Z, l, j), real=True)
             a = sp.Symbol(naming.scalar(naming.A, l, j), real=True)
-            rows.append(NeuronRow(
-                l, j, layer.activation,
-                inputs=tuple(Quantity(s, deriv.definitions.get(s), values[s]) for s in previous),
-                weights=tuple(Quantity(W[i][j], None, values[W[i][j]]) for i in range(layer.fan_in)),
-                bias=Quantity(b[j], None, values[b[j]]),
-                z=Quantity(z, deriv.definitions[z], values[z]),
-                a=Quantity(a, deriv.definitions[a], values[a])))
+            if isinstance(layer, ResidualAdd):
+                inputs, weights, bias = (quantity(previous[j]), quantity(boundary[layer.skip_source(l)][j])), (), None
+            else:
+                W, b = deriv.params[naming.parameter("W", l)], deriv.params[naming.parameter("b", l)]
+                inputs = tuple(quantity(s) for s in previous)
+                weights = tuple(Quantity(W[i][j], None, values[W[i][j]]) for i in range(len(previous)))
+                bias = Quantity(b[j], None, values[b[j]])
+            rows.append(NeuronRow(l, j, layer.activation, inputs=inputs, weights=weights, bias=bias,
+                                  z=Quantity(z, deriv.definitions[z], values[z]),
+                                  a=Quantity(a, deriv.definitions[a], values[a])))
         layers.append(rows)
-        previous = [r.a.symbol for r in rows]
+        boundary.append([r.a.symbol for r in rows])
     return layers
 
 
@@ -186,23 +197,30 @@ def _chain_rule(deriv: "UnrolledDerivation", param: sp.Symbol, values: dict) -> 
             paths += [upper + [step] for upper in from_a(l, k)]
         return paths
 
+    def readers(l: int, k: int) -> list[tuple[int, int]]:
+        """The ``(layer, neuron)`` whose z reads a{l}_k: the next layer's, and a residual
+        block's end when a{l} is the block's input (the skip path)."""
+        return [(r, q) for r in net.readers(l) for q in range(net.sizes[r])
+                if sp.diff(defs[zs[r][q]], acts[l][k]) != 0]
+
     def from_a(l: int, k: int) -> list[list[Factor]]:
         if l == depth:
             return [[factor(deriv.loss, acts[l][k], sp.diff(data_loss, acts[l][k]))]]
         paths = []
-        for q in range(net.sizes[l + 1]):
-            step = factor(zs[l + 1][q], acts[l][k], sp.diff(defs[zs[l + 1][q]], acts[l][k]))
-            paths += [upper + [step] for upper in from_z(l + 1, q)]
+        for r, q in readers(l, k):
+            step = factor(zs[r][q], acts[l][k], sp.diff(defs[zs[r][q]], acts[l][k]))
+            paths += [upper + [step] for upper in from_z(r, q)]
         return paths
 
-    def count(l: int) -> int:
-        """How many paths lead from one z of layer ``l`` to the loss."""
-        here = net.sizes[l] if not net.layers[l - 1].act.elementwise else 1
-        return here * (1 if l == depth else net.sizes[l + 1] * count(l + 1))
+    @functools.lru_cache(maxsize=None)
+    def count(l: int, j: int) -> int:
+        """How many paths lead from z{l}_j to the loss."""
+        ks = range(net.sizes[l]) if not net.layers[l - 1].act.elementwise else (j,)
+        return sum(1 if l == depth else sum(count(r, q) for r, q in readers(l, k)) for k in ks)
 
     z_param = zs[layer][neuron]
     local = factor(z_param, param, sp.diff(defs[z_param], param))
-    n_paths = count(layer)
+    n_paths = count(layer, neuron)
     paths = [Path(tuple(p + [local])) for p in from_z(layer, neuron)] if n_paths <= MAX_PATHS else []
     reg = loss_data - data_loss
     penalty_expr = sp.diff(reg, param)

@@ -130,9 +130,11 @@ class Network:
         return self.sizes[-1]
 
     @property
-    def is_dense(self) -> bool:
-        """Only dense layers: the teaching views (unrolled kernels, explain's neuron tables) apply."""
-        return all(isinstance(l, Dense) for l in self.layers)
+    def unrollable(self) -> bool:
+        """Every layer can be written out neuron by neuron (:attr:`Layer.unrolls`: dense layers
+        and residual blocks of them): the teaching views (unrolled kernels, explain's neuron
+        tables and chain-rule paths) apply."""
+        return all(type(l).unrolls for l in self.layers)
 
     @property
     def any_width(self) -> bool:
@@ -175,6 +177,13 @@ class Network:
             for name, shape in layer.param_shapes().items():
                 shapes[naming.parameter(name, k)] = shape
         return shapes
+
+    def readers(self, boundary: int) -> list[int]:
+        """The layers (1-based) that read boundary ``boundary``'s values (``a{boundary}``): the
+        next layer, and any layer that reads it from further on (a residual block's end).
+        The chain rule sends error back to the boundary from each of them."""
+        return [l for l in range(boundary + 1, len(self.layers) + 1)
+                if l == boundary + 1 or boundary in self.layers[l - 1].skip_sources(l)]
 
     def forward_rule(self, l: int) -> ForwardRule:
         """Layer ``l``'s (1-based) forward rule as it sits in this network: its boundaries'
@@ -242,7 +251,7 @@ class Network:
         for a softmax output; 0/1 labels of shape ``(N,)`` are accepted for one output.
         Images may come as ``(N, channels, rows, cols)`` or flattened row-major.
         """
-        if not self.is_dense and np.ndim(X) == 1 + len(self.input_shape):
+        if len(self.input_shape) > 1 and np.ndim(X) == 1 + len(self.input_shape):
             if tuple(np.shape(X)[1:]) != self.input_shape:
                 raise DataError(f"X holds images of shape {tuple(np.shape(X)[1:])} but the network expects "
                                 f"{self.input_shape}")

@@ -112,6 +112,9 @@ class Layer:
     width_from: ClassVar[tuple[str, int] | None] = None
     #: the parameters the network's L1/L2 penalty applies to (the weights, not the biases)
     regularized: ClassVar[tuple[str, ...]] = ("W",)
+    #: whether the unrolled view (and explain's neuron tables) writes the layer out neuron by
+    #: neuron: a vector layer whose neurons it knows how to name (Dense, a residual add)
+    unrolls: ClassVar[bool] = False
     #: what ``explain`` says each of the layer's rules is, by role (``z``, ``grad_W``, ...)
     meanings: ClassVar[dict[str, str]] = {}
 
@@ -156,6 +159,11 @@ class Layer:
         input first): a layer that reads further back than its input (a skip connection)
         checks those shapes too.  Most layers read only ``shapes[-1]``."""
         return self.output_shape(shapes[-1], where)
+
+    def skip_sources(self, layer: int) -> tuple[int, ...]:
+        """The boundaries this layer, number ``layer``, reads besides its input (a residual
+        block's end reads the block's input); most layers read only ``layer - 1``."""
+        return ()
 
     # -- the forward rule -----------------------------------------------------------------
     def forward_rule(self, ctx: RuleContext) -> ForwardRule:

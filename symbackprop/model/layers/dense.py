@@ -26,6 +26,7 @@ class Dense(Layer):
     kind = "dense"
     arch_form = "dense:WIDTH[:ACTIVATION]"
     takes = "vector"
+    unrolls = True
     width_from = ("W", 1)
     meanings = {
         "z": "weighted sum of the inputs plus the bias",

@@ -34,6 +34,7 @@ class ResidualAdd(Layer):
     activation: str = "identity"
 
     kind = "residual_add"
+    unrolls = True
     meanings = {
         "z": "the block's output plus its input (the skip connection)",
         "grad_input": "error sent back into the block: the sum's error passes unchanged",
@@ -47,6 +48,9 @@ class ResidualAdd(Layer):
     def skip_source(self, layer: int) -> int:
         """The boundary (``a{k}``) this layer, number ``layer``, adds to its input."""
         return layer - 1 - self.block
+
+    def skip_sources(self, layer: int) -> tuple[int, ...]:
+        return (self.skip_source(layer),)
 
     def output_shape(self, shape: Shape, where: str) -> Shape:
         return shape
