@@ -190,6 +190,12 @@ def test_hostile_formulas_are_refused_before_anything_runs(text, tmp_path):
     ("z == 1", "is a condition where a value belongs"),
     ("z +", "is not a formula"),
     ("1j * z", "complex constant"),
+    ("((((((9**64)**64)**64)**64)**64)**64) * z", "a number larger than 2..1024"),
+    ("z**(0/0)", "not a finite number"),
+    ("z / 0", "not finite"),
+    ("where(z > sqrt(-1), z, 0)", "cannot be built"),
+    ("max(max(max(max(max(max(max(z, 1), 2), 3), 4), 5), 6), 7)", "nests branches"),
+    ("z\x00", "null bytes"),
 ])
 def test_bad_formulas_get_a_named_error(text, complaint):
     with pytest.raises(FormulaError, match=complaint):
@@ -311,3 +317,42 @@ def test_explain_of_a_rule_layer_shows_its_rule_and_derived_gradients():
     text = explain_image_network(net)
     assert "this layer's own rule, z[j] = sum(w[p] * x[j + p], p)" in text
     assert "gw2[p] = Sum(a1[n, j + p]*d2[n, j], (n, 0, B - 1), (j, 0, m2 - 1))" in text
+
+
+def test_a_branch_never_lets_the_other_branch_s_value_leak(tmp_path):
+    """where(a > 0, log(a), 0) at a = 0 is 0: nothing of log(0) is pulled outside the branch."""
+    net = Network([Dense(1, 1, "relu")], loss=Loss("safe_log", "where(a > 0, -log(a) * y, 0)"))
+    compiled = symbackprop.compile(net, cache_dir=tmp_path, warm_up=False)
+    params = net.init_params(0)
+    params["W1"][...], params["b1"][...] = 1.0, 0.0
+    loss, grads = compiled.loss_and_grad([[-1.0]], [[1.0]], params)  # z = -1: relu gives a = 0
+    assert loss == 0.0 and np.all(grads.flat == 0.0)
+
+
+def test_rule_indices_are_checked_before_sympy_expands_them():
+    with pytest.raises(FormulaError, match="must be an index"):
+        rule_layer("huge", "x[(i + j + k + p + q + r + t)**64]", params={}, out="fan_in")
+    with pytest.raises(FormulaError, match="must be an index"):
+        rule_layer("square", "sum(x[i * i], i)", params={}, out="fan_in")
+
+
+def test_reloading_a_network_in_the_same_session_keeps_its_definitions(tmp_path):
+    """A definition given as a SymPy expression (0.01*z, with a float) and the same one read
+    back from its stored text (z/100) are one activation; a loss's facts survive the trip."""
+    z = sp.Symbol("z")
+    symbackprop.register_activation(Activation("leaky_own", sp.Piecewise((z, z > 0), (0.01 * z, True))))
+    net = Network([Dense(2, 3, "leaky_own"), Dense(3, 2, "sigmoid")], loss=LOSS_CASES["focal"][0])
+    again = Network.from_spec(json.loads(json.dumps(net.spec())))
+    assert repr(again) == repr(net)
+    assert net.spec()["definitions"]["losses"]["focal"]["output_range"] == [0.0, 1.0]
+
+
+def test_residual_activation_may_be_a_formula_in_arch():
+    from symbackprop.model.architecture import build_network
+    net = build_network("dense:8,res(dense:8):sw=z/(1+exp(-z))", (4,), 2)
+    assert repr(net.layers[2]) == "ResidualAdd(1, 'sw')"
+
+
+def test_a_parameter_may_not_take_the_kernels_own_names():
+    with pytest.raises(FormulaError, match="'l' already names"):
+        rule_layer("lname", "l[j] * x[j]", params={"l": ("fan_in",)}, out="fan_in")

@@ -253,7 +253,9 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
                                                                     "definitions": definitions(network)}
     start = time.perf_counter()
     module, meta, kernels_cached, folder = load_or_build(structure, view, build, cache_dir)
-    report_path = cache_root(cache_dir) / "reports" / f"{view}-{entry_key(network.spec(), view)[:24]}.json"
+    # the definitions' text too: a redefined activation of the same name counts differently
+    report_key = entry_key({"spec": network.spec(), "definitions": definitions(network)}, view)
+    report_path = cache_root(cache_dir) / "reports" / f"{view}-{report_key[:24]}.json"
     meta["report"], report_cached = load_or_build_json(report_path, report)
     timings["load_or_build"] = time.perf_counter() - start
     compiled = CompiledNetwork(network, view, module, meta, kernels_cached and report_cached, folder, timings)

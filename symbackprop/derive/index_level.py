@@ -33,7 +33,7 @@ import sympy as sp
 from ..model import naming
 from ..model.layers import Buffer, ForwardRule, Layer
 from ..model.network import Network
-from ..model.notation import B, L1, L2, Y, boundary_dims, i, j, n, summed, width
+from ..model.notation import B, L1, L2, Y, boundary_dims, i, j, n, summed, width, without_piecewise
 from .rewrites import assert_same_function, collapse_deltas, exp_through_ratio, factor_sums, through_output
 
 __all__ = ["B", "IndexDerivation", "L1", "L2", "LayerRule", "Statement", "Y", "derive_index_level", "dims",
@@ -236,17 +236,16 @@ def _derivative(expr: sp.Expr, base: sp.IndexedBase, index: tuple[sp.Symbol, ...
     """
     fresh = tuple(sp.Dummy(str(name), integer=True, nonnegative=True) for name in index)
     value = collapse_deltas(sp.diff(expr, base[fresh]))
-    taken = set(index) | value.free_symbols
+    taken = {str(name) for name in index} | {str(e) for e in value.atoms(sp.Symbol, sp.IndexedBase)}
 
     def rename(s: sp.Sum) -> sp.Sum:
         for k, *_ in s.limits:
             if k in index:
                 number = 2
-                while sp.Symbol(f"{k}{number}", integer=True, nonnegative=True) in taken:
+                while f"{k}{number}" in taken:  # by name: the kernel prints names, not assumptions
                     number += 1
-                new = sp.Symbol(f"{k}{number}", integer=True, nonnegative=True)
-                taken.add(new)
-                s = s.xreplace({k: new})
+                taken.add(f"{k}{number}")
+                s = s.xreplace({k: sp.Symbol(f"{k}{number}", integer=True, nonnegative=True)})
         return s
 
     value = value.replace(lambda e: isinstance(e, sp.Sum) and any(lim[0] in index for lim in e.limits), rename)
@@ -297,7 +296,8 @@ def _output_delta(network, l, a_expr, f_u, u, m_out, checks):
     a_out = s["a"]
     per_sample = loss.expression(a_out, Y, n, m_out)
     # the loss written through z: every a[n, k] replaced by its definition
-    through_z = _back_to_z(per_sample, a_out, a_expr)
+    # (the activation's branches as Where: this sits inside the batch's Sum, see notation.Where)
+    through_z = without_piecewise(_back_to_z(per_sample, a_out, a_expr))
     zj, aj = s["z"][n, j], s["a"][n, j]
     if f_u is not None:
         # dloss/da from SymPy, times f'(z): the chain rule through an elementwise map.  It is

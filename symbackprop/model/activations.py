@@ -79,20 +79,7 @@ class Activation:
             raise FormulaError(f"{what}: init must be 'he' or 'xavier', not {self.init!r}")
         if self.vector is not None:
             return
-        definition = self.formula if self.formula is not None else self.scalar
-        if isinstance(definition, str):
-            expr = formula.parse(definition, what, {"z": Z})
-            text = definition.strip()
-        else:
-            expr = definition(Z) if callable(definition) and not isinstance(definition, sp.Basic) else definition
-            if not isinstance(expr, sp.Expr):
-                raise FormulaError(f"{what}: the definition must give a SymPy expression in z, got "
-                                   f"{type(expr).__name__}")
-            expr = expr.xreplace({s: Z for s in expr.free_symbols if s.name == "z"})
-            if expr.free_symbols - {Z}:
-                raise FormulaError(f"{what}: {expr} uses {', '.join(sorted(map(str, expr.free_symbols - {Z})))}; "
-                                   "an activation may use z only")
-            text = None  # made on demand: a built-in or a function need not be storable
+        expr, text = formula.read(self.formula if self.formula is not None else self.scalar, what, {"z": Z})
         formula.check_depends(expr, text or str(expr), what, Z)
         formula.check_differentiable(expr, text or str(expr), what, Z)
         object.__setattr__(self, "definition", expr)
@@ -111,17 +98,21 @@ class Activation:
             if v != default)
         return f"Activation({self.name!r}, {self.expression_text or str(self.definition)!r}{extras})"
 
-    def stored_text(self) -> str:
-        """The formula as text that reads back through the safe parser (for checkpoints)."""
+    def text(self) -> str | None:
+        """The formula as text that reads back through the safe parser (for checkpoints), or
+        None when there is none (a vector activation, or a SymPy function the parser lacks)."""
         if self.vector is not None:
-            raise FormulaError(f"activation {self.name!r} couples a layer; only elementwise activations of "
-                               "your own can be stored in a checkpoint")
+            return None
         return self.expression_text or formula.as_text(self.definition, f"activation {self.name!r}", {"z": Z})
 
-    def record(self) -> dict:
-        """A JSON-able description that :meth:`from_record` reads back (checkpoints)."""
-        return {"formula": self.stored_text(), "output_range": [_finite(v) for v in self.output_range],
-                "init": self.init}
+    def record(self) -> dict | None:
+        """A JSON-able description that :meth:`from_record` reads back (checkpoints), or None
+        when the activation cannot be written as text: it must then be registered before loading."""
+        text = self.text()
+        if text is None:
+            return None
+        return {"formula": text, "output_range": [_finite(v) for v in self.output_range], "init": self.init,
+                "shift_invariant": self.shift_invariant}
 
     @classmethod
     def from_record(cls, name: str, record: dict) -> "Activation":
@@ -129,7 +120,14 @@ class Activation:
         low, high = record.get("output_range") or (None, None)
         return cls(name, record["formula"], output_range=(-math.inf if low is None else low,
                                                           math.inf if high is None else high),
-                   init=record.get("init", "xavier"))
+                   init=record.get("init", "xavier"), shift_invariant=bool(record.get("shift_invariant", False)))
+
+    def same_as(self, other: "Activation") -> bool:
+        """The same activation, however each was written (``0.01*z`` and ``z/100``)."""
+        if self.vector is not None or other.vector is not None:
+            return self is other
+        return (formula.same(self.definition, other.definition) and self.output_range == other.output_range
+                and self.init == other.init and self.shift_invariant == other.shift_invariant)
 
     def expression(self, z: sp.IndexedBase, n: sp.Expr, j: sp.Expr, width: sp.Expr) -> sp.Expr:
         """Output ``a[n, j]`` as a SymPy expression of ``z`` (a layer ``width`` wide)."""
@@ -194,16 +192,6 @@ def get_activation(name: str | Activation) -> Activation:
 
 def _adopt(activation: Activation) -> Activation:
     """The registered activation ``activation`` names: registered now if its name is free."""
-    if activation.name not in ACTIVATIONS:
-        return register_activation(activation)
-    known = ACTIVATIONS.get(activation.name)
-    same = known is activation or (known.vector is None and activation.vector is None
-                                   and known.definition == activation.definition
-                                   and known.output_range == activation.output_range and known.init == activation.init)
-    if not same:
-        what = "a built-in activation" if known.name in BUILT_IN else "an activation"
-        shown = known.expression_text or known.definition or "a vector activation"
-        raise FormulaError(f"there is already {what} called {activation.name!r} ({shown}); give yours another name"
-                           + ("" if known.name in BUILT_IN else ", or register_activation(..., replace=True) "
-                              "to redefine it"))
-    return known
+    return ACTIVATIONS.adopt(activation.name, activation, Activation.same_as,
+                             lambda known: known.expression_text or str(known.definition or "a vector activation"),
+                             BUILT_IN)

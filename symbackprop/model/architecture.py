@@ -72,8 +72,12 @@ def _residual(item: str) -> tuple[str, str | None] | None:
     head, _, rest = item.partition("(")
     if head.strip().lower() not in RESIDUAL_WORDS or not rest:
         return None
-    inner, _, after = rest.rpartition(")")
-    after = after.strip()
+    depth = 1
+    for end, char in enumerate(rest):  # the parenthesis that closes the block's own
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            break
+    inner, after = rest[:end], rest[end + 1:].strip()
     if after and not after.startswith(":"):
         raise ArchitectureError(f"{item!r}: a residual block is res(ITEMS) or res(ITEMS):ACTIVATION")
     return inner, after[1:] or None

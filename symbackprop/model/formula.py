@@ -37,8 +37,13 @@ MAX_LENGTH = 2000
 MAX_NODES = 600
 #: deepest nesting of calls and operations
 MAX_DEPTH = 40
-#: largest numeric exponent: ``10**10**10`` would make SymPy compute a huge integer
+#: largest numeric exponent, and largest number a power of numbers may make:
+#: ``10**10**10`` or ``((9**64)**64)**64`` would make SymPy compute a huge integer
 MAX_EXPONENT = 64
+MAX_BITS = 1024
+#: deepest nesting of branches (where, max, min, if-else): each copies its arguments into
+#: a condition, so nested ones double the expression's size at every level
+MAX_BRANCH_DEPTH = 6
 
 
 def _piecewise_max(a: sp.Expr, b: sp.Expr) -> sp.Expr:
@@ -94,6 +99,17 @@ class _Reader:
                  arrays: Mapping[str, tuple[sp.IndexedBase, int]], indices: Mapping[str, sp.Symbol]) -> None:
         self.text, self.what = text, what
         self.variables, self.arrays, self.indices = variables, arrays, indices
+        self.branches = 0  # how many branch constructs enclose the node being read
+
+    def branch(self, node: ast.AST, build: Callable[[], sp.Expr]) -> sp.Expr:
+        """``build()`` for a where/max/min/if-else node, refusing branches nested too deeply."""
+        self.branches += 1
+        try:
+            if self.branches > MAX_BRANCH_DEPTH:
+                raise self.fail(node, f"nests branches (where, max, min, if-else) more than {MAX_BRANCH_DEPTH} deep")
+            return build()
+        finally:
+            self.branches -= 1
 
     def fail(self, node: ast.AST | None, problem: str) -> FormulaError:
         part = ast.get_source_segment(self.text, node) if node is not None else None
@@ -109,8 +125,13 @@ class _Reader:
         if isinstance(node, ast.BinOp):
             left, right = self.value(node.left), self.value(node.right)
             if isinstance(node.op, ast.Pow):
+                if right.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+                    raise self.fail(node.right, "is not a finite number (a division by zero?)")
                 if right.is_Number and abs(right) > MAX_EXPONENT:
                     raise self.fail(node, f"has an exponent larger than {MAX_EXPONENT}")
+                if left.is_Number and right.is_Number and abs(left) > 1 and \
+                        float(sp.log(abs(left), 2)) * float(abs(right)) > MAX_BITS:
+                    raise self.fail(node, f"is a number larger than 2**{MAX_BITS}")
                 return left ** right
             if type(node.op) not in _ARITHMETIC:
                 raise self.fail(node, f"uses the operator {type(node.op).__name__}; only + - * / ** are allowed")
@@ -119,7 +140,8 @@ class _Reader:
             operand = self.value(node.operand)
             return -operand if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.IfExp):
-            return sp.Piecewise((self.value(node.body), self.condition(node.test)), (self.value(node.orelse), True))
+            return self.branch(node, lambda: sp.Piecewise((self.value(node.body), self.condition(node.test)),
+                                                          (self.value(node.orelse), True)))
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Subscript):
@@ -166,9 +188,10 @@ class _Reader:
             if len(node.args) != 3:
                 raise self.fail(node, "needs three arguments: where(condition, value_if_true, value_if_false)")
             test, yes, no = node.args
-            return sp.Piecewise((self.value(yes), self.condition(test)), (self.value(no), True))
+            return self.branch(node, lambda: sp.Piecewise((self.value(yes), self.condition(test)),
+                                                          (self.value(no), True)))
         if name == "Piecewise":
-            return self.piecewise(node)
+            return self.branch(node, lambda: self.piecewise(node))
         if name == "sum" and self.indices:
             return self.summation(node)
         if name not in FUNCTIONS:
@@ -177,6 +200,8 @@ class _Reader:
         arity, build = FUNCTIONS[name]
         if len(node.args) != arity:
             raise self.fail(node, f"calls {name} with {len(node.args)} argument(s); it takes {arity}")
+        if name.lower() in ("max", "min"):
+            return self.branch(node, lambda: build(*(self.value(a) for a in node.args)))
         return build(*(self.value(a) for a in node.args))
 
     def piecewise(self, node: ast.Call) -> sp.Expr:
@@ -208,16 +233,29 @@ class _Reader:
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         if len(items) != rank:
             raise self.fail(node, f"gives {len(items)} index(es); {node.value.id} takes {rank}")
-        indices = [self.value(item) for item in items]
-        symbols = list(self.indices.values())
-        for item, index in zip(items, indices):
-            linear = (index.free_symbols <= set(symbols) and index.is_polynomial(*symbols)
-                      and sp.Poly(index, *symbols).total_degree() <= 1
-                      and all(c.is_Integer for c in sp.Poly(index, *symbols).coeffs()))
-            if not linear or (index.is_Integer and index < 0):
+        for item in items:  # checked on the tree, before SymPy expands anything
+            if not self.linear_index(item):
                 raise self.fail(item, "must be an index, a whole number >= 0, or a sum of indices times whole "
                                       "numbers (j + p, 2*j)")
+        indices = [self.value(item) for item in items]
+        if any(index.is_Integer and index < 0 for index in indices):
+            raise self.fail(node, "reads at a negative position")
         return base[tuple(indices)]
+
+    def linear_index(self, node: ast.AST) -> bool:
+        """Whether ``node`` is whole numbers and indices joined by + and -, and * by a number."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, int) and not isinstance(node.value, bool)
+        if isinstance(node, ast.Name):
+            return node.id in self.indices
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return self.linear_index(node.operand)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            return self.linear_index(node.left) and self.linear_index(node.right)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            number = [isinstance(n, ast.Constant) and self.linear_index(n) for n in (node.left, node.right)]
+            return any(number) and self.linear_index(node.left) and self.linear_index(node.right)
+        return False
 
     # -- conditions ------------------------------------------------------------------------
     def condition(self, node: ast.AST):
@@ -271,7 +309,9 @@ def parse(text: str, what: str, variables: Mapping[str, sp.Basic], arrays: Mappi
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise FormulaError(f"{what}: formula {quoted(text)} is not a formula: {exc.msg}") from None
-    except (RecursionError, MemoryError, ValueError):
+    except ValueError as exc:  # a null byte
+        raise FormulaError(f"{what}: formula {quoted(text)} is not a formula: {exc}") from None
+    except (RecursionError, MemoryError):
         raise FormulaError(f"{what}: formula {quoted(text)} is nested too deeply") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise FormulaError(f"{what}: the formula has more than {MAX_NODES} parts")
@@ -279,9 +319,17 @@ def parse(text: str, what: str, variables: Mapping[str, sp.Basic], arrays: Mappi
         raise FormulaError(f"{what}: formula {quoted(text)} is nested too deeply (more than {MAX_DEPTH} levels)")
     reader = _Reader(text.strip(), what, variables, arrays or {}, indices or {})
     try:
-        return reader.value(tree.body)
+        expr = reader.value(tree.body)
+    except FormulaError:
+        raise
     except RecursionError:
         raise FormulaError(f"{what}: formula {quoted(text)} is nested too deeply") from None
+    except (TypeError, ValueError, ArithmeticError, sp.PolynomialError, sp.SympifyError) as exc:
+        # SymPy refusing a construct it cannot build (a comparison with a non-real number)
+        raise FormulaError(f"{what}: formula {quoted(text)} cannot be built: {exc}") from None
+    if expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        raise FormulaError(f"{what}: formula {quoted(text)} is not finite ({expr}): a division by zero?")
+    return expr
 
 
 def _depth(tree: ast.AST) -> int:
@@ -313,15 +361,46 @@ def check_differentiable(expr: sp.Expr, text: str, what: str, symbol: sp.Symbol)
     return derivative
 
 
-def as_text(expr: sp.Expr, what: str, variables: Mapping[str, sp.Basic]) -> str:
-    """``str(expr)``, checked to read back through :func:`parse` as the same expression
-    (an expression or Python function of the user's, stored as text in checkpoints)."""
+def read(definition, what: str, variables: Mapping[str, sp.Symbol]) -> tuple[sp.Expr, str | None]:
+    """``(expression, text)`` of a user's definition in ``variables`` (``{"z": z}``): a formula
+    string (read by :func:`parse`; its text is kept), a SymPy expression in symbols of those
+    names, or a Python function of the variables, called with them in order (no text: it
+    is made on demand by :func:`as_text`)."""
+    if isinstance(definition, str):
+        return parse(definition, what, variables), definition.strip()
+    called = callable(definition) and not isinstance(definition, sp.Basic)
+    expr = definition(*variables.values()) if called else definition
+    if not isinstance(expr, sp.Expr):
+        raise FormulaError(f"{what}: the definition must give a SymPy expression in {', '.join(variables)}, got "
+                           f"{type(expr).__name__}")
+    expr = expr.xreplace({s: variables[s.name] for s in expr.free_symbols if s.name in variables})
+    extra = expr.free_symbols - set(variables.values())
+    if extra:
+        raise FormulaError(f"{what}: {expr} uses {', '.join(sorted(map(str, extra)))}; it may use "
+                           f"{', '.join(variables)} only")
+    for piecewise in expr.atoms(sp.Piecewise):
+        if piecewise.args[-1][1] is not sp.true:
+            raise FormulaError(f"{what}: {piecewise} has no last piece (value, True) for the values its "
+                               "conditions leave out")
+    return expr, None
+
+
+def same(first: sp.Expr, second: sp.Expr) -> bool:
+    """Whether two definitions are the same function (``0.01*z`` and ``z/100``)."""
+    if first == second:
+        return True
+    try:
+        return sp.simplify(first - second) == 0
+    except Exception:  # SymPy could not decide: not the same, as far as we can tell
+        return False
+
+
+def as_text(expr: sp.Expr, what: str, variables: Mapping[str, sp.Basic]) -> str | None:
+    """``str(expr)`` if it reads back through :func:`parse` as the same function (how an
+    expression or Python function of the user's is stored in checkpoints), else None."""
     text = str(expr)
     try:
         back = parse(text, what, variables)
-    except FormulaError as exc:
-        raise FormulaError(f"{what}: {expr} uses something a stored formula cannot ({exc}); "
-                           "write it with the functions a formula string allows") from None
-    if back != expr and sp.simplify(back - expr) != 0:
-        raise FormulaError(f"{what}: {expr} does not read back as itself from its text {text!r}")
-    return text
+    except FormulaError:
+        return None
+    return text if same(back, expr) else None

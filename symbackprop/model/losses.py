@@ -86,19 +86,7 @@ class Loss:
             self._read_formula(what)
 
     def _read_formula(self, what: str) -> None:
-        if isinstance(self.formula, str):
-            expr, text = formula.parse(self.formula, what, _VARIABLES), self.formula.strip()
-        else:
-            expr = self.formula(A_OUT, Y_TARGET) if callable(self.formula) and not isinstance(
-                self.formula, sp.Basic) else self.formula
-            if not isinstance(expr, sp.Expr):
-                raise FormulaError(f"{what}: the definition must give a SymPy expression in a and y, got "
-                                   f"{type(expr).__name__}")
-            expr = expr.xreplace({s: _VARIABLES[s.name] for s in expr.free_symbols if s.name in _VARIABLES})
-            if expr.free_symbols - {A_OUT, Y_TARGET}:
-                raise FormulaError(f"{what}: {expr} uses {', '.join(sorted(map(str, expr.free_symbols - {A_OUT, Y_TARGET})))}; "
-                                   "a loss may use a (the output) and y (its target) only")
-            text = None
+        expr, text = formula.read(self.formula, what, _VARIABLES)
         formula.check_depends(expr, text or str(expr), what, A_OUT)
         formula.check_differentiable(expr, text or str(expr), what, A_OUT)
         object.__setattr__(self, "definition", expr)
@@ -126,24 +114,39 @@ class Loss:
         loss that takes any output (mse) keeps it, the others take :attr:`default_output`."""
         return hidden if self.fits is None and self.output_range is None else self.default_output
 
-    def stored_text(self) -> str:
-        """The formula as text that reads back through the safe parser (for checkpoints)."""
+    def text(self) -> str | None:
+        """The formula as text that reads back through the safe parser (for checkpoints), or
+        None (a built-in-style ``per_sample`` function, or a SymPy function the parser lacks)."""
         if self.definition is None:
-            raise FormulaError(f"loss {self.name!r} is defined by a Python function of the whole sample; only "
-                               "losses given by a formula can be stored in a checkpoint")
+            return None
         return self.expression_text or formula.as_text(self.definition, f"loss {self.name!r}", _VARIABLES)
 
-    def record(self) -> dict:
-        """A JSON-able description that :meth:`from_record` reads back (checkpoints)."""
-        return {"formula": self.stored_text(), "long_name": self.long_name, "output": self.output, "task": self.task,
-                "output_range": _pair(self.output_range), "target_range": _pair(self.target_range)}
+    def record(self) -> dict | None:
+        """A JSON-able description that :meth:`from_record` reads back (checkpoints), or None
+        when the loss cannot be written as text: it must then be registered before loading."""
+        text = self.text()
+        if text is None:
+            return None
+        return {"formula": text, "long_name": self.long_name, "output": self.output, "task": self.task,
+                "output_range": _pair(self.output_range), "target_range": _pair(self.target_range),
+                "fits": None if self.fits is None else list(self.fits), "why": self.why}
 
     @classmethod
     def from_record(cls, name: str, record: dict) -> "Loss":
         """The loss :meth:`record` describes; its formula goes through the safe parser."""
+        fits = record.get("fits")
         return cls(name, record["formula"], long_name=record.get("long_name", ""), output=record.get("output"),
                    task=record.get("task", "regress"), output_range=record.get("output_range"),
-                   target_range=record.get("target_range"))
+                   target_range=record.get("target_range"), fits=None if fits is None else tuple(fits),
+                   why=record.get("why", ""))
+
+    def same_as(self, other: "Loss") -> bool:
+        """The same loss, however each was written."""
+        if self.definition is None or other.definition is None:
+            return self is other
+        facts = ("fits", "output", "task", "output_range", "target_range")
+        return formula.same(self.definition, other.definition) and all(
+            getattr(self, f) == getattr(other, f) for f in facts)
 
     def expression(self, a: sp.IndexedBase, y: sp.IndexedBase, n: sp.Expr, width: sp.Expr) -> sp.Expr:
         """Loss of sample ``n`` as a SymPy expression of outputs ``a`` and targets ``y``."""
@@ -255,12 +258,5 @@ def get_loss(name: str | Loss) -> Loss:
 
 def _adopt(loss: Loss) -> Loss:
     """The registered loss ``loss`` names: registered now if its name is free."""
-    if loss.name not in LOSSES:
-        return register_loss(loss)
-    known = LOSSES.get(loss.name)
-    if known is loss or (known.definition is not None and known == loss and known.definition == loss.definition):
-        return known
-    what = "a built-in loss" if known.name in BUILT_IN else "a loss"
-    raise FormulaError(f"there is already {what} called {loss.name!r} ({known.expression_text or known.long_name}); "
-                       "give yours another name" + ("" if known.name in BUILT_IN else
-                                                    ", or register_loss(..., replace=True) to redefine it"))
+    return LOSSES.adopt(loss.name, loss, Loss.same_as, lambda known: known.expression_text or known.long_name,
+                        BUILT_IN)

@@ -25,7 +25,8 @@ GRADIENT_PREFIX = "g"
 
 _PARAMETER = re.compile(r"^([A-Za-z]+?)(\d+)$")
 #: names a layer's parameter may not have: the work arrays and size symbols share their scheme
-RESERVED = frozenset({Z, A, DELTA, INCOMING, "am", "rowsum", "m", "C", "rows", "cols", "x", "y"})
+RESERVED = frozenset({Z, A, DELTA, INCOMING, "am", "rowsum", "m", "C", "rows", "cols", "x", "y",
+                      "l"})  # l1, l2: the kernels' penalty arguments
 
 
 def check_parameter_name(name: str) -> str | None:

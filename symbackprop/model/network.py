@@ -15,8 +15,8 @@ from ..errors import ArchitectureError, DataError, SymbackpropError
 from . import naming
 from .activations import BUILT_IN as BUILT_IN_ACTIVATIONS
 from .activations import Activation, get_activation
-from .layers import LAYERS, Dense, ForwardRule, Layer, Residual, RuleContext, RuleLayer, Shape, expand_blocks, \
-    layer_from_spec, regroup, rule_layer_from_record
+from .layers import LAYERS, Dense, ForwardRule, Layer, Residual, RuleContext, Shape, expand_blocks, layer_from_spec, \
+    regroup, rule_layer_from_record
 from .losses import BUILT_IN as BUILT_IN_LOSSES
 from .notation import boundary_dims
 from .losses import Loss, get_loss
@@ -156,18 +156,22 @@ class Network:
 
     def definitions(self) -> dict:
         """``{"layers": {kind: record}, "activations": {name: record}, "losses": {name: record}}``
-        for the pieces of this network that are not built in (empty if all are): layer kinds
-        made by :func:`~symbackprop.model.layers.rule_layer`, activations and losses given by
-        formulas.  A layer kind written as a Python class is not stored: its module must be
-        imported before loading."""
+        for the pieces of this network that are not built in and can be written as text
+        (empty if there are none): layer kinds made from a rule, activations and losses
+        given by formulas.  What cannot be written so (a layer class, a ``per_sample``
+        function) is not stored: it must be registered before loading, by importing the
+        module that defines it."""
         out: dict = {}
         for layer in self.layers:
-            if isinstance(layer, RuleLayer):
-                out.setdefault("layers", {})[layer.kind] = type(layer).record()
-            if layer.act.name not in BUILT_IN_ACTIVATIONS:
-                out.setdefault("activations", {})[layer.act.name] = layer.act.record()
-        if self.loss.name not in BUILT_IN_LOSSES:
-            out["losses"] = {self.loss.name: self.loss.record()}
+            record = type(layer).kind_record()
+            if record is not None:
+                out.setdefault("layers", {})[layer.kind] = record
+            record = layer.act.record() if layer.act.name not in BUILT_IN_ACTIVATIONS else None
+            if record is not None:
+                out.setdefault("activations", {})[layer.act.name] = record
+        record = self.loss.record() if self.loss.name not in BUILT_IN_LOSSES else None
+        if record is not None:
+            out["losses"] = {self.loss.name: record}
         return out
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:

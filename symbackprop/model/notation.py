@@ -98,9 +98,9 @@ class Where(sp.Function):
     > 1)`` becomes a Piecewise whose condition names ``k`` outside its sum).  A loss or a
     layer rule summed over outputs writes its branches as ``Where`` instead (see
     :func:`without_piecewise`).  Its derivative is taken branch by branch (the condition's
-    own derivative is zero almost everywhere, ReLU's convention), and a factor every
-    nonzero branch shares -- a ``KroneckerDelta`` from the chain rule -- moves outside,
-    so the delta can collapse its sum.
+    own derivative is zero almost everywhere, ReLU's convention), and a ``KroneckerDelta``
+    every nonzero branch holds (from the chain rule) moves outside, so it can collapse
+    its sum.
     """
 
     nargs = 3
@@ -113,13 +113,13 @@ class Where(sp.Function):
             return no
         if yes == no:
             return yes
-        branches = [sp.Mul.make_args(b) for b in (yes, no) if b != 0]
-        common = set(branches[0]).intersection(*branches[1:]) - {sp.S.One}
-        common = {f for f in common if not f.is_Number}
-        if common and branches:
-            shared = sp.Mul(*common)
-            return shared * cls(condition, sp.cancel(yes / shared) if yes != 0 else yes,
-                                sp.cancel(no / shared) if no != 0 else no)
+        # only KroneckerDeltas move out: any other factor may be inf or NaN where its branch
+        # is not taken (where(x > 0, log(x), 0)), and inf * 0 would poison the other branch
+        deltas = [{f for f in sp.Mul.make_args(b) if isinstance(f, sp.KroneckerDelta)} for b in (yes, no) if b != 0]
+        shared = set.intersection(*deltas) if deltas else set()
+        if shared:
+            delta = sp.Mul(*shared)
+            return delta * cls(condition, yes if yes == 0 else yes / delta, no if no == 0 else no / delta)
         return None
 
     def _eval_derivative(self, s):
@@ -144,9 +144,9 @@ def without_piecewise(expr: sp.Expr) -> sp.Expr:
 
     def nest(pieces) -> sp.Expr:
         (value, condition), *rest = pieces
-        if condition is sp.true or not rest:
+        if condition is sp.true:
             return value
-        return Where(condition, value, nest(rest))
+        return Where(condition, value, nest(rest) if rest else sp.nan)  # no piece applies: NaN, as SymPy's
 
     def convert(p: sp.Piecewise) -> sp.Expr:
         return nest(p.args)

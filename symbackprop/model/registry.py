@@ -6,9 +6,9 @@ adding a kind is one ``register`` call in the module that defines it.
 """
 from __future__ import annotations
 
-from typing import Generic, Iterator, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar
 
-from ..errors import ArchitectureError
+from ..errors import ArchitectureError, FormulaError
 
 T = TypeVar("T")
 
@@ -44,6 +44,22 @@ class Registry(Generic[T]):
         for alias in aliases:
             self._aliases[alias.lower()] = key
         return item
+
+    def adopt(self, name: str, item: T, same: Callable[[T, T], bool], describe: Callable[[T], str],
+              built_in: frozenset[str]) -> T:
+        """The record registered as ``name``: ``item``, registered now if the name is free, or
+        the one already there if ``same(it, item)``.  A name taken by another definition is
+        refused (``FormulaError``): a name means one formula per session, so a network, a
+        checkpoint and the kernel cache never disagree about what it is."""
+        if name not in self:
+            return self.register(name, item)
+        known = self.get(name)
+        if known is item or same(known, item):
+            return known
+        own = name.lower() not in built_in
+        raise FormulaError(f"there is already {'an' if own else 'a built-in'} {self.what} called {name!r} "
+                           f"({describe(known)}); give yours another name"
+                           + (f", or register it with replace=True to redefine it" if own else ""))
 
     def unregister(self, name: str) -> None:
         """Remove ``name`` and its aliases (a test, or a notebook redefining its own kind)."""

@@ -181,6 +181,13 @@ class Layer:
         raise NotImplementedError
 
     @classmethod
+    def kind_record(cls) -> dict | None:
+        """The kind's own definition as text, for a checkpoint to rebuild it (a kind made by
+        :func:`~.rule_layer.rule_layer`); None for a kind written as a class, which must be
+        imported before loading."""
+        return None
+
+    @classmethod
     def from_arch(cls, item: str, settings: Sequence[str], shape: Shape, activation: str) -> "Layer":
         """The layer the ``--arch`` item ``item`` (``kind:settings...``) describes, for
         inputs of ``shape``; ``activation`` is the hidden layers' default."""

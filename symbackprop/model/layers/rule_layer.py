@@ -82,7 +82,13 @@ class RuleLayer(Layer):
         return {name: tuple(sizes[a] if isinstance(a, str) else a for a in axes) for name, axes in self.axes.items()}
 
     def fans(self) -> tuple[int, int]:
-        return self.fan_in, self.fan_out
+        """Each output sums over the rule's summation indices: their ranges' product is its
+        fan-in (a 3-tap kernel reads 3 inputs, a bilinear form fan_in² products)."""
+        sizes = self._sizes()
+        reads = 1
+        for extent in _template(type(self)).extents.values():
+            reads *= int(extent.xreplace(sizes))
+        return reads, self.fan_out
 
     def initial_values(self, draw):
         shapes = self.param_shapes()
@@ -145,7 +151,7 @@ class RuleLayer(Layer):
         return cls(shape[0], width, rest[0] if rest else activation)
 
     @classmethod
-    def record(cls) -> dict:
+    def kind_record(cls) -> dict:
         """The kind's definition as text (checkpoints): :func:`rule_layer`'s arguments."""
         return {"rule": cls.rule, "params": {k: list(v) for k, v in cls.axes.items()}, "out": cls.out,
                 "init": dict(cls.init)}
@@ -310,10 +316,10 @@ def rule_layer(kind: str, rule: str, params: Mapping[str, Sequence[str | int]], 
                   "meanings": {"z": meaning or f"this layer's own rule, z[j] = {rule}"}}
     cls = type(class_name, (RuleLayer,), attributes)
     _read_rule(kind, rule, axes, out)  # refuse a bad rule now, not at the first network
-    cls.regularized = tuple(sorted(_weights(cls)))
+    cls.regularized = tuple(sorted(_weights(cls) - set(init)))  # a scale that starts at 1 is not decayed to 0
     if kind.lower() in LAYERS and not replace:
         known = LAYERS.get(kind)
-        if not (issubclass(known, RuleLayer) and known.record() == cls.record()):
+        if not (issubclass(known, RuleLayer) and known.kind_record() == cls.kind_record()):
             raise FormulaError(f"there is already a layer kind called {kind!r}; give yours another name, or pass "
                                "replace=True to redefine it")
         return known
