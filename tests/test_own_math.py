@@ -356,3 +356,23 @@ def test_residual_activation_may_be_a_formula_in_arch():
 def test_a_parameter_may_not_take_the_kernels_own_names():
     with pytest.raises(FormulaError, match="'l' already names"):
         rule_layer("lname", "l[j] * x[j]", params={"l": ("fan_in",)}, out="fan_in")
+
+
+@pytest.mark.parametrize("name", ["swish", "mish", "softplus_own"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_own_activations_stay_finite_where_exp_overflows(name, dtype, tmp_path):
+    """z = ±800 overflows exp in either precision: the kernels write the logistic ratios of
+    these activations and their derivatives as bounded factors (and log(1 + exp) as a stable
+    softplus), so the loss and every gradient stay finite, and match PyTorch at ±30."""
+    net = Network([Dense(2, 3, name), Dense(3, 2, "softmax")], loss="cce")
+    compiled = symbackprop.compile(net, cache_dir=tmp_path, warm_up=False)
+    params = net.init_params(0, dtype=dtype)
+    Y = np.eye(2)[[0, 1, 0]]
+    loss, grads = compiled.loss_and_grad(np.array([[800.0, 1.0], [-800.0, 2.0], [900.0, -700.0]]), Y, params)
+    assert np.isfinite(loss) and np.isfinite(grads.flat).all()
+    if dtype == "float64":
+        X = np.array([[30.0, 1.0], [-30.0, 2.0], [25.0, -20.0]])
+        _, grads = compiled.loss_and_grad(X, Y, params)
+        _, ref = torch_loss_and_grad(net, X, Y, params, activations={name: ACTIVATION_CASES[name][1]})
+        for key in params:
+            np.testing.assert_allclose(grads[key], ref[key], rtol=1e-9, atol=1e-12, err_msg=key)

@@ -18,7 +18,7 @@ import sympy as sp
 
 from ..derive.index_level import B, IndexDerivation, LayerRule, Statement, dims, j, n
 from ..model import naming
-from ..simplify.stabilize import stabilize
+from ..simplify.stabilize import logistic_forms, stabilize
 from . import abi, ir
 from .lowering import Lowerer
 from .module import KernelModule, entry_point
@@ -113,7 +113,7 @@ def _forward(deriv: IndexDerivation, low: Lowerer) -> list[ir.Node]:
             continue
         normalized = _normalized_map(rule.a)
         if normalized is None:
-            out += low.lower(rule.a.target, rule.a.expr, rule.a.loops, into_existing=True)
+            out += low.lower(rule.a.target, logistic_forms(rule.a.expr), rule.a.loops, into_existing=True)
             continue
         a, loops = rule.a.target, rule.a.loops
         (row, _), (_, width) = loops
@@ -147,7 +147,7 @@ def _backward(deriv: IndexDerivation, low: Lowerer) -> list[ir.Node]:
         for stmt in rule.backward:
             if stmt is rule.delta and rule.delta_is_gradient:
                 continue  # d{l} and g{l} share memory
-            out += low.lower(stmt.target, stmt.expr, stmt.loops, into_existing=True)
+            out += low.lower(stmt.target, logistic_forms(stmt.expr), stmt.loops, into_existing=True)
     return out
 
 

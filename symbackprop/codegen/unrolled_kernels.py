@@ -13,6 +13,7 @@ import sympy as sp
 from ..derive.unrolled import UnrolledDerivation
 from ..model import naming
 from ..simplify.opcount import cse
+from ..simplify.stabilize import logistic_forms
 from . import abi, ir
 from .module import KernelModule
 from .training_kernel import train_epoch
@@ -24,7 +25,7 @@ DECORATOR = "@njit(cache=True)"
 def _program(unrolled: UnrolledDerivation, roles: set[str]) -> list[ir.Node]:
     """The chosen part of the program, CSE'd, each shared piece assigned just before its first use."""
     program = [a for a in unrolled.program if a.role in roles]
-    replacements, reduced = cse([a.expr for a in program], symbol_prefix="_c")
+    replacements, reduced = cse([logistic_forms(a.expr) for a in program], symbol_prefix="_c")
     pending = dict(replacements)
     out: list[ir.Node] = []
 

@@ -178,7 +178,9 @@ def through_output(expr: sp.Expr, z_elem: sp.Expr, a_elem: sp.Expr, f_of_u: sp.E
     if inv is None:
         return expr
     candidate = sp.factor(sp.simplify(expr.subs(a_elem, a).subs(z_elem, inv)))
-    if candidate.has(sp.log, sp.atanh, sp.asinh, sp.acosh, sp.LambertW) or candidate.has(z_elem):
+    # no inverse function, and no exp: exp of an unbounded output overflows (softplus would
+    # give (exp(a) - 1)*exp(-a), inf*0 for large a, where its z form is bounded)
+    if candidate.has(sp.log, sp.atanh, sp.asinh, sp.acosh, sp.LambertW, sp.exp) or candidate.has(z_elem):
         return expr
     if {type(f) for f in candidate.atoms(sp.Function)} - {type(f) for f in f_of_u.atoms(sp.Function)}:
         return expr  # the rewrite may only use functions the activation itself uses
