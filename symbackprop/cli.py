@@ -154,7 +154,8 @@ def cmd_derive(args: argparse.Namespace) -> int:
             print(f"  {a}")
     print()
     naive = {"auto": None, "yes": True, "no": False}[args.naive]
-    if args.view == "unrolled" or naive or (naive is None and net.n_params <= NAIVE_PARAM_LIMIT):
+    # auto: the naive comparison only where the unrolled view can write the network out
+    if args.view == "unrolled" or naive or (naive is None and net.unrollable and net.n_params <= NAIVE_PARAM_LIMIT):
         print(count_unrolled(net, naive=naive).table())
     else:
         print(count_index(derive_index_level(net)).table())

@@ -31,7 +31,8 @@ def _sizes(text: str) -> list[int]:
 def _arch_help() -> str:
     from .model.architecture import PRESETS, arch_forms
     return (f"layers as text, e.g. 'conv:16,maxpool:2,conv:32,maxpool:2' or a preset ({', '.join(PRESETS)}); "
-            f"items: {arch_forms()}; the output layer is added")
+            f"items: {arch_forms()}, res(ITEMS)[:ACTIVATION] (a residual block); an ACTIVATION may be "
+            f"NAME=FORMULA in z; the output layer is added")
 
 
 def _choices(what: str) -> str:

@@ -7,6 +7,7 @@ before anything runs.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -376,3 +377,23 @@ def test_own_activations_stay_finite_where_exp_overflows(name, dtype, tmp_path):
         _, ref = torch_loss_and_grad(net, X, Y, params, activations={name: ACTIVATION_CASES[name][1]})
         for key in params:
             np.testing.assert_allclose(grads[key], ref[key], rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_a_loss_s_output_range_is_read_from_its_logs(capsys, registries_restored):
+    focal = "-(y * (1 - a)**2 * log(a) + (1 - y) * a**2 * log(1 - a))"
+    assert Loss("focal_read", focal).output_range == (0.0, 1.0)
+    assert Loss("log_only", "-y * log(a)").output_range == (0.0, float("inf"))
+    assert Loss("smooth", "log(cosh(a - y))").output_range is None  # no log of a alone
+    from symbackprop.cli import main
+    assert main(["train", "--dataset", "breast_cancer", "--loss", f"focal_cli={focal}", "--normalize", "standard",
+                 "--hidden", "8", "--epochs", "3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "sigmoid" in out and not re.search(r"\bnan\b", out)
+
+
+def test_derive_and_explain_of_networks_the_neuron_tables_cannot_write_out(capsys):
+    from symbackprop.cli import main
+    assert main(["derive", "--arch", "dense:4"]) == 0  # a Flatten first: no naive comparison, no error
+    net = Network([Dense(4, 6, "tanh"), Conv1D(6), Dense(4, 2, "softmax")], loss="cce")
+    with pytest.raises(symbackprop.ArchitectureError, match="explain_image_network"):
+        symbackprop.explanation(net, [0.0] * 4, [1, 0])

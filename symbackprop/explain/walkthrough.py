@@ -77,6 +77,10 @@ def explain(network: "Network", x: Sequence[float], y: Sequence[float] | float,
     X, Y = _one_sample(network, x, y)
     params = params if params is not None else teaching_params(network, seed)
     network.check_params(params)
+    if not network.unrollable:
+        raise ArchitectureError(f"explain writes out Dense layers and residual blocks of them neuron by neuron; "
+                                f"{network!r} has other layers: symbackprop.explain.explain_image_network(net) "
+                                "prints each layer's derived rules instead")
     target, _ = parse_param(network, param)
     deriv = derive_unrolled(network)
     values = _evaluate(deriv, X, Y, params)

@@ -18,7 +18,7 @@ from typing import Callable, Union
 import sympy as sp
 
 from ..errors import FormulaError, UnknownActivationError
-from . import formula
+from . import definitions
 from .registry import Registry
 
 #: Slope of leaky ReLU for negative inputs.
@@ -79,9 +79,9 @@ class Activation:
             raise FormulaError(f"{what}: init must be 'he' or 'xavier', not {self.init!r}")
         if self.vector is not None:
             return
-        expr, text = formula.read(self.formula if self.formula is not None else self.scalar, what, {"z": Z})
-        formula.check_depends(expr, text or str(expr), what, Z)
-        formula.check_differentiable(expr, text or str(expr), what, Z)
+        expr, text = definitions.read(self.formula if self.formula is not None else self.scalar, what, {"z": Z})
+        definitions.check_depends(expr, text or str(expr), what, Z)
+        definitions.check_differentiable(expr, text or str(expr), what, Z)
         object.__setattr__(self, "definition", expr)
         object.__setattr__(self, "scalar", lambda u, expr=expr: expr.xreplace({Z: u}))
         object.__setattr__(self, "expression_text", text)
@@ -103,7 +103,7 @@ class Activation:
         None when there is none (a vector activation, or a SymPy function the parser lacks)."""
         if self.vector is not None:
             return None
-        return self.expression_text or formula.as_text(self.definition, f"activation {self.name!r}", {"z": Z})
+        return self.expression_text or definitions.as_text(self.definition, f"activation {self.name!r}", {"z": Z})
 
     def record(self) -> dict | None:
         """A JSON-able description that :meth:`from_record` reads back (checkpoints), or None
@@ -126,7 +126,7 @@ class Activation:
         """The same activation, however each was written (``0.01*z`` and ``z/100``)."""
         if self.vector is not None or other.vector is not None:
             return self is other
-        return (formula.same(self.definition, other.definition) and self.output_range == other.output_range
+        return (definitions.same(self.definition, other.definition) and self.output_range == other.output_range
                 and self.init == other.init and self.shift_invariant == other.shift_invariant)
 
     def expression(self, z: sp.IndexedBase, n: sp.Expr, j: sp.Expr, width: sp.Expr) -> sp.Expr:

@@ -14,7 +14,7 @@ from typing import Callable
 import sympy as sp
 
 from ..errors import DataError, FormulaError, LossMismatchError, UnknownLossError
-from . import formula
+from . import definitions
 from .activations import ACTIVATIONS, Activation
 from .notation import without_piecewise
 from .registry import Registry
@@ -40,8 +40,9 @@ class Loss:
     >>> huber = Loss("huber", "where(abs(a - y) <= 1, (a - y)**2 / 2, abs(a - y) - 1/2)")
 
     ``output_range`` declares the outputs the formula needs (``(0, 1)`` for one that takes
-    ``log(a)``): the network's output activation must give values inside it, and the
-    default output activation is the first that does.  The built-in losses give
+    ``log(a)`` and ``log(1 - a)``; found from the formula's logs and square roots when not
+    given): the network's output activation must give values inside it, and the default
+    output activation is the first that does.  The built-in losses give
     ``per_sample`` instead: the whole per-sample expression (categorical cross-entropy
     sums over the classes).
     """
@@ -86,11 +87,13 @@ class Loss:
             self._read_formula(what)
 
     def _read_formula(self, what: str) -> None:
-        expr, text = formula.read(self.formula, what, _VARIABLES)
-        formula.check_depends(expr, text or str(expr), what, A_OUT)
-        formula.check_differentiable(expr, text or str(expr), what, A_OUT)
+        expr, text = definitions.read(self.formula, what, _VARIABLES)
+        definitions.check_depends(expr, text or str(expr), what, A_OUT)
+        definitions.check_differentiable(expr, text or str(expr), what, A_OUT)
         object.__setattr__(self, "definition", expr)
         object.__setattr__(self, "expression_text", text)
+        if self.output_range is None:  # the outputs its logs and roots need, unless declared
+            object.__setattr__(self, "output_range", definitions.domain(expr, A_OUT))
 
     @property
     def classifies(self) -> bool:
@@ -119,7 +122,7 @@ class Loss:
         None (a built-in-style ``per_sample`` function, or a SymPy function the parser lacks)."""
         if self.definition is None:
             return None
-        return self.expression_text or formula.as_text(self.definition, f"loss {self.name!r}", _VARIABLES)
+        return self.expression_text or definitions.as_text(self.definition, f"loss {self.name!r}", _VARIABLES)
 
     def record(self) -> dict | None:
         """A JSON-able description that :meth:`from_record` reads back (checkpoints), or None
@@ -145,7 +148,7 @@ class Loss:
         if self.definition is None or other.definition is None:
             return self is other
         facts = ("fits", "output", "task", "output_range", "target_range")
-        return formula.same(self.definition, other.definition) and all(
+        return definitions.same(self.definition, other.definition) and all(
             getattr(self, f) == getattr(other, f) for f in facts)
 
     def expression(self, a: sp.IndexedBase, y: sp.IndexedBase, n: sp.Expr, width: sp.Expr) -> sp.Expr:
