@@ -11,6 +11,7 @@ ReLU convention: ``relu'(0) = 0`` and ``leaky_relu'(0) = alpha`` (the derivative
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Union
@@ -98,9 +99,11 @@ class Activation:
             if v != default)
         return f"Activation({self.name!r}, {self.expression_text or str(self.definition)!r}{extras})"
 
+    @functools.cached_property
     def text(self) -> str | None:
         """The formula as text that reads back through the safe parser (for checkpoints), or
-        None when there is none (a vector activation, or a SymPy function the parser lacks)."""
+        None when there is none (a vector activation, or a SymPy function the parser lacks).  Made
+        once: a checkpoint saved every epoch asks for it each time, and the check may simplify."""
         if self.vector is not None:
             return None
         return self.expression_text or definitions.as_text(self.definition, f"activation {self.name!r}", {"z": Z})
@@ -108,7 +111,7 @@ class Activation:
     def record(self) -> dict | None:
         """A JSON-able description that :meth:`from_record` reads back (checkpoints), or None
         when the activation cannot be written as text: it must then be registered before loading."""
-        text = self.text()
+        text = self.text
         if text is None:
             return None
         return {"formula": text, "output_range": [_finite(v) for v in self.output_range], "init": self.init,

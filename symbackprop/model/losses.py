@@ -8,6 +8,7 @@ cross-entropy sums over classes.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -117,9 +118,11 @@ class Loss:
         loss that takes any output (mse) keeps it, the others take :attr:`default_output`."""
         return hidden if self.fits is None and self.output_range is None else self.default_output
 
+    @functools.cached_property
     def text(self) -> str | None:
         """The formula as text that reads back through the safe parser (for checkpoints), or
-        None (a built-in-style ``per_sample`` function, or a SymPy function the parser lacks)."""
+        None (a built-in-style ``per_sample`` function, or a SymPy function the parser lacks).  Made
+        once: a checkpoint saved every epoch asks for it each time, and the check may simplify."""
         if self.definition is None:
             return None
         return self.expression_text or definitions.as_text(self.definition, f"loss {self.name!r}", _VARIABLES)
@@ -127,7 +130,7 @@ class Loss:
     def record(self) -> dict | None:
         """A JSON-able description that :meth:`from_record` reads back (checkpoints), or None
         when the loss cannot be written as text: it must then be registered before loading."""
-        text = self.text()
+        text = self.text
         if text is None:
             return None
         return {"formula": text, "long_name": self.long_name, "output": self.output, "task": self.task,
