@@ -20,7 +20,8 @@ import importlib
 from typing import TYPE_CHECKING, Sequence
 
 from .errors import (ArchitectureError, CacheError, CheckpointError, DataError, FormulaError, LossMismatchError,
-                     SymbackpropError, TrainingError, UnknownActivationError, UnknownLossError)
+                     SymbackpropError, SymbackpropWarning, TrainingDiverged, TrainingError,
+                     UnknownActivationError, UnknownLossError)
 
 from .version import __version__
 
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 # shadow Python's built-in ``compile``
 __all__ = ["Activation", "ArchitectureError", "AvgPool2D", "CacheError", "CheckpointError", "Conv2D", "DataError",
            "Dense", "Flatten", "FormulaError", "Layer", "Loss", "LossMismatchError", "MaxPool2D", "Network",
-           "Parameters", "Residual", "SymbackpropError", "TrainingError", "UnknownActivationError", "UnknownLossError",
+           "Parameters", "Residual", "SymbackpropError", "SymbackpropWarning", "TrainingDiverged", "TrainingError",
+           "UnknownActivationError", "UnknownLossError",
            "__version__", "derivation", "explanation", "register_activation", "register_layer", "register_loss",
            "rule_layer"]
 

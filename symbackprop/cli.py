@@ -9,130 +9,34 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
-from .cli_parser import PARAM_DEFAULT, build_parser
-from .errors import DataError, SymbackpropError
+from .atomic import check_writable
+from .cli_parser import PARAM_DEFAULT, build_parser, given
+from .cli_training import cmd_evaluate, cmd_predict, cmd_train
+from .errors import SymbackpropError, SymbackpropWarning
+from .plotting import check_plot_path
+from .interrupts import TrainingInterrupted, caused_by_interrupt
 
 __all__ = ["build_parser", "main"]
 
 
-def _model(args: argparse.Namespace, output: str | None = None):
-    from .model import Network
+def _model(args: argparse.Namespace):
+    """The network the model flags of derive, explain and export describe: the same flags give the
+    same network in each (the output activation: the hidden one for mse, else the one the loss expects)."""
+    from .model import Network, get_loss
+    output = args.output or get_loss(args.loss).output_after(args.activation)
     if args.arch:
         from .model.architecture import build_network
         return build_network(args.arch, _image_shape(args.image_shape), args.outputs, args.activation,
-                             args.output, args.loss, l1=args.l1, l2=args.l2)
-    return Network.mlp(args.sizes, args.activation, output or args.output, args.loss, l1=args.l1, l2=args.l2)
+                             output, args.loss, l1=args.l1, l2=args.l2)
+    return Network.mlp(args.sizes, args.activation, output, args.loss, l1=args.l1, l2=args.l2)
 
 
 def _image_shape(shape: list[int]) -> tuple[int, ...]:
     if len(shape) != 3:
         raise SymbackpropError(f"--image-shape needs channels, rows and cols, got {','.join(map(str, shape))}")
     return tuple(shape)
-
-
-def _load_data(args: argparse.Namespace):
-    from .train import data as datasets
-
-    split = {"seed": args.seed, "val_fraction": args.val_fraction, "test_fraction": args.test_fraction}
-    if args.csv:
-        return datasets.load_csv(args.csv, args.label_column, **split)
-    if args.idx_images or args.idx_labels:
-        if not (args.idx_images and args.idx_labels):
-            raise DataError("IDX data needs both --idx-images and --idx-labels")
-        return datasets.load_idx(args.idx_images, args.idx_labels, **split)
-    return datasets.load_dataset(args.dataset, **split)
-
-
-def _build_network(args: argparse.Namespace, data):
-    from .model import Network, get_activation, get_loss
-
-    loss = args.loss or ("bce" if data.binary else "cce")
-    # two classes need one output unless the loss expects a distribution over the outputs (softmax)
-    one_output = data.binary and get_activation(get_loss(loss).default_output).elementwise
-    n_out = 1 if one_output else data.n_classes
-    if args.arch:
-        from .model.architecture import build_network
-        return build_network(args.arch, _data_shape(args, data), n_out, args.activation, args.output, loss,
-                             l1=args.l1, l2=args.l2)
-    return Network.mlp([data.n_features, *args.hidden, n_out], args.activation, args.output, loss,
-                       l1=args.l1, l2=args.l2)
-
-
-def _data_shape(args: argparse.Namespace, data) -> tuple[int, ...]:
-    """What one row of ``data`` is: an image (digits, IDX files, ``--image-shape``) or features."""
-    if getattr(args, "image_shape", None):
-        shape = _image_shape(args.image_shape)
-        values = shape[0] * shape[1] * shape[2]
-        if values != data.n_features:
-            raise DataError(f"--image-shape {','.join(map(str, shape))} has {values} values "
-                            f"but {data.name} has {data.n_features} features per row")
-        data.image_shape = shape
-    return data.image_shape or (data.n_features,)
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from .train.session import TrainSettings, train_session
-
-    _check_plotting(args.plot)
-    data = _load_data(args)
-    print(data.summary())
-    if args.augment:
-        from .train.data import shifted_copies
-        if len(_data_shape(args, data)) != 3:
-            raise DataError(f"--augment moves images, but the rows of {data.name} are not images "
-                            "(give --image-shape C,ROWS,COLS if they are)")
-        data.X_train, data.y_train = shifted_copies(data.X_train, data.y_train, data.image_shape)
-        print(f"augmented: {len(data.y_train):,} training images (each also moved by one pixel four ways)")
-    settings = TrainSettings(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, beta1=args.beta1,
-                             beta2=args.beta2, alpha=args.alpha, schedule=args.schedule, gamma=args.gamma,
-                             step_size=args.step_size, epochs=args.epochs, batch_size=args.batch_size,
-                             clip_value=args.clip_value, clip_norm=args.clip_norm, patience=args.patience)
-    network = None if args.resume else _build_network(args, data)  # resuming: the checkpoint's network
-    result = train_session(data, network, settings, resume=args.resume, save=args.save, seed=args.seed,
-                           init=args.init, dtype=args.dtype, normalize=args.normalize, view=args.view,
-                           cache_dir=args.cache_dir, say=print, progress_bar=not args.no_progress, every=args.every)
-    if args.plot:
-        from .train.plot import plot_history
-        plot_history(result.history, args.plot, title=f"{data.name}: {result.checkpoint.network}")
-        print(f"plotted {args.plot}")
-    acc = result.test_accuracy
-    correct = int(round(acc * len(data.y_test)))
-    print(f"trained in {result.seconds:.2f} s; held-out test accuracy: {acc:.4f} ({correct}/{len(data.y_test)})")
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .codegen.compiled import compile_network
-    from .train import accuracy, load_checkpoint
-    from .train.session import check_features
-
-    ckpt = load_checkpoint(args.model)
-    data = _load_data(args)
-    check_features(ckpt.network, data)
-    compiled = compile_network(ckpt.network, warm_up=False)
-    X = ckpt.normalizer.transform(data.X_test)
-    loss = compiled.loss(X, data.y_test, ckpt.params)
-    acc = accuracy(compiled, ckpt.params, X, data.y_test)
-    print(f"{data.name} test split ({len(data.y_test)} samples): loss {loss:.4f}, accuracy {acc:.4f}")
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from .codegen.compiled import compile_network
-    from .train import load_checkpoint
-    from .train.data import read_features
-
-    ckpt = load_checkpoint(args.model)
-    X = read_features(args.input)
-    compiled = compile_network(ckpt.network, warm_up=False)
-    X = ckpt.normalizer.transform(X)
-    out = compiled.forward(X, ckpt.params)
-    labels = compiled.classes(out)
-    for k, label in enumerate(labels):
-        extra = "  " + " ".join(f"{v:.4f}" for v in out[k]) if args.probabilities else ""
-        print(f"{label}{extra}")
-    return 0
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
@@ -164,11 +68,21 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain
-    from .model import get_loss
 
-    output = args.output or get_loss(args.loss).output_after(args.activation)
-    net = _model(args, output)
+    if args.standalone and args.format != "latex":
+        raise SymbackpropError("--standalone makes a whole LaTeX document: give it with --latex")
+    if args.out:
+        check_writable(args.out, "output")
+    net = _model(args)
     if not net.unrollable:
+        if args.format:
+            raise SymbackpropError(f"--{args.format} writes the step-by-step walk-through of networks whose "
+                                   "weights can be written out one by one; this network's derived rules "
+                                   "are printed as text (leave out the flag)")
+        unused = sorted(given(args) & {"input", "target", "lr", "seed"})
+        if unused:
+            raise SymbackpropError(f"--{unused[0]} has no effect on an image network's explanation, which "
+                                   "prints the derived rules (no numbers); leave it out")
         from .explain import explain_image_network
         param = None if args.param == PARAM_DEFAULT else args.param
         return _write(args, explain_image_network(net, param))
@@ -180,7 +94,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     else:
         y = [float((k + 1) % 2) for k in range(net.n_outputs)]
     ex = explain(net, x, y, param=args.param, lr=args.lr, seed=args.seed)
-    return _write(args, {"latex": ex.to_latex, "markdown": ex.to_markdown}.get(args.format or "", ex.to_text)())
+    if args.format == "latex":
+        return _write(args, ex.to_latex(standalone=args.standalone))
+    return _write(args, ex.to_markdown() if args.format == "markdown" else ex.to_text())
 
 
 def _write(args: argparse.Namespace, text: str) -> int:
@@ -194,17 +110,11 @@ def _write(args: argparse.Namespace, text: str) -> int:
     return 0
 
 
-def _check_plotting(path: str | None) -> None:
-    """Fail before a long run, not after it, when ``--plot`` cannot be honoured."""
-    if path:
-        from .plotting import pyplot
-        pyplot()
-
-
 def cmd_cost(args: argparse.Namespace) -> int:
     from .explain.cost import FOOTNOTE, HEADER, cost_sweep, format_row, plot_cost
 
-    _check_plotting(args.plot)
+    check_plot_path(args.plot)
+    _check_cost_model(args)
     print(HEADER)
     print("-" * len(HEADER))
     rows = cost_sweep(args.widths, args.depths, args.depth_width, args.activation, args.loss,
@@ -218,10 +128,19 @@ def cmd_cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_cost_model(args: argparse.Namespace) -> None:
+    """The sweep's networks end in one output: refuse, before the sweep, what cannot build them."""
+    from .model import Network
+    try:
+        Network.mlp([2, 2, 1], args.activation, None, args.loss)
+    except SymbackpropError as exc:
+        raise type(exc)(f"cost's networks (w-w-1 and 4-...-4-1) have one output: {exc}") from None
+
+
 def cmd_gradient_flow(args: argparse.Namespace) -> int:
     from .explain.gradient_flow import default_setups, gradient_flow, plot_gradient_flow
 
-    _check_plotting(args.plot)
+    check_plot_path(args.plot)
     flow = gradient_flow(args.depth, args.width, args.epochs, args.lr, args.seed, default_setups(args.clip_norm),
                          on_run=lambda run: print(f"  ran {run.setup.label}", flush=True))
     print(flow.table())
@@ -238,21 +157,42 @@ def cmd_gradient_flow(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .codegen.export import export_module
 
-    if args.model and args.sizes:
-        raise SymbackpropError("give a checkpoint or --sizes, not both")
+    if args.model and (args.sizes or args.arch):
+        raise SymbackpropError("give a checkpoint or a model (--sizes or --arch), not both")
+    check_writable(args.out, "module")
     if args.model:
+        flags = sorted(given(args) & {"arch", "image_shape", "outputs", "activation", "output", "loss", "l1", "l2"})
+        if flags:
+            raise SymbackpropError(f"--{flags[0].replace('_', '-')} cannot change the model of checkpoint "
+                                   f"{args.model}; leave it out (or export a model from flags, without a checkpoint)")
         from .train import load_checkpoint
         ckpt = load_checkpoint(args.model)
         net, params, normalizer = ckpt.network, ckpt.params, ckpt.normalizer
-    elif args.sizes:
+    elif args.sizes or args.arch:
         net = _model(args)
         params = normalizer = None
     else:
         raise SymbackpropError("export needs a checkpoint (symbackprop export model.npz -o kernels.py) "
-                               "or a model (--sizes 64,32,10)")
+                               "or a model (--sizes 64,32,10 or --arch ...)")
     for path in export_module(net, args.out, view=args.view, params=params, normalizer=normalizer):
         print(f"wrote {path}")
     return 0
+
+
+def _warn(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line, like an error (symbackprop's own) or Python's usual form (others)."""
+    if issubclass(category, SymbackpropWarning):
+        print(f"symbackprop: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=sys.stderr)
+
+
+def _interrupted(stop: TrainingInterrupted) -> str:
+    """The one line an interrupted run ends with: the last complete epoch, and where it is saved."""
+    done = f"after epoch {stop.epoch}" if stop.history and stop.history.epochs else "before its first epoch finished"
+    if stop.saved:
+        return f"interrupted {done}; {stop.saved} holds the checkpoint of epoch {stop.saved_epoch}"
+    return f"interrupted {done}; nothing was saved (give --save FILE to keep a checkpoint of every epoch)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
                 "explain": cmd_explain, "cost": cmd_cost, "gradient-flow": cmd_gradient_flow,
                 "export": cmd_export}
     try:
-        return commands[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn
+            return commands[args.command](args)
     except SymbackpropError as exc:
         print(f"symbackprop: error: {exc}", file=sys.stderr)
         return 2
@@ -277,9 +219,28 @@ def main(argv: list[str] | None = None) -> int:
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"symbackprop: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except TrainingInterrupted as stop:
+        _ignore_interrupts(argv is None)
+        print(f"symbackprop: {_interrupted(stop)}", file=sys.stderr)
+        return 130
+    except (KeyboardInterrupt, SystemError) as exc:  # Numba may wrap a Ctrl-C in a SystemError
+        if not caused_by_interrupt(exc):
+            raise
+        _ignore_interrupts(argv is None)
         print("symbackprop: interrupted", file=sys.stderr)
         return 130
+
+
+def _ignore_interrupts(program: bool) -> None:
+    """One more Ctrl-C while the last line is printed, or the process exits, must not turn it into a
+    traceback.  Only when ``main`` runs as the program (no ``argv``): a caller keeps its own handler."""
+    if not program:
+        return
+    import signal
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread (main() called from a thread)
+        pass
 
 
 if __name__ == "__main__":

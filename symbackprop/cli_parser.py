@@ -1,7 +1,14 @@
 """The ``symbackprop`` command's arguments: the parser with one sub-parser per command, and the option types.
 
 The commands themselves are in :mod:`symbackprop.cli`.  A usage mistake is one line and exit
-status 2, like every other error there.
+status 2, like every other error there.  Every option records whether the user gave it
+(:func:`given`), so ``train --resume`` can refuse a flag that would change the saved model
+instead of ignoring it.
+
+Defaults follow one rule (:data:`DEFAULTS_RULE`, in every command's help): a model without
+data (``derive``, ``explain``, ``cost``, ``export --sizes``) is the backprop article's worked
+example, and the same flags build the same network in each of them; ``train`` has labelled
+data and defaults to a network that classifies it well.
 """
 from __future__ import annotations
 
@@ -9,13 +16,109 @@ import argparse
 
 DEFAULT_HIDDEN = "256"
 PARAM_DEFAULT = "W1[0,1]"
+#: the hidden activation and loss of a model without data (derive, explain, cost, export --sizes)
+EXAMPLE_ACTIVATION, EXAMPLE_LOSS = "sigmoid", "mse"
+DEFAULTS_RULE = ("Defaults, the same in every command: a model without data (derive, explain, cost, export "
+                 "--sizes) is the backprop article's example, sigmoid hidden layers and mean squared error, "
+                 "whose output keeps the hidden activation (another loss brings the output it expects); "
+                 "train, which has labelled data, uses ReLU hidden layers and the cross-entropy that fits "
+                 "the classes (bce for two, cce for more).")
+
+
+class _Given:
+    """Mixin for argparse actions: note in ``namespace._given`` that the user gave this option."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = set(getattr(namespace, "_given", ()))
+        given.add(self.dest)
+        namespace._given = given
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _GivenStore(_Given, argparse._StoreAction):
+    pass
+
+
+class _GivenStoreTrue(_Given, argparse._StoreTrueAction):
+    pass
+
+
+class _GivenStoreConst(_Given, argparse._StoreConstAction):
+    pass
+
+
+def given(args: argparse.Namespace) -> set[str]:
+    """The options (by ``dest``) that were on the command line, not left at their defaults."""
+    return set(getattr(args, "_given", ()))
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line like every other error (exit status 2)."""
+    """argparse, but a usage mistake is one line like every other error (exit status 2), and
+    every option records that it was given (:func:`given`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, action in ((None, _GivenStore), ("store", _GivenStore), ("store_true", _GivenStoreTrue),
+                             ("store_const", _GivenStoreConst)):
+            self.register("action", name, action)
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"symbackprop: error: {message} (see '{self.prog} --help')\n")
+
+
+def _count(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    """A whole number ≥ 1 (epochs, batch size, widths ...)."""
+    return _count(text, 1)
+
+
+def _seed(text: str) -> int:
+    """A seed for NumPy and scikit-learn: a whole number in [0, 2**32)."""
+    value = _count(text, 0)
+    if value >= 2 ** 32:
+        raise argparse.ArgumentTypeError(f"a seed must be below 2**32, got {value}")
+    return value
+
+
+def _number(text: str) -> float:
+    """A finite float (NaN and inf are refused here, before any work)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"a fraction must lie in [0, 1), got {text!r}")
+    return value
+
+
+def _text(text: str) -> str:
+    """A path or a description that must not be empty (``--save ''`` would quietly save nothing)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+    return value
 
 
 def _sizes(text: str) -> list[int]:
@@ -50,29 +153,32 @@ def _add_model_options(p: argparse.ArgumentParser, sizes: list[int] | None, acti
     p.add_argument("--sizes", type=_sizes, default=sizes, metavar="N,N[,N...]",
                    help=f"all layer sizes, input first (default: {shown})" if shown else
                    "all layer sizes, input first")
-    p.add_argument("--arch", default=None, metavar="TEXT", help=_arch_help() + " (instead of --sizes)")
+    p.add_argument("--arch", type=_text, default=None, metavar="TEXT", help=_arch_help() + " (instead of --sizes)")
     p.add_argument("--image-shape", type=_sizes, default=[1, 4, 4], metavar="C,ROWS,COLS",
                    help="input images of --arch (default: 1,4,4)")
-    p.add_argument("--outputs", type=int, default=2, help="outputs of --arch's last layer (default: 2)")
+    p.add_argument("--outputs", type=_positive, default=2, help="outputs of --arch's last layer (default: 2)")
     p.add_argument("--activation", default=activation,
                    help=f"hidden activation: {_choices('activation')} (default: {activation})")
     p.add_argument("--output", default=None, help=f"output activation (default: {output_help})")
     p.add_argument("--loss", default=loss, help=f"{_choices('loss')} (default: {loss})")
-    p.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights")
-    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights")
+    p.add_argument("--l1", type=_non_negative, default=0.0, help="L1 penalty on the weights")
+    p.add_argument("--l2", type=_non_negative, default=0.0, help="L2 penalty on the weights")
 
+
+
+_EXAMPLE_OUTPUT = "the hidden one for mse, else the one the loss expects"
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data (nothing is downloaded)")
     g.add_argument("--dataset", default="digits", help="bundled data set: digits, breast_cancer, xor (default: digits)")
-    g.add_argument("--csv", metavar="FILE", help="your own CSV file: a header row, feature columns and a label column")
+    g.add_argument("--csv", metavar="FILE", type=_text, help="your own CSV file: a header row, feature columns and a label column")
     g.add_argument("--label-column", default="-1", help="CSV label column, by name or position (default: last)")
-    g.add_argument("--idx-images", metavar="FILE", help="MNIST-format IDX images (optionally .gz)")
-    g.add_argument("--idx-labels", metavar="FILE", help="MNIST-format IDX labels (optionally .gz)")
-    g.add_argument("--seed", type=int, default=0, help="seed for the split, initial weights and shuffling (default: 0)")
-    g.add_argument("--val-fraction", type=float, default=0.1, help="validation share (default: 0.1)")
-    g.add_argument("--test-fraction", type=float, default=0.2, help="held-out test share (default: 0.2)")
+    g.add_argument("--idx-images", metavar="FILE", type=_text, help="MNIST-format IDX images (optionally .gz)")
+    g.add_argument("--idx-labels", metavar="FILE", type=_text, help="MNIST-format IDX labels (optionally .gz)")
+    g.add_argument("--seed", type=_seed, default=0, help="seed for the split, initial weights and shuffling (default: 0)")
+    g.add_argument("--val-fraction", type=_fraction, default=0.1, help="validation share (default: 0.1)")
+    g.add_argument("--test-fraction", type=_fraction, default=0.2, help="held-out test share (default: 0.2)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,14 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = sub.add_parser("train", help="derive, compile and train a network",
+    train = sub.add_parser("train", epilog=DEFAULTS_RULE, help="derive, compile and train a network",
                            description="Derive, compile and train an MLP. With no flags: scikit-learn's "
                                        "digits, 64-256-10 ReLU + softmax, cross-entropy, mini-batch SGD.")
     _add_data_options(train)
     m = train.add_argument_group("model")
     m.add_argument("--hidden", type=_sizes, default=_sizes(DEFAULT_HIDDEN), metavar="N[,N...]",
                    help=f"hidden layer widths, comma-separated (default: {DEFAULT_HIDDEN})")
-    m.add_argument("--arch", default=None, metavar="TEXT", help=_arch_help() + " (instead of --hidden)")
+    m.add_argument("--arch", type=_text, default=None, metavar="TEXT", help=_arch_help() + " (instead of --hidden)")
     m.add_argument("--image-shape", type=_sizes, default=None, metavar="C,ROWS,COLS",
                    help="the shape of each row's image, for --arch on CSV data (digits and IDX files know theirs)")
     m.add_argument("--activation", default="relu",
@@ -101,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--output", default=None, help="output activation (default: the one the loss expects)")
     m.add_argument("--loss", default=None,
                    help=f"{_choices('loss')} (default: bce for two classes, cce otherwise)")
-    m.add_argument("--l1", type=float, default=0.0, help="L1 penalty on the weights (default: 0)")
-    m.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weights, l2/2·ΣW² (default: 0)")
+    m.add_argument("--l1", type=_non_negative, default=0.0, help="L1 penalty on the weights (default: 0)")
+    m.add_argument("--l2", type=_non_negative, default=0.0, help="L2 penalty on the weights, l2/2·ΣW² (default: 0)")
     m.add_argument("--init", default="auto",
                    help="auto (He after ReLU, Xavier otherwise), xavier_uniform, xavier_normal, he_normal, he_uniform")
     m.add_argument("--normalize", default="none", choices=("none", "minmax", "standard"),
@@ -111,62 +217,75 @@ def build_parser() -> argparse.ArgumentParser:
                    help="precision of weights and kernels (default: float64)")
     m.add_argument("--view", choices=("index", "unrolled"), default="index",
                    help="kernels from the index-level rules (any size) or unrolled per weight (small nets)")
-    m.add_argument("--cache-dir", default=None,
+    m.add_argument("--cache-dir", type=_text, default=None,
                    help="kernel cache folder (default: $SYMBACKPROP_CACHE_DIR or ~/.cache/symbackprop)")
     o = train.add_argument_group("optimisation")
     o.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="update rule (default: sgd)")
-    o.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
-    o.add_argument("--momentum", type=float, default=0.9, help="momentum / nesterov coefficient (default: 0.9)")
-    o.add_argument("--beta1", type=float, default=0.9, help="Adam β1 (default: 0.9)")
-    o.add_argument("--beta2", type=float, default=0.999, help="Adam β2 (default: 0.999)")
-    o.add_argument("--alpha", type=float, default=0.99, help="RMSProp smoothing (default: 0.99)")
+    o.add_argument("--lr", type=_number, default=0.05, help="learning rate (default: 0.05)")
+    o.add_argument("--momentum", type=_number, default=0.9, help="momentum / nesterov coefficient (default: 0.9)")
+    o.add_argument("--beta1", type=_number, default=0.9, help="Adam β1 (default: 0.9)")
+    o.add_argument("--beta2", type=_number, default=0.999, help="Adam β2 (default: 0.999)")
+    o.add_argument("--alpha", type=_number, default=0.99, help="RMSProp smoothing (default: 0.99)")
     o.add_argument("--schedule", default="constant", choices=("constant", "step", "exponential"),
                    help="learning-rate schedule (default: constant)")
-    o.add_argument("--gamma", type=float, default=0.5, help="decay factor of the schedule (default: 0.5)")
-    o.add_argument("--step-size", type=int, default=10, help="epochs between step decays (default: 10)")
-    o.add_argument("--epochs", type=int, default=100, help="passes over the training set (default: 100)")
+    o.add_argument("--gamma", type=_number, default=0.5, help="decay factor of the schedule (default: 0.5)")
+    o.add_argument("--step-size", type=_positive, default=10, help="epochs between step decays (default: 10)")
+    o.add_argument("--epochs", type=_positive, default=100, help="passes over the training set (default: 100)")
     o.add_argument("--augment", action="store_true",
                    help="train also on copies of each training image moved one pixel up, down, left and right")
-    o.add_argument("--batch-size", type=int, default=16, help="mini-batch size (default: 16)")
-    o.add_argument("--clip-value", type=float, default=None, help="clip each gradient entry to ±VALUE")
-    o.add_argument("--clip-norm", type=float, default=None, help="scale gradients to global norm ≤ NORM")
-    o.add_argument("--patience", type=int, default=None,
+    o.add_argument("--batch-size", type=_positive, default=16, help="mini-batch size (default: 16)")
+    o.add_argument("--clip-value", type=_number, default=None, help="clip each gradient entry to ±VALUE")
+    o.add_argument("--clip-norm", type=_number, default=None, help="scale gradients to global norm ≤ NORM")
+    o.add_argument("--patience", type=_positive, default=None,
                    help="stop after N epochs without a better validation loss, keeping the best weights")
     r = train.add_argument_group("output")
-    r.add_argument("--save", metavar="FILE", help="checkpoint file, written atomically after every epoch")
-    r.add_argument("--resume", metavar="FILE", help="continue training from a checkpoint (model flags ignored)")
-    r.add_argument("--plot", metavar="FILE.png", help="draw loss and accuracy curves (needs matplotlib)")
-    r.add_argument("--every", type=int, default=10, help="print every N-th epoch (default: 10)")
+    r.add_argument("--save", metavar="FILE", type=_text, help="checkpoint file, written atomically after every epoch")
+    r.add_argument("--resume", metavar="FILE", type=_text, help="continue training from a checkpoint: its model, data, split "
+                   "and settings (--epochs more epochs; --lr, --batch-size, the schedule, clipping and --patience "
+                   "may change; flags that would change the model, optimizer or data are refused)")
+    r.add_argument("--plot", type=_text, metavar="FILE.png", help="draw loss and accuracy curves (needs matplotlib)")
+    r.add_argument("--every", type=_positive, default=10, help="print every N-th epoch (default: 10)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    evaluate = sub.add_parser("evaluate", help="loss and accuracy of a saved model on a data set's test split",
-                              description="Evaluate a checkpoint on the held-out test split of a data set "
-                                          "(the same seed and fractions give the same split as in training).")
+    evaluate = sub.add_parser(
+        "evaluate", help="loss and accuracy of a saved model on the rows it held out",
+        description="Evaluate a checkpoint. With no data flags: on exactly the rows held out when it was trained "
+                    "(the checkpoint records them and a fingerprint of the data). --dataset, --csv or IDX files "
+                    "name other data (all its rows are used when it is not the training data); --seed and the "
+                    "fractions ask for a new split of the training data, refused if its test rows were trained on.")
     evaluate.add_argument("model", help="checkpoint written by 'symbackprop train --save'")
     _add_data_options(evaluate)
 
-    predict = sub.add_parser("predict", help="predict classes for the rows of a CSV file",
-                             description="Predict one class per row of a CSV file of features (header row first).")
+    predict = sub.add_parser(
+        "predict", help="predict classes for the rows of a CSV file",
+        description="Predict one class per row of a CSV file of features, printed by the class names the model "
+                    "was trained with. A header row is optional (a first row of numbers is data); columns may be "
+                    "separated by commas, semicolons or tabs. A column named like the training label column is "
+                    "left out when the file has one column too many.")
     predict.add_argument("model", help="checkpoint written by 'symbackprop train --save'")
-    predict.add_argument("input", help="CSV file: a header row, then one row of features per sample")
+    predict.add_argument("input", help="CSV file: one row of features per sample (header row optional)")
+    predict.add_argument("--label-column", default=None, metavar="NAME|POS",
+                         help="a column to leave out (e.g. the labels), by name or position")
     predict.add_argument("--probabilities", action="store_true", help="print the network outputs too")
 
-    derive = sub.add_parser("derive", help="print the chain-rule formulas and the op-count report",
+    derive = sub.add_parser("derive", epilog=DEFAULTS_RULE,
+                            help="print the chain-rule formulas and the op-count report",
                             description="Derive a network's gradients and print the formulas and the "
                                         "operation counts (naive vs CSE vs chain rule).")
-    _add_model_options(derive, [2, 3, 1], "sigmoid", "mse", "fits the loss")
+    _add_model_options(derive, [2, 3, 1], EXAMPLE_ACTIVATION, EXAMPLE_LOSS, _EXAMPLE_OUTPUT)
     derive.add_argument("--view", choices=("index", "unrolled"), default="index",
                         help="formulas of one generic neuron (index) or of every weight (unrolled)")
     derive.add_argument("--naive", choices=("auto", "yes", "no"), default="auto",
                         help="also differentiate the fully substituted loss (auto: small networks only)")
 
     explain = sub.add_parser(
-        "explain", help="one backprop step of a small network, every number tied to its formula",
+        "explain", epilog=DEFAULTS_RULE,
+        help="one backprop step of a small network, every number tied to its formula",
         description="Forward pass neuron by neuron, the loss, the chain rule for one weight path by path, "
                     "the backward pass (δ of each layer) and the gradient-descent update, for one input. "
                     "With no flags: one layer of three sigmoid neurons with two inputs; --sizes 2,3,1 adds "
                     "a hidden layer.")
-    _add_model_options(explain, [2, 3], "sigmoid", "mse", "the hidden one for mse, else the one the loss expects")
+    _add_model_options(explain, [2, 3], EXAMPLE_ACTIVATION, EXAMPLE_LOSS, _EXAMPLE_OUTPUT)
     explain.add_argument("--input", type=_numbers, default=None, metavar="X,X,...",
                          help="the input (default: 1.0, 0.5, ...; write --input=-1,2 for a leading minus)")
     explain.add_argument("--target", type=_numbers, default=None, metavar="Y,Y,...",
@@ -174,15 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--param", default=PARAM_DEFAULT, help="the parameter whose chain rule is written out "
                                                                 "(default: W1[0,1]; for --arch a kernel entry "
                                                                 "like W1[0,0,1,1], default the first kernel's corner)")
-    explain.add_argument("--lr", type=float, default=0.1, help="learning rate of the update (default: 0.1)")
-    explain.add_argument("--seed", type=int, default=0, help="seed of the (rounded) weights (default: 0)")
+    explain.add_argument("--lr", type=_number, default=0.1, help="learning rate of the update (default: 0.1)")
+    explain.add_argument("--seed", type=_seed, default=0, help="seed of the (rounded) weights (default: 0)")
     fmt = explain.add_mutually_exclusive_group()
     fmt.add_argument("--latex", dest="format", action="store_const", const="latex", help="LaTeX output")
     fmt.add_argument("--markdown", dest="format", action="store_const", const="markdown", help="Markdown output")
-    explain.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of the terminal")
+    explain.add_argument("--standalone", action="store_true",
+                         help="with --latex: a whole document (preamble and all) that pdflatex compiles")
+    explain.add_argument("-o", "--out", type=_text, metavar="FILE", help="write to FILE instead of the terminal")
 
     cost = sub.add_parser(
-        "cost", help="op counts of naive vs CSE vs chain-rule gradients as networks grow, with derivation times",
+        "cost", epilog=DEFAULTS_RULE,
+        help="op counts of naive vs CSE vs chain-rule gradients as networks grow, with derivation times",
         description="How shared partial derivatives cut backprop's cost: for networks growing in width, then "
                     "depth, count the operations of the naive gradients, the naive gradients after CSE, the "
                     "chain rule (backprop) and the forward pass alone, and time each derivation.")
@@ -191,34 +313,35 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--depths", type=_sizes, default=[1, 2, 3], metavar="D,D,...",
                       help="hidden layers of the 4-4-...-1 networks (default: 1,2,3; the naive form of 4 "
                            "takes ~30 s)")
-    cost.add_argument("--depth-width", type=int, default=4, help="width of the depth sweep's layers (default: 4)")
-    cost.add_argument("--activation", default="sigmoid",
-                      help=f"hidden activation: {_choices('activation')} (default: sigmoid)")
-    cost.add_argument("--loss", default="mse", help=f"{_choices('loss')} (default: mse)")
+    cost.add_argument("--depth-width", type=_positive, default=4, help="width of the depth sweep's layers (default: 4)")
+    cost.add_argument("--activation", default=EXAMPLE_ACTIVATION,
+                      help=f"hidden activation: {_choices('activation')} (default: {EXAMPLE_ACTIVATION})")
+    cost.add_argument("--loss", default=EXAMPLE_LOSS, help=f"{_choices('loss')} (default: {EXAMPLE_LOSS})")
     cost.add_argument("--naive", choices=("auto", "yes", "no"), default="auto",
                       help="differentiate the substituted loss too (auto: up to 400 parameters)")
-    cost.add_argument("--plot", metavar="FILE.png", help="draw counts and times (needs matplotlib)")
+    cost.add_argument("--plot", type=_text, metavar="FILE.png", help="draw counts and times (needs matplotlib)")
 
     flow = sub.add_parser(
         "gradient-flow", help="vanishing vs exploding gradients: deep sigmoid vs ReLU + He, with and without clipping",
         description="Train a deep network on digits as sigmoid + Xavier, ReLU + He and ReLU with weights twice "
                     "too large, each without and with gradient clipping, recording every layer's gradient norm.")
-    flow.add_argument("--depth", type=int, default=8, help="layers, the output layer included (default: 8)")
-    flow.add_argument("--width", type=int, default=32, help="hidden layer width (default: 32)")
-    flow.add_argument("--epochs", type=int, default=20, help="epochs per run (default: 20)")
-    flow.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default: 0.1)")
-    flow.add_argument("--clip-norm", type=float, default=1.0, help="global norm of the clipped runs (default: 1)")
-    flow.add_argument("--seed", type=int, default=0, help="seed of the split, weights and shuffling (default: 0)")
-    flow.add_argument("--plot", metavar="FILE.png", help="draw the three panels (needs matplotlib)")
+    flow.add_argument("--depth", type=_positive, default=8, help="layers, the output layer included (default: 8)")
+    flow.add_argument("--width", type=_positive, default=32, help="hidden layer width (default: 32)")
+    flow.add_argument("--epochs", type=_positive, default=20, help="epochs per run (default: 20)")
+    flow.add_argument("--lr", type=_number, default=0.1, help="SGD learning rate (default: 0.1)")
+    flow.add_argument("--clip-norm", type=_number, default=1.0, help="global norm of the clipped runs (default: 1)")
+    flow.add_argument("--seed", type=_seed, default=0, help="seed of the split, weights and shuffling (default: 0)")
+    flow.add_argument("--plot", type=_text, metavar="FILE.png", help="draw the three panels (needs matplotlib)")
 
     export = sub.add_parser(
-        "export", help="write a network's kernels as one standalone file (needs only numpy and numba)",
+        "export", epilog=DEFAULTS_RULE,
+        help="write a network's kernels as one standalone file (needs only numpy and numba)",
         description="Write the generated Numba kernels as one Python file that needs only NumPy and Numba, with a "
                     "docstring listing its parameters, entry points and the formulas it implements. From a "
                     "checkpoint, the trained weights go to <name>_weights.npz beside it.")
     export.add_argument("model", nargs="?", help="checkpoint written by 'symbackprop train --save' (optional)")
-    export.add_argument("-o", "--out", required=True, metavar="FILE.py", help="the module to write")
-    _add_model_options(export, None, "relu", "cce", "the one the loss expects")
+    export.add_argument("-o", "--out", type=_text, required=True, metavar="FILE.py", help="the module to write")
+    _add_model_options(export, None, EXAMPLE_ACTIVATION, EXAMPLE_LOSS, _EXAMPLE_OUTPUT)
     export.add_argument("--view", choices=("index", "unrolled"), default="index",
                         help="loops from the index-level rules (any size) or one line per weight (small nets)")
     return parser

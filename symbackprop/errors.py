@@ -48,9 +48,18 @@ class TrainingError(SymbackpropError, ValueError):
     """Bad training settings, or training that diverged (NaN / inf loss)."""
 
 
+class TrainingDiverged(TrainingError):
+    """The loss or a gradient became NaN or inf during training (a setting that could not train
+    is a plain :class:`TrainingError`, raised before training starts)."""
+
+
 class CacheError(SymbackpropError, OSError):
     """A kernel cache entry that cannot be written or read back."""
 
 
 class CheckpointError(SymbackpropError, ValueError):
     """A checkpoint that cannot be read: missing, truncated, corrupt, or not written by symbackprop."""
+
+
+class SymbackpropWarning(UserWarning):
+    """Something a user should know that does not stop the work (the CLI prints it as one line)."""

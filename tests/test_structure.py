@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent / "symbackprop"
 #: the stages, in pipeline order: sub-package name -> position
 STAGES = {"model": 1, "derive": 2, "simplify": 3, "codegen": 4, "train": 5, "explain": 6}
 #: base modules: any stage may import them; they import no stage and not the face
-BASE = {"errors", "atomic", "plotting", "version"}
+BASE = {"errors", "atomic", "interrupts", "plotting", "version"}
 #: the face: the top package and the CLI (``cli.py``, ``cli_*.py`` or a ``cli/`` package)
 FACE_RANK = len(STAGES) + 1
 #: the only name a stage may import from the top package

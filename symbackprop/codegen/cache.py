@@ -9,10 +9,14 @@ so a second run of the same model skips derivation *and* compilation.
 Entries are written atomically: everything goes to a temporary folder first, which is
 renamed into place in one step.  If two processes build the same entry at once, the
 first rename wins and the other discards its copy.  An entry whose source does not
-match its recorded hash (truncated, edited) is moved aside and rebuilt.
+match its recorded hash (truncated, edited) is moved aside and rebuilt.  A cache that
+cannot be written (read-only, someone else's) is still read; on a miss the kernels are
+compiled into a temporary cache for this process, with a warning, instead of failing.
 """
 from __future__ import annotations
 
+import atexit
+import errno
 import functools
 import hashlib
 import importlib.util
@@ -23,11 +27,12 @@ import sys
 import tempfile
 import types
 import uuid
+import warnings
 from pathlib import Path
 from typing import Callable
 
 from ..atomic import write_text_atomically
-from ..errors import CacheError
+from ..errors import CacheError, SymbackpropWarning
 
 #: bump when the generated code's shape changes, to invalidate older entries
 FORMAT_VERSION = 3
@@ -65,6 +70,31 @@ def _generator_digest() -> str:
         for path in sorted((package / stage).rglob("*.py")):  # layer kinds live in model/layers/
             digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+#: errors that mean "this folder is not ours to write", as opposed to a full disk or a broken entry
+_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _check_root(root: Path) -> None:
+    """A :class:`CacheError` when the cache path, or a folder above it, is a file."""
+    for folder in (root, *root.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise CacheError(f"the kernel cache path {root} cannot be a folder: {folder} is a file; "
+                                 "set SYMBACKPROP_CACHE_DIR (or --cache-dir) to a folder")
+            return
+
+
+@functools.cache
+def _temporary_root(root: Path, reason: str) -> Path:
+    """A cache for this process only, used (once, with a warning) where ``root`` cannot be written."""
+    tmp = Path(tempfile.mkdtemp(prefix="symbackprop-cache-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    warnings.warn(f"the kernel cache at {root} cannot be written ({reason}): compiling into a temporary cache "
+                  f"that is removed at exit; set SYMBACKPROP_CACHE_DIR to a writable folder to keep the kernels",
+                  SymbackpropWarning, stacklevel=3)
+    return tmp
 
 
 def _sha256(text: str) -> str:
@@ -133,9 +163,12 @@ def load_or_build_json(path: Path, build: Callable[[], dict]) -> tuple[dict, boo
         pass
     data = build()
     try:
-        write_text_atomically(path, json.dumps(data, indent=1))
+        write_text_atomically(path, json.dumps(data, indent=1), make_folders=True)
     except OSError as exc:
-        raise CacheError(f"cannot write {path}: {exc}") from None
+        if exc.errno not in _NOT_WRITABLE:
+            raise CacheError(f"cannot write {path}: {exc.strerror or exc}") from None
+        stand_in = _temporary_root(path.parent.parent, exc.strerror or str(exc)) / path.parent.name / path.name
+        write_text_atomically(stand_in, json.dumps(data, indent=1), make_folders=True)
     return data, False
 
 
@@ -146,6 +179,7 @@ def load_or_build(spec: dict, view: str, build: Callable[[], tuple[str, dict]],
     ``build()`` returns ``(source, meta)``.  Returns ``(module, meta, from_cache, folder)``.
     """
     root = cache_root(cache_dir)
+    _check_root(root)
     key = entry_key(spec, view)
     folder = root / f"{view}-{key[:24]}"
     meta = _read_entry(folder)
@@ -157,8 +191,11 @@ def load_or_build(spec: dict, view: str, build: Callable[[], tuple[str, dict]],
         try:
             _write_entry(root, folder, source, {**meta, "key": key})
         except OSError as exc:
-            raise CacheError(f"cannot write the kernel cache at {root}: {exc}; "
-                             f"set SYMBACKPROP_CACHE_DIR to a writable folder") from None
+            if exc.errno not in _NOT_WRITABLE:
+                raise CacheError(f"cannot write the kernel cache at {root}: {exc.strerror or exc}; "
+                                 f"set SYMBACKPROP_CACHE_DIR to a writable folder") from None
+            folder = _temporary_root(root, exc.strerror or str(exc)) / folder.name
+            _write_entry(folder.parent, folder, source, {**meta, "key": key})
         meta = _read_entry(folder)
         if meta is None:
             raise CacheError(f"kernel cache entry {folder} is unreadable right after writing it")

@@ -158,11 +158,11 @@ def check_view(network: Network, view: str) -> None:
         raise ValueError(f"unknown kernel view {view!r}; choose one of: {', '.join(VIEWS)}")
     if view == "unrolled" and not network.unrollable:
         raise ArchitectureError("the unrolled view writes one line per weight of a dense network; "
-                                "image layers compile from the index-level rules: use view='index'")
+                                "image layers compile from the index-level rules: use view='index' (--view index)")
     if view == "unrolled" and network.n_params > UNROLLED_PARAM_LIMIT:
         raise ArchitectureError(
             f"the unrolled view writes one line per weight; {network.n_params:,} parameters is more than "
-            f"{UNROLLED_PARAM_LIMIT:,} and would take minutes to compile: use view='index'")
+            f"{UNROLLED_PARAM_LIMIT:,} and would take minutes to compile: use view='index' (--view index)")
 
 
 def kernel_module(derivation, view: str = "index") -> "KernelModule":

@@ -11,6 +11,7 @@ vendored into a project that has neither SymPy nor symbackprop installed.
 """
 from __future__ import annotations
 
+import keyword
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -97,7 +98,7 @@ def export_module(network: "Network", path: str | os.PathLike, view: str = "inde
     path = Path(path)
     if path.suffix != ".py":
         raise SymbackpropError(f"the exported module must be a .py file, got {path.name!r}")
-    if not path.stem.isidentifier():
+    if not path.stem.isidentifier() or keyword.iskeyword(path.stem):
         raise SymbackpropError(f"{path.name!r} cannot be imported as a Python module: use a name like "
                                f"model_kernels.py (letters, digits and underscores)")
     written = []

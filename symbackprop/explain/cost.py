@@ -103,11 +103,9 @@ def cost_table(rows: Sequence[CostRow]) -> str:
 
 def plot_cost(rows: Sequence[CostRow], path: str | os.PathLike, title: str = "") -> None:
     """Operation counts (top) and derivation times (bottom) against width (left) and depth (right)."""
-    from ..plotting import pyplot
+    from ..plotting import pyplot, save_figure
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
-
-    from ..atomic import write_atomically
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex="col")
     for col, (sweep, label) in enumerate((("width", "width (w-w-1)"), ("depth", "hidden layers"))):
@@ -130,5 +128,4 @@ def plot_cost(rows: Sequence[CostRow], path: str | os.PathLike, title: str = "")
         bottom.legend(fontsize=8)
     fig.suptitle(title or "How shared partial derivatives cut the cost of gradients", fontsize=10)
     fig.tight_layout()
-    write_atomically(path, lambda f: fig.savefig(f, dpi=100, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)

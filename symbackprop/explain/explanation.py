@@ -137,9 +137,10 @@ class Explanation:
         from .render import render_markdown
         return render_markdown(self)
 
-    def to_latex(self) -> str:
+    def to_latex(self, standalone: bool = False) -> str:
+        """LaTeX: a fragment to paste into a document, or with ``standalone`` a whole document."""
         from .render import render_latex
-        return render_latex(self)
+        return render_latex(self, standalone=standalone)
 
     def __str__(self) -> str:
         return self.to_text()

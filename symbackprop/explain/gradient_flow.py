@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import SymbackpropError, TrainingError
+from ..errors import SymbackpropError, TrainingDiverged
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,21 @@ class GradientFlow:
             norms = " ".join(f"{v:>9.2e}" for v in r.grad_norms[0])
             loss = f"{r.train_loss[-1]:>10.4f}" if r.train_loss else f"{'—':>10}"
             acc = f"{r.val_accuracy:>7.3f}" if r.val_accuracy is not None else f"{'—':>7}"
-            outcome = f"diverged in epoch {r.diverged_at}" if r.diverged_at else "trained"
+            outcome = self.outcome(r)
             lines.append(f"{r.setup.label:<24} {norms} {r.initial_ratio:>9.2e} {loss} {acc}  {outcome}")
         return "\n".join(lines)
+
+    def outcome(self, run: FlowRun) -> str:
+        """What became of a run, in words: diverged, stayed at chance, or learned.  "At chance":
+        validation accuracy below 1.5× that of guessing one of the classes (0.15 for ten)."""
+        if run.diverged_at:
+            return f"diverged in epoch {run.diverged_at}"
+        chance = 1 / self.sizes[-1]
+        if run.val_accuracy is None:
+            return "trained (no validation accuracy)"
+        if run.val_accuracy < 1.5 * chance:
+            return f"stayed at chance ({chance:.2f}): did not learn"
+        return "learned"
 
     def run(self, label: str) -> FlowRun:
         return next(r for r in self.runs if r.setup.label == label)
@@ -103,15 +115,17 @@ def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float =
     from ..codegen.compiled import compile_network
     from ..model.network import Network
     from ..train.data import load_digits
-    from ..train.loop import fit
+    from ..train.loop import check_settings, fit
     from ..train.monitor import layer_gradient_norms, monitor_sample
 
     if depth < 2:
         raise SymbackpropError(f"the contrast needs at least 2 layers, got depth {depth}")
+    setups = list(setups or default_setups())
+    check_settings(epochs, lr, 32, clip_norm=next((s.clip_norm for s in setups if s.clip_norm is not None), None))
     data = load_digits(seed=seed)
     sizes = [data.n_features] + [width] * (depth - 1) + [data.n_classes]
     result = GradientFlow(sizes, epochs, lr)
-    for setup in setups or default_setups():
+    for setup in setups:
         net = Network.mlp(sizes, setup.activation, loss="cce")
         compiled = compile_network(net)
         params = net.init_params(seed, setup.init)
@@ -125,7 +139,7 @@ def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float =
                           clip_norm=setup.clip_norm, seed=seed, X_val=data.X_val, y_val=data.y_val,
                           monitor_gradients=True, on_epoch=records.append)
             norms = history.grad_norms
-        except TrainingError:  # the history is lost with the error: measure the start again
+        except TrainingDiverged:  # the history is lost with the error: measure the start again
             diverged = len(records) + 1
             initial = layer_gradient_norms(compiled, start, *monitor_sample(data.X_train, data.y_train))
             norms = np.array([initial] + [r.grad_norms for r in records])
@@ -139,10 +153,8 @@ def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float =
 
 def plot_gradient_flow(flow: GradientFlow, path: str | os.PathLike) -> None:
     """Three panels: norms per layer before training, first/last ratio per epoch, training loss per epoch."""
-    from ..plotting import pyplot
+    from ..plotting import pyplot, save_figure
     plt = pyplot()
-    from ..atomic import write_atomically
-
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.5))
     colors = {}
     for r in flow.runs:
@@ -166,6 +178,5 @@ def plot_gradient_flow(flow: GradientFlow, path: str | os.PathLike) -> None:
         ax.legend(fontsize=7)
     fig.suptitle(f"Vanishing and exploding gradients: {'-'.join(map(str, flow.sizes))} on digits", fontsize=10)
     fig.tight_layout()
-    write_atomically(path, lambda f: fig.savefig(f, dpi=100, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)
 

@@ -119,13 +119,22 @@ def _evaluate(deriv: "UnrolledDerivation", x: np.ndarray, y: np.ndarray, params:
             values.update({s: float(array[j]) for j, s in enumerate(symbols)})
     values[L1], values[L2] = deriv.network.l1, deriv.network.l2
     for assignment in deriv.program:
-        values[assignment.symbol] = _value(assignment.expr, values)
+        value = _value(assignment.expr, values)
+        if value is None:
+            raise DataError(f"{assignment.symbol} is not a finite number for this input and these weights "
+                            f"(a saturated activation: an output rounds to exactly 0 or 1 and a log or a "
+                            f"division meets it); explain a smaller input")
+        values[assignment.symbol] = value
     return values
 
 
-def _value(expr: sp.Expr, values: dict) -> float:
-    result = sp.sympify(expr).xreplace({s: sp.Float(values[s]) for s in expr.free_symbols})
-    return float(result.evalf())
+def _value(expr: sp.Expr, values: dict) -> float | None:
+    """``expr``'s value as a float, or None where it is not a finite real number (log(0), 0/0)."""
+    result = sp.sympify(expr).xreplace({s: sp.Float(values[s]) for s in expr.free_symbols}).evalf()
+    if not result.is_real or not result.is_finite:
+        return None
+    value = float(result)
+    return value if math.isfinite(value) else None
 
 
 def _forward_rows(deriv: "UnrolledDerivation", values: dict) -> list[list[NeuronRow]]:

@@ -35,8 +35,11 @@ class Checkpoint:
     params: Parameters
     normalizer: Normalizer = field(default_factory=Normalizer)
     optimizer: Optimizer | None = None
-    #: epochs completed, dataset name, history, ...: JSON-able facts about the run
+    #: epochs completed, the data's record (:meth:`~.data.Dataset.record`), the training settings, the
+    #: history, ...: JSON-able facts about the run
     info: dict = field(default_factory=dict)
+    #: row numbers of the data the run trained, validated and was tested on (``train``, ``val``, ``test``)
+    rows: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
@@ -50,6 +53,7 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         arrays["norm_shift"], arrays["norm_scale"] = ckpt.normalizer.shift, ckpt.normalizer.scale
     if ckpt.optimizer is not None:
         arrays.update({f"opt_{k}": v for k, v in ckpt.optimizer.state.items()})
+    arrays.update({f"rows_{part}": np.asarray(r, dtype=np.int64) for part, r in ckpt.rows.items()})
     for folder in (path.parent, *path.parent.parents):
         if folder.exists():
             if not folder.is_dir():
@@ -66,19 +70,36 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint`; anything else is a :class:`CheckpointError`."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path} is not a symbackprop checkpoint (not an .npz archive)")
+        with path.open("rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"  # an archive whose end is missing
+        raise CheckpointError(f"{path} is a damaged checkpoint (a truncated or corrupt .npz archive)" if zipped
+                              else f"{path} is not a symbackprop checkpoint (not an .npz archive)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise CheckpointError(f"{path} is a damaged checkpoint (unreadable archive: {exc})") from None
+    if "header.npy" not in members:
+        raise CheckpointError(f"{path} is not a symbackprop checkpoint (no header)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise CheckpointError(f"{path} is not a symbackprop checkpoint (unreadable: {exc})") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise CheckpointError(f"{path} is not a symbackprop checkpoint (it holds pickled objects, which "
+                                  "are never loaded)") from None
+        raise CheckpointError(f"{path} is a damaged checkpoint (unreadable: {exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise CheckpointError(f"{path} is a damaged checkpoint (unreadable: {exc})") from None
     try:
         header = json.loads(arrays.pop("header").tobytes().decode())
-    except (KeyError, ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{path} is not a symbackprop checkpoint (no header)") from None
+    except (ValueError, UnicodeDecodeError):
+        raise CheckpointError(f"{path} is a damaged checkpoint (its header is not readable)") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a symbackprop checkpoint")
     if header.get("version") != VERSION:
@@ -93,11 +114,20 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         if header.get("optimizer"):
             optimizer = Optimizer(**header["optimizer"])
             optimizer.state = {k[4:]: aligned_copy(v) for k, v in arrays.items() if k.startswith("opt_")}
+        info = header.get("info", {})
+        if not isinstance(info, dict):
+            raise TypeError("its run info is not a record")
+        rows = {k[5:]: v for k, v in arrays.items() if k.startswith("rows_")}
+        if any(v.ndim != 1 or v.dtype.kind not in "iu" for v in rows.values()):
+            raise ValueError("its row numbers are not a list of integers")
     except (UnknownActivationError, UnknownLossError) as exc:
         raise CheckpointError(f"{path} cannot be rebuilt: {exc} (an activation or loss of your own must be "
                               "registered again before loading)") from None
-    except (KeyError, TypeError, ValueError, ArchitectureError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, ArchitectureError) as exc:
         raise CheckpointError(f"{path} is a damaged symbackprop checkpoint: {exc}") from None
+    except RecursionError:
+        raise CheckpointError(f"{path} is a damaged symbackprop checkpoint: its model description nests too "
+                              "deeply") from None
     if not np.all(np.isfinite(params.flat)):
         raise CheckpointError(f"{path} holds non-finite parameters")
-    return Checkpoint(network, params, normalizer, optimizer, header.get("info", {}))
+    return Checkpoint(network, params, normalizer, optimizer, info, rows)

@@ -1,21 +1,53 @@
-"""Datasets that ship inside a package (nothing is downloaded), split for training.
+"""Data sets split for training, with a record of where every row came from.
 
-The split is stratified and seeded: train / validation / test.  Digits pixels (0..16)
-are scaled to [0, 1] with the dataset's fixed pixel range, so no statistics of the test
-set leak into training.
+A :class:`Source` is a whole data set before splitting: a bundled one (nothing is
+downloaded), the user's CSV file or IDX files.  It carries a ``record`` that says how to
+open it again and a ``fingerprint`` of its contents.  :func:`split_source` makes a
+stratified, seeded train / validation / test :class:`Dataset`, keeping the row numbers of
+each part, so a checkpoint can record exactly which rows were held out and ``evaluate``
+can use those rows, and no others, later.  Digits pixels (0..16) are scaled to [0, 1]
+with the dataset's fixed pixel range, so no statistics of the test set leak into training.
 """
 from __future__ import annotations
 
-import csv
-import gzip
+import hashlib
 import os
-import struct
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from .data_files import read_idx, read_labelled
+
+PARTS = ("train", "val", "test")
+
+
+@dataclass
+class Source:
+    """A whole data set, before splitting: features (float64), integer classes, and how to find it again."""
+
+    name: str
+    description: str
+    X: np.ndarray
+    y: np.ndarray
+    #: label k is class_names[k]
+    class_names: list[str]
+    #: how to open it again (:func:`open_source`): ``{"kind": "dataset", "name": "digits"}``,
+    #: ``{"kind": "csv", "path": ..., "label_column": ...}`` or ``{"kind": "idx", "images": ..., "labels": ...}``
+    record: dict
+    image_shape: tuple[int, int, int] | None = None
+    #: every split part is the whole set (XOR: there is nothing to hold out)
+    memorised: bool = False
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the features and labels: the same file edited is a different source."""
+        digest = hashlib.sha256(repr((self.X.shape, self.class_names)).encode())
+        digest.update(np.ascontiguousarray(self.X, dtype=np.float64).tobytes())
+        digest.update(np.ascontiguousarray(self.y, dtype=np.int64).tobytes())
+        return digest.hexdigest()
 
 
 @dataclass
@@ -35,6 +67,11 @@ class Dataset:
     class_names: list[str] = field(default_factory=list)
     #: ``(channels, rows, cols)`` when each row of features is an image (row-major), else None
     image_shape: tuple[int, int, int] | None = None
+    #: the unsplit data, and the row numbers (in it) of each part, in the order the parts hold them
+    source: Source | None = None
+    rows: dict[str, np.ndarray] = field(default_factory=dict)
+    #: seed and fractions of the split
+    split_settings: dict = field(default_factory=dict)
 
     @property
     def binary(self) -> bool:
@@ -45,39 +82,90 @@ class Dataset:
     def n_features(self) -> int:
         return self.X_train.shape[1]
 
+    @property
+    def memorised(self) -> bool:
+        """The test rows are training rows: accuracy on them is not held-out accuracy."""
+        return self.source is not None and self.source.memorised
+
     def summary(self) -> str:
+        if self.memorised:
+            val = f", validation the same {len(self.y_val):,}" if len(self.y_val) else ", no validation"
+            return (f"{self.name}: {self.description}; train {len(self.y_train):,}{val}, test the same "
+                    f"{len(self.y_test):,} (nothing is held out: accuracy is on the training points)")
         return (f"{self.name}: {self.description}; train {len(self.y_train):,} / "
                 f"validation {len(self.y_val):,} / test {len(self.y_test):,}")
 
+    def record(self) -> dict:
+        """What a checkpoint keeps about this data (the row numbers are kept as arrays beside it)."""
+        if self.source is None:
+            return {}
+        return {**self.source.record, "fingerprint": self.source.fingerprint, "n_rows": len(self.source.y),
+                "class_names": list(self.class_names), "memorised": self.memorised, **self.split_settings}
 
-def split(X: np.ndarray, y: np.ndarray, *, seed: int = 0, val_fraction: float = 0.15,
-          test_fraction: float = 0.2) -> tuple[np.ndarray, ...]:
-    """Stratified train / validation / test split (fractions of the whole set)."""
+
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
+    if not 0 < test_fraction < 1:
+        raise DataError(f"the test fraction must lie between 0 and 1 (both excluded), got {test_fraction}")
+    if not 0 <= val_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise DataError(f"the validation fraction ({val_fraction}) must lie in [0, 1) and, with the test "
+                        f"fraction ({test_fraction}), leave data for training")
+
+
+def split_rows(y: np.ndarray, *, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2,
+               class_names: list[str] | None = None, name: str = "the data") -> dict[str, np.ndarray]:
+    """Row numbers of a stratified train / validation / test split (fractions of the whole set)."""
     from sklearn.model_selection import train_test_split
 
-    if not 0 < test_fraction < 1 or not 0 <= val_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise DataError(f"validation ({val_fraction}) and test ({test_fraction}) fractions must be in [0, 1) "
-                        "and leave data for training")
-    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test_fraction, random_state=seed, stratify=y)
-    if val_fraction == 0:
-        return X_rest, y_rest, X_rest[:0], y_rest[:0], X_test, y_test
-    X_train, X_val, y_train, y_val = train_test_split(
-        X_rest, y_rest, test_size=val_fraction / (1 - test_fraction), random_state=seed, stratify=y_rest)
-    return X_train, y_train, X_val, y_val, X_test, y_test
+    _check_fractions(val_fraction, test_fraction)
+    counts = np.bincount(y)
+    present = counts[counts > 0]
+    if present.min() < 2:
+        lonely = [k for k in range(len(counts)) if counts[k] == 1]
+        label = class_names[lonely[0]] if class_names else str(lonely[0])
+        raise DataError(f"{name}: class {label!r} has a single row ({len(lonely)} of {len(present)} classes do): "
+                        "a stratified split needs at least 2 rows of every class")
+    everything = np.arange(len(y))
+    try:
+        rest, test = train_test_split(everything, test_size=test_fraction, random_state=seed, stratify=y)
+        if val_fraction == 0:
+            return {"train": rest, "val": rest[:0], "test": test}
+        train, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), random_state=seed,
+                                      stratify=y[rest])
+    except ValueError as exc:  # a part too small to hold every class
+        raise DataError(f"{name}: cannot split {len(y):,} rows of {len(present)} classes with validation "
+                        f"fraction {val_fraction} and test fraction {test_fraction}: {exc}") from None
+    return {"train": train, "val": val, "test": test}
 
 
-def load_digits(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2) -> Dataset:
+def split_source(source: Source, *, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2,
+                 rows: dict[str, np.ndarray] | None = None) -> Dataset:
+    """``source`` split into a :class:`Dataset` (or into the parts ``rows`` names, e.g. a checkpoint's)."""
+    settings = {"seed": seed, "val_fraction": val_fraction, "test_fraction": test_fraction}
+    if rows is None:
+        if source.memorised:
+            _check_fractions(val_fraction, test_fraction)
+            every = np.arange(len(source.y))
+            rows = {"train": every, "val": every if val_fraction > 0 else every[:0], "test": every}
+        else:
+            rows = split_rows(source.y, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
+                              class_names=source.class_names, name=source.name)
+    parts = [array for part in PARTS for array in (source.X[rows[part]], source.y[rows[part]])]
+    return Dataset(source.name, source.description, *parts, n_classes=len(source.class_names),
+                   class_names=list(source.class_names), image_shape=source.image_shape, source=source,
+                   rows={part: np.asarray(rows[part], dtype=np.int64) for part in PARTS}, split_settings=settings)
+
+
+def digits_source() -> Source:
     """scikit-learn's 1,797 handwritten 8×8 digits, pixels scaled from 0..16 to 0..1."""
     from sklearn.datasets import load_digits as sk_digits
 
     data = sk_digits()
-    X = data.data.astype(np.float64) / 16.0
-    parts = split(X, data.target.astype(np.int64), seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
-    return Dataset("digits", "1,797 handwritten digits, 8×8 pixels, 10 classes", *parts, n_classes=10,
-                   class_names=[str(k) for k in range(10)], image_shape=(1, 8, 8))
+    return Source("digits", "1,797 handwritten digits, 8×8 pixels, 10 classes", data.data.astype(np.float64) / 16.0,
+                  data.target.astype(np.int64), [str(k) for k in range(10)], {"kind": "dataset", "name": "digits"},
+                  image_shape=(1, 8, 8))
 
 
-def load_breast_cancer(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2) -> Dataset:
+def breast_cancer_source() -> Source:
     """scikit-learn's Wisconsin breast-cancer set: 569 samples, 30 features, 2 classes.
 
     Features are left as they are (their scales differ by 10^4): train with
@@ -86,158 +174,105 @@ def load_breast_cancer(seed: int = 0, val_fraction: float = 0.15, test_fraction:
     from sklearn.datasets import load_breast_cancer as sk_cancer
 
     data = sk_cancer()
-    parts = split(data.data.astype(np.float64), data.target.astype(np.int64), seed=seed,
-                  val_fraction=val_fraction, test_fraction=test_fraction)
-    return Dataset("breast_cancer", "569 breast-cancer biopsies, 30 features, malignant (0) / benign (1)", *parts,
-                   n_classes=2, class_names=[str(n) for n in data.target_names])
+    return Source("breast_cancer", "569 breast-cancer biopsies, 30 features, malignant (0) / benign (1)",
+                  data.data.astype(np.float64), data.target.astype(np.int64), [str(n) for n in data.target_names],
+                  {"kind": "dataset", "name": "breast_cancer"})
 
 
-def load_xor(seed: int = 0, **_: object) -> Dataset:
-    """The four XOR points; train, validation and test are all four (it is a memorisation task)."""
-    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-    y = np.array([0, 1, 1, 0])
-    return Dataset("xor", "the 4 points of exclusive-or", X, y, X, y, X, y, n_classes=2, class_names=["0", "1"])
+def xor_source() -> Source:
+    """The four XOR points: a memorisation task, so every part is all four."""
+    return Source("xor", "the 4 points of exclusive-or", np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]),
+                  np.array([0, 1, 1, 0]), ["0", "1"], {"kind": "dataset", "name": "xor"}, memorised=True)
 
 
-def read_csv(path: str | os.PathLike, label_column: str | int = -1) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Read feature columns and one label column from a CSV file with a header row.
-
-    ``label_column`` is a column name or a position (negative counts from the end).
-    Labels may be numbers or strings; they become class indices 0..K-1 in sorted order,
-    and the class names are returned with them.
-    """
-    path = Path(path)
-    header, body = _read_rows(path)
-    if isinstance(label_column, str) and not label_column.lstrip("-").isdigit():
-        if label_column not in header:
-            raise DataError(f"{path} has no label column {label_column!r}; its columns are: {', '.join(header)}")
-        label_at = header.index(label_column)
-    else:
-        label_at = int(label_column)
-        if not -len(header) <= label_at < len(header):
-            raise DataError(f"{path} has {len(header)} columns; label column {label_at} does not exist")
-        label_at %= len(header)
-    if len(header) < 2:
-        raise DataError(f"{path} needs at least one feature column besides the label column")
-    features, labels = [], []
-    for line, row in enumerate(body, start=2):
-        features.append(_numbers(path, line, header, row, skip=label_at))
-        labels.append(row[label_at].strip())
-    X = _finite(path, np.array(features, dtype=np.float64))
-    names = sorted(set(labels), key=lambda v: (not _is_number(v), float(v) if _is_number(v) else 0.0, v))
-    if len(names) < 2:
-        raise DataError(f"{path}: the label column {header[label_at]!r} holds a single class ({names[0]!r})")
-    index = {name: k for k, name in enumerate(names)}
-    return X, np.array([index[v] for v in labels], dtype=np.int64), names
+def csv_source(path: str | os.PathLike, label_column: str | int = -1) -> Source:
+    """A classification data set from the user's CSV file (see :func:`~.data_files.read_csv`)."""
+    X, y, names, label_name = read_labelled(path, label_column)
+    return Source(Path(path).stem, f"{len(y):,} samples from {path}, {X.shape[1]} features, {len(names)} classes",
+                  X, y, names, {"kind": "csv", "path": str(Path(path).resolve()), "label_column": str(label_column),
+                                "label_name": label_name})
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and data rows of a CSV file; blank lines are skipped, ragged rows refused."""
-    try:
-        with path.open(newline="") as f:
-            rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
-    except OSError as exc:
-        raise DataError(f"cannot read CSV file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not a text CSV file") from None
-    if len(rows) < 2:
-        raise DataError(f"{path} has no data rows (a header row and at least one sample are needed)")
-    header = [h.strip() for h in rows[0]]
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path}, line {line}: {len(row)} fields, but the header has {len(header)}")
-    return header, rows[1:]
-
-
-def _numbers(path: Path, line: int, header: list[str], row: list[str], skip: int | None = None) -> list[float]:
-    """The row's fields as floats (except column ``skip``), or an error naming line and column."""
-    try:
-        return [float(v) for k, v in enumerate(row) if k != skip]
-    except ValueError:
-        bad = next(k for k, v in enumerate(row) if k != skip and not _is_number(v))
-        raise DataError(f"{path}, line {line}, column {header[bad]!r}: {row[bad]!r} is not a number") from None
-
-
-def read_features(path: str | os.PathLike) -> np.ndarray:
-    """Every column of a CSV file (header row first) as float features, e.g. for prediction."""
-    path = Path(path)
-    header, body = _read_rows(path)
-    return _finite(path, np.array([_numbers(path, line, header, row) for line, row in enumerate(body, start=2)]))
-
-
-def _finite(path: Path, X: np.ndarray) -> np.ndarray:
-    """``X``, or an error naming the first CSV line (header is line 1) holding NaN or inf."""
-    if not np.all(np.isfinite(X)):
-        line = int(np.argwhere(~np.isfinite(X))[0][0]) + 2
-        raise DataError(f"{path}, line {line}: NaN or inf in the features")
-    return X
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def load_csv(path: str | os.PathLike, label_column: str | int = -1, seed: int = 0, val_fraction: float = 0.15,
-             test_fraction: float = 0.2) -> Dataset:
-    """A classification data set from the user's CSV file (see :func:`read_csv`), split like the others."""
-    X, y, names = read_csv(path, label_column)
-    parts = split(X, y, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
-    return Dataset(Path(path).stem, f"{len(y):,} samples from {path}, {X.shape[1]} features, {len(names)} classes",
-                   *parts, n_classes=len(names), class_names=names)
-
-
-_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an array from an IDX file (the MNIST format), gzip-compressed or not."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"cannot read IDX file {path}: {exc}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataError(f"{path} is not an IDX file (bad magic number)")
-    ndim = raw[3]
-    if ndim == 0 or len(raw) < 4 + 4 * ndim:
-        raise DataError(f"{path} is not an IDX file (bad dimensions)")
-    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    count = int(np.prod(shape))
-    body = raw[4 + 4 * ndim:]
-    if len(body) != count * dtype.itemsize:
-        raise DataError(f"{path}: header promises shape {shape} ({count * dtype.itemsize:,} bytes of data), "
-                        f"found {len(body):,} bytes: the file is truncated or corrupt")
-    return np.frombuffer(body, dtype=dtype).reshape(shape)
-
-
-def load_idx(images: str | os.PathLike, labels: str | os.PathLike, seed: int = 0, val_fraction: float = 0.15,
-             test_fraction: float = 0.2) -> Dataset:
+def idx_source(images: str | os.PathLike, labels: str | os.PathLike) -> Source:
     """Images and labels from MNIST-format IDX files the user points at; pixels scaled to [0, 1]."""
     X = read_idx(images)
     y = read_idx(labels)
+    if X.ndim < 2:
+        raise DataError(f"{images} should hold one image (or feature row) per sample, got an array of shape {X.shape}")
     image_shape = (1, *X.shape[1:]) if X.ndim == 3 else None
     if y.ndim != 1:
         raise DataError(f"{labels} should hold one label per image, got an array of shape {y.shape}")
     if X.shape[0] != y.shape[0]:
         raise DataError(f"{images} holds {X.shape[0]:,} images but {labels} holds {y.shape[0]:,} labels")
+    if y.size == 0:
+        raise DataError(f"{labels} holds no labels")
+    if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+        raise DataError(f"{labels}: labels must be whole class numbers, found {y[y != np.round(y)][0]}")
+    if X.shape[0] == 0 or X[0].size == 0:
+        raise DataError(f"{images} holds no images")
     X = X.reshape(X.shape[0], -1).astype(np.float64)
     if X.max(initial=0) > 1:
         X /= 255.0 if X.max() <= 255 else X.max()
-    classes = np.unique(y)
-    if classes.min() < 0:
-        raise DataError(f"{labels}: labels must be non-negative class numbers, found {classes.min()}")
-    n_classes = int(classes.max()) + 1
-    parts = split(X, y.astype(np.int64), seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
-    return Dataset(Path(images).stem, f"{X.shape[0]:,} images of {X.shape[1]} pixels from {images}, "
-                   f"{n_classes} classes", *parts, n_classes=n_classes, class_names=[str(k) for k in range(n_classes)],
-                   image_shape=image_shape)
+    classes, y = np.unique(y, return_inverse=True)  # the classes present, named by their label values
+    if len(classes) < 2:
+        raise DataError(f"{labels} holds a single class ({classes[0]})")
+    names = [str(int(v)) for v in classes]
+    return Source(Path(images).stem, f"{X.shape[0]:,} images of {X.shape[1]} pixels from {images}, "
+                  f"{len(names)} classes", X, y.astype(np.int64).reshape(-1), names,
+                  {"kind": "idx", "images": str(Path(images).resolve()), "labels": str(Path(labels).resolve())},
+                  image_shape=image_shape)
+
+
+SOURCES = {"digits": digits_source, "breast_cancer": breast_cancer_source, "xor": xor_source}
+
+
+def dataset_source(name: str) -> Source:
+    """A bundled data set by name: digits, breast_cancer or xor."""
+    try:
+        return SOURCES[name.replace("-", "_")]()
+    except KeyError:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(SOURCES)}, "
+                        f"or give a CSV file (--csv) or IDX files (--idx-images, --idx-labels)") from None
+
+
+def open_source(record: dict) -> Source:
+    """The source a :meth:`Dataset.record` describes, read again."""
+    kind = record.get("kind")
+    if kind == "dataset":
+        return dataset_source(record["name"])
+    if kind == "csv":
+        return csv_source(record["path"], record.get("label_column", "-1"))
+    if kind == "idx":
+        return idx_source(record["images"], record["labels"])
+    raise DataError(f"unknown kind of data source {kind!r}")
+
+
+def load_digits(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2) -> Dataset:
+    """Digits (:func:`digits_source`), split."""
+    return split_source(digits_source(), seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+
+
+def load_breast_cancer(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2) -> Dataset:
+    """Breast cancer (:func:`breast_cancer_source`), split."""
+    return split_source(breast_cancer_source(), seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+
+
+def load_xor(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2) -> Dataset:
+    """The XOR points: train and test are all four; validation too, unless ``val_fraction`` is 0."""
+    return split_source(xor_source(), seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+
+
+def load_csv(path: str | os.PathLike, label_column: str | int = -1, seed: int = 0, val_fraction: float = 0.15,
+             test_fraction: float = 0.2) -> Dataset:
+    """The user's CSV file (:func:`csv_source`), split like the others."""
+    return split_source(csv_source(path, label_column), seed=seed, val_fraction=val_fraction,
+                        test_fraction=test_fraction)
+
+
+def load_idx(images: str | os.PathLike, labels: str | os.PathLike, seed: int = 0, val_fraction: float = 0.15,
+             test_fraction: float = 0.2) -> Dataset:
+    """The user's IDX files (:func:`idx_source`), split like the others."""
+    return split_source(idx_source(images, labels), seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
 
 
 def shifted_copies(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, ...] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -260,14 +295,6 @@ def shifted_copies(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, ...] | 
     return np.concatenate(copies).reshape(-1, X.shape[1]), np.tile(y, len(copies))
 
 
-DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer, "xor": load_xor}
-
-
-def load_dataset(name: str, seed: int = 0, **kwargs) -> Dataset:
-    """A bundled data set by name: digits, breast_cancer or xor."""
-    try:
-        loader = DATASETS[name.replace("-", "_")]
-    except KeyError:
-        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}, "
-                        f"or give a CSV file (--csv) or IDX files (--idx-images, --idx-labels)") from None
-    return loader(seed=seed, **kwargs)
+def load_dataset(name: str, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2) -> Dataset:
+    """A bundled data set by name (digits, breast_cancer or xor), split."""
+    return split_source(dataset_source(name), seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)

@@ -18,8 +18,9 @@ from typing import Callable
 import numpy as np
 
 from ..codegen.compiled import CompiledNetwork
-from ..errors import TrainingError
+from ..errors import TrainingDiverged, TrainingError
 from ..model.parameters import Parameters
+from ..interrupts import TrainingInterrupted, caused_by_interrupt, deferred_interrupts
 from .monitor import layer_gradient_norms, monitor_sample
 from .optimizers import Optimizer, Schedule
 
@@ -89,13 +90,21 @@ def _positive_number(value, what: str) -> None:
         raise TrainingError(f"{what} must be a positive number, got {value!r}")
 
 
-def check_settings(epochs: int, lr: float, batch_size: int, n_samples: int) -> None:
-    """Named errors for settings that cannot train."""
+def check_settings(epochs: int, lr: float, batch_size: int, n_samples: int | None = None, *,
+                   clip_value: float | None = None, clip_norm: float | None = None,
+                   patience: int | None = None) -> None:
+    """Named errors for settings that cannot train (the batch size against ``n_samples`` when given)."""
     _positive_int(epochs, "epochs")
     _positive_number(lr, "learning rate")
     _positive_int(batch_size, "batch size")
-    if batch_size > n_samples:
-        raise TrainingError(f"batch size {batch_size} is larger than the {n_samples} training samples")
+    if n_samples is not None and batch_size > n_samples:
+        raise TrainingError(f"batch size {batch_size} is larger than the {n_samples} training samples "
+                            f"(use a batch size of at most {n_samples})")
+    for value, what in ((clip_value, "clip value"), (clip_norm, "clip norm")):
+        if value is not None:
+            _positive_number(value, what)
+    if patience is not None:
+        _positive_int(patience, "patience")
 
 
 def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30, lr: float = 0.1,
@@ -112,6 +121,10 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     run shuffles exactly as an uninterrupted one would have.  ``monitor_gradients`` records
     each layer's ‖∂L/∂W‖ before training and after every epoch, on a fixed sample of the
     training rows (:mod:`symbackprop.train.monitor`).
+
+    Ctrl-C lets the running epoch finish (and ``on_epoch`` see it), then raises
+    :class:`~symbackprop.interrupts.TrainingInterrupted` naming the last complete epoch;
+    a second Ctrl-C stops at once (:mod:`symbackprop.interrupts`).
     """
     net = compiled.network
     compiled.check_params(params)
@@ -119,12 +132,7 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     opt = optimizer if isinstance(optimizer, Optimizer) else Optimizer(str(optimizer))
     if opt.full_batch:
         batch_size = X.shape[0]
-    check_settings(epochs, lr, batch_size, X.shape[0])
-    for value, what in ((clip_value, "clip value"), (clip_norm, "clip norm")):
-        if value is not None:
-            _positive_number(value, what)
-    if patience is not None:
-        _positive_int(patience, "patience")
+    check_settings(epochs, lr, batch_size, X.shape[0], clip_value=clip_value, clip_norm=clip_norm, patience=patience)
     schedule = schedule or Schedule()
     has_val = X_val is not None and len(X_val) > 0
     if has_val:
@@ -141,7 +149,8 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     if monitor_gradients:
         X_watch, Y_watch = monitor_sample(X, Y)
         history.initial_grad_norms = layer_gradient_norms(compiled, params, X_watch, Y_watch)
-    for epoch in range(start_epoch, start_epoch + epochs):
+
+    def one_epoch(epoch: int) -> EpochRecord:
         start = time.perf_counter()
         rate = schedule.lr(lr, epoch)
         order = np.arange(n) if opt.full_batch else rng.permutation(n)
@@ -154,17 +163,30 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
             if classify:
                 record.val_accuracy = _fraction_correct(compiled.classes(outputs), labels_val)
         record.seconds = time.perf_counter() - start
-        history.epochs.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
-        if has_val and patience is not None:
-            if record.val_loss < best_loss:
-                best_loss, best_flat, waited, history.best_epoch = record.val_loss, params.flat.copy(), 0, epoch
-            else:
-                waited += 1
-                if waited >= patience:
-                    history.stopped_early = True
+        return record
+
+    with deferred_interrupts() as interrupted:
+        try:
+            for epoch in range(start_epoch, start_epoch + epochs):
+                record = one_epoch(epoch)
+                history.epochs.append(record)
+                if on_epoch is not None:
+                    on_epoch(record)
+                if has_val and patience is not None:
+                    if record.val_loss < best_loss:
+                        best_loss, best_flat, waited, history.best_epoch = record.val_loss, params.flat.copy(), 0, epoch
+                    else:
+                        waited += 1
+                        history.stopped_early = waited >= patience
+                if history.stopped_early:
                     break
+                if interrupted():  # Ctrl-C during this epoch: it is complete, reported and saved; stop here
+                    raise TrainingInterrupted(epoch, history)
+        except (KeyboardInterrupt, SystemError) as exc:  # a second Ctrl-C stops at once
+            if isinstance(exc, TrainingInterrupted) or not caused_by_interrupt(exc):
+                raise
+            raise TrainingInterrupted(history.epochs[-1].epoch if history.epochs else start_epoch - 1,
+                                      history) from None
     if best_flat is not None:
         params.flat[:] = best_flat
     return history
@@ -179,7 +201,7 @@ def _run_epoch(compiled: CompiledNetwork, params: Parameters, grads: Parameters,
                                                       clip_norm)
     if bad_batch >= 0:
         opt.steps += bad_batch
-        raise TrainingError(f"training diverged at epoch {epoch}, batch {bad_batch + 1}: loss is {bad_loss}; "
+        raise TrainingDiverged(f"training diverged at epoch {epoch}, batch {bad_batch + 1}: loss is {bad_loss}; "
                             f"try a smaller learning rate than {rate:g} or gradient clipping")
     opt.steps += -(-len(order) // batch_size)
     return total

@@ -8,7 +8,7 @@ from .loop import History
 
 def plot_history(history: History, path: str | os.PathLike, title: str = "") -> None:
     """Training and validation loss (left) and validation accuracy (right) per epoch."""
-    from ..plotting import pyplot
+    from ..plotting import pyplot, save_figure
     plt = pyplot()
     epochs = [e.epoch for e in history.epochs]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -22,5 +22,4 @@ def plot_history(history: History, path: str | os.PathLike, title: str = "") -> 
     right.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)

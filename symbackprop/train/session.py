@@ -14,17 +14,19 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
 import numpy as np
 
 from ..codegen.compiled import CompiledNetwork, compile_network
-from ..errors import DataError
+from ..atomic import check_writable
+from ..errors import DataError, TrainingError
 from ..model.network import Network
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Dataset
-from .loop import EpochRecord, History, accuracy, fit
+from ..interrupts import TrainingInterrupted
+from .loop import EpochRecord, History, accuracy, check_settings, fit
 from .normalize import Normalizer
 from .optimizers import Optimizer, Schedule
 
@@ -35,8 +37,9 @@ __all__ = ["Progress", "SessionResult", "TrainSettings", "check_features", "trai
 class TrainSettings:
     """How to train: the update rule and its hyper-parameters, the learning-rate schedule, batches, stopping.
 
-    The defaults are those of ``symbackprop train``.  Nothing is checked here: the values
-    are checked where they are used (:class:`Optimizer`, :class:`Schedule`, :func:`fit`).
+    The defaults are those of ``symbackprop train``.  :meth:`check` checks them all at once
+    (a session does so before it compiles anything); they are checked again where they are
+    used (:class:`Optimizer`, :class:`Schedule`, :func:`fit`).
     """
 
     optimizer: str = "sgd"
@@ -53,6 +56,25 @@ class TrainSettings:
     clip_value: float | None = None
     clip_norm: float | None = None
     patience: int | None = None
+
+    def check(self, n_train: int | None = None) -> None:
+        """A named :class:`~symbackprop.errors.TrainingError` for any setting that cannot train, before
+        any work is done (the batch size is checked against ``n_train`` when it is given)."""
+        batch = n_train if self.optimizer == "gd" and n_train else self.batch_size  # gd: one full batch
+        check_settings(self.epochs, self.lr, batch, n_train, clip_value=self.clip_value, clip_norm=self.clip_norm,
+                       patience=self.patience)
+        self.new_optimizer()
+        self.new_schedule()
+
+    def record(self) -> dict:
+        """These settings, JSON-able (a checkpoint keeps them, so a resumed run continues with them)."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict, **changes) -> "TrainSettings":
+        """Settings from :meth:`record`'s dict (keys it does not know are ignored), with ``changes``."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in record.items() if k in known}, **changes})
 
     def new_optimizer(self) -> Optimizer:
         """A fresh optimizer (no state) with these settings."""
@@ -75,8 +97,10 @@ class SessionResult:
     checkpoint: Checkpoint
     #: seconds spent training (compilation excluded)
     seconds: float
-    #: accuracy on the data's held-out test split
+    #: accuracy on the data's test split
     test_accuracy: float
+    #: the test split is held out (False for XOR, whose test points are its training points)
+    held_out: bool = True
 
 
 def _number(x: float) -> str:
@@ -120,7 +144,7 @@ def _summary(settings: TrainSettings, optimizer: Optimizer, schedule: Schedule, 
     extras = [f"{k} {v}" for k, v in (("clip value", settings.clip_value), ("clip norm", settings.clip_norm),
                                          ("patience", settings.patience)) if v is not None]
     return (f"training: {optimizer.name}, lr {settings.lr} ({schedule.kind}), batch {settings.batch_size}, "
-            f"{settings.epochs} epochs, inputs {normalizer.kind}" + "".join(f", {e}" for e in extras))
+            f"{settings.epochs} epochs, {normalizer.description}" + "".join(f", {e}" for e in extras))
 
 
 def _silent(line: str) -> None:
@@ -133,7 +157,7 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
                   view: str = "index", cache_dir: str | None = None,
                   on_epoch: Callable[[EpochRecord], None] | None = None,
                   say: Callable[[str], None] | None = None, progress_bar: bool = False,
-                  every: int = 10) -> SessionResult:
+                  every: int = 10, data_info: dict | None = None) -> SessionResult:
     """Train ``network`` on ``data`` (or continue the run saved in the checkpoint ``resume``).
 
     A new run initialises weights with ``seed`` and ``init`` in precision ``dtype`` and fits a
@@ -148,8 +172,20 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
     after it is reported and saved.  ``say`` receives the report line by line: the model,
     the kernels, the settings, epoch lines (every ``every``-th, through a tqdm bar on a
     terminal if ``progress_bar``), early stopping and saving; None reports nothing.
+
+    Every setting is checked before anything is compiled.  The checkpoint records the
+    settings, the data's source and fingerprint (with ``data_info`` added, e.g. how the
+    command line augmented it) and the row numbers of each split part, so ``evaluate``
+    later uses exactly the rows held out here.  Ctrl-C raises
+    :class:`~symbackprop.interrupts.TrainingInterrupted` after the running epoch,
+    which names the checkpoint and the epoch it holds.
     """
     settings = settings or TrainSettings()
+    settings.check(len(data.y_train))  # every setting before any work
+    if settings.patience is not None and len(data.y_val) == 0:
+        raise TrainingError("early stopping (patience) needs validation data (a validation fraction above 0)")
+    if save:
+        check_writable(save, "checkpoint")
     report = say or _silent
     start_epoch, history_before = 1, []
     rng = np.random.default_rng(seed)  # batch order; its state is saved so a resumed run continues it
@@ -189,10 +225,13 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
     progress = Progress(start_epoch + settings.epochs - 1, every, progress_bar, report) if say is not None else None
     done: list[EpochRecord] = []
 
+    saved: list[int] = []  # the epoch the checkpoint on disk holds
+
     def checkpoint(epochs: int) -> Checkpoint:
         info = {"epochs": epochs, "dataset": data.name, "seed": seed, "shuffle_state": rng.bit_generator.state,
-                "history": history_before + [vars(r) for r in done]}
-        return Checkpoint(net, params, normalizer, optimizer, info)
+                "history": history_before + [vars(r) for r in done], "data": {**data.record(), **(data_info or {})},
+                "settings": settings.record()}
+        return Checkpoint(net, params, normalizer, optimizer, info, dict(data.rows))
 
     def after_epoch(record: EpochRecord) -> None:
         if progress is not None:
@@ -200,6 +239,7 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
         done.append(record)
         if save:
             save_checkpoint(save, checkpoint(record.epoch))
+            saved[:] = [record.epoch]
         if on_epoch is not None:
             on_epoch(record)
 
@@ -209,6 +249,9 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
                       batch_size=settings.batch_size, optimizer=optimizer, schedule=schedule,
                       clip_value=settings.clip_value, clip_norm=settings.clip_norm, seed=rng, X_val=X_val,
                       y_val=data.y_val, patience=settings.patience, start_epoch=start_epoch, on_epoch=after_epoch)
+    except TrainingInterrupted as stop:
+        stop.saved, stop.saved_epoch = (str(save), saved[0]) if save and saved else (None, None)
+        raise
     finally:
         if progress is not None:
             progress.close()
@@ -219,4 +262,5 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
     if save:  # the final weights (the best ones after early stopping)
         save_checkpoint(save, final)
         report(f"saved {save}")
-    return SessionResult(compiled, history, final, seconds, accuracy(compiled, params, X_test, data.y_test))
+    return SessionResult(compiled, history, final, seconds, accuracy(compiled, params, X_test, data.y_test),
+                         held_out=not data.memorised)

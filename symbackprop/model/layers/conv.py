@@ -72,7 +72,7 @@ class Conv2D(Layer):
     def geometry(self, shape: Shape, where: str = "Conv2D") -> tuple[tuple[int, int], tuple[int, int]]:
         """Output (rows, cols) and padding before (rows, cols) for an input of ``shape``."""
         check_image(shape, where, "Conv2D")
-        return window(shape, self.kernel_size, self.stride, self.padding, where, "Conv2D")
+        return window(shape, self.kernel_size, self.stride, self.padding, where, "Conv2D", weights=True)
 
     def output_shape(self, shape: Shape, where: str) -> Shape:
         check_image(shape, where, "Conv2D")
@@ -111,7 +111,7 @@ class Conv2D(Layer):
         if not settings:
             raise ArchitectureError(f"{item!r}: give the number of channels, e.g. conv:16")
         channels = arch_number(item, settings[0], "the number of channels")
-        has_kernel = len(settings) > 1 and settings[1].isdigit()
+        has_kernel = len(settings) > 1 and settings[1].lstrip("-").isdigit()
         kernel = arch_number(item, settings[1], "the kernel size") if has_kernel else 3
         options = {"padding": "same", "activation": activation,
                    **arch_options(item, settings[2 if has_kernel else 1:], activation)}

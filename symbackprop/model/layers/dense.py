@@ -77,6 +77,9 @@ class Dense(Layer):
     def from_arch(cls, item: str, settings: Sequence[str], shape: Shape, activation: str) -> "Dense":
         if not settings:
             raise ArchitectureError(f"{item!r}: give the width, e.g. dense:64")
+        if len(settings) > 2:
+            raise ArchitectureError(f"{item!r}: a dense layer takes a width and at most one activation, got "
+                                    f"{len(settings)} settings")
         act = settings[1] if len(settings) > 1 else activation
         return cls(shape[0], arch_number(item, settings[0], "the width"), act)
 

@@ -2,6 +2,7 @@
 image axis (output size, padding), and where offset ``(p, q)`` of output ``(y, x)`` reads."""
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import sympy as sp
@@ -43,9 +44,18 @@ def window_output(size: int, kernel: int, stride: int, padding: str | int) -> tu
     return (size + total - kernel) // stride + 1, before
 
 
+def _reached(size: int, kernel: int, stride: int, out: int, before: int) -> tuple[int, int]:
+    """The first and last kernel offsets that read the image (not only padding) at some output."""
+    return max(0, before - stride * (out - 1)), min(kernel - 1, before + size - 1)
+
+
 def window(shape: Shape, kernel: tuple[int, int], stride: tuple[int, int], padding, where: str,
-           kind: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Output (rows, cols) and padding before (rows, cols) of a window over an image."""
+           kind: str, weights: bool = False) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Output (rows, cols) and padding before (rows, cols) of a window over an image.
+
+    With ``weights`` (a convolution), a kernel some of whose rows or columns would only ever
+    read padding is refused: those weights could never learn (a 99×99 kernel on 8×8 digits).
+    """
     outs, befores = [], []
     for axis, size, k, s, pad in zip(("rows", "cols"), shape[1:], kernel, stride,
                                      padding if isinstance(padding, tuple) else (padding, padding)):
@@ -53,6 +63,12 @@ def window(shape: Shape, kernel: tuple[int, int], stride: tuple[int, int], paddi
         if out < 1:
             raise ArchitectureError(f"{where} ({kind}): a {k}-wide window does not fit the {size} {axis} of a "
                                     f"{describe(shape)} input with padding {pad!r}")
+        first, last = _reached(size, k, s, out, before)
+        if weights and (first > 0 or last < k - 1):
+            raise ArchitectureError(f"{where} ({kind}): a {k}-wide kernel on the {size} {axis} of a "
+                                    f"{describe(shape)} input with padding {pad!r}: its {axis} outside "
+                                    f"{first}..{last} would only ever read padding, so their weights could "
+                                    f"never learn; use a kernel of at most {size}")
         outs.append(out)
         befores.append(before)
     return (outs[0], outs[1]), (befores[0], befores[1])
@@ -73,19 +89,32 @@ def reads(ctx: RuleContext, geometry, kernel, stride) -> tuple[sp.Expr, sp.Expr,
     return row, col, mask
 
 
+#: ``s2``, ``p-1``, ``s1.5``: a stride or padding setting, however badly its number is written
+_NUMBERED = re.compile(r"[sp][-+]?[\d.]+")
+
+
 def arch_options(item: str, parts: Sequence[str], activation: str | None) -> dict:
     """``--arch`` settings of a window: stride ``sN``, padding ``valid``/``same``/``pN`` and
-    (``activation`` not None) an activation name, in any order."""
+    (``activation`` not None) an activation name, in any order; each at most once."""
     out: dict = {}
     for part in parts:
         if part in ("valid", "same"):
-            out["padding"] = part
-        elif part[:1] == "s" and part[1:].isdigit():
-            out["stride"] = arch_number(item, part[1:], "stride")
-        elif part[:1] == "p" and part[1:].isdigit():
-            out["padding"] = arch_number(item, part[1:], "padding")
+            key, value = "padding", part
+        elif _NUMBERED.fullmatch(part):
+            key = "stride" if part[0] == "s" else "padding"
+            value = arch_number(item, part[1:], f"the {key} ({part!r})")
         elif activation is not None:
-            out["activation"] = part
+            key, value = "activation", part
         else:
             raise ArchitectureError(f"{item!r}: unknown setting {part!r} (expected sN for a stride or pN for padding)")
+        if key in out:
+            raise ArchitectureError(f"{item!r}: the {key} is given twice ({_setting(key, out[key])} and {part!r})")
+        out[key] = value
     return out
+
+
+def _setting(key: str, value) -> str:
+    """How a setting was written in ``--arch``."""
+    if isinstance(value, int):
+        return repr(f"{key[0]}{value}")
+    return repr(value)
