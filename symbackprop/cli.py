@@ -191,6 +191,8 @@ def _interrupted(stop: TrainingInterrupted) -> str:
     """The one line an interrupted run ends with: the last complete epoch, and where it is saved."""
     done = f"after epoch {stop.epoch}" if stop.history and stop.history.epochs else "before its first epoch finished"
     if stop.saved:
+        if stop.saved_epoch != stop.epoch:
+            done += " (before its checkpoint was written)"
         return f"interrupted {done}; {stop.saved} holds the checkpoint of epoch {stop.saved_epoch}"
     return f"interrupted {done}; nothing was saved (give --save FILE to keep a checkpoint of every epoch)"
 
