@@ -45,6 +45,12 @@ def cmd_derive(args: argparse.Namespace) -> int:
     from .simplify.report import NAIVE_PARAM_LIMIT, count_index, count_unrolled
 
     net = _model(args)
+    if args.view == "unrolled":
+        from .codegen.compiled import UNROLLED_PARAM_LIMIT
+        if net.n_params > UNROLLED_PARAM_LIMIT:
+            raise SymbackpropError(f"the unrolled view prints one formula per weight; {net.n_params:,} parameters "
+                                   f"is more than {UNROLLED_PARAM_LIMIT:,} (the derivation alone takes minutes): "
+                                   "use --view index")
     print(f"model: {net}  ({net.n_params:,} parameters)\n")
     if args.view == "index":
         deriv = derive_index_level(net)

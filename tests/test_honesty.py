@@ -389,6 +389,7 @@ def test_relatives(capsys, tmp_path, digits_model):
     refused(capsys, "train", "--dataset", "xor", message="use a batch size of at most 4")
     refused(capsys, "train", "--test-fraction", "0.0001", message="cannot split 1,797 rows of 10 classes")
     refused(capsys, "train", "--save", "/dev/null", message="not a regular file")
+    refused(capsys, "derive", "--sizes", "64,64,10", "--view", "unrolled", message="is more than 2,000")
     code, out, _ = run(capsys, "train", "--dataset", "xor", "--loss", "mse", "--output", "softmax", "--hidden", "3",
                        "--epochs", "1", "--batch-size", "4", "--no-progress")
     assert code == 0 and "Dense(3, 2, 'softmax')" in out

@@ -208,7 +208,10 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if len(body) != count * dtype.itemsize:
         raise DataError(f"{path}: header promises shape {shape} ({count * dtype.itemsize:,} bytes of data), "
                         f"found {len(body):,} bytes: the file is truncated or corrupt")
-    array = np.frombuffer(body, dtype=dtype).reshape(shape)
+    try:
+        array = np.frombuffer(body, dtype=dtype).reshape(shape)
+    except ValueError:  # e.g. 0 × 2³¹ × 2³¹: no data, but a shape no array can have
+        raise DataError(f"{path}: the header's shape {shape} is impossible") from None
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         raise DataError(f"{path} holds NaN or inf values")
     return array
