@@ -58,7 +58,11 @@ def evaluation_rows(ckpt: Checkpoint, source: Source | None = None, split: dict 
         if not record:
             raise DataError("this checkpoint does not record the data it was trained on: name the data to "
                             "evaluate on (--dataset, --csv or --idx-images with --idx-labels)")
-        source = open_source(record)
+        try:
+            source = open_source(record)
+        except DataError as exc:
+            raise DataError(f"the data the model was trained on cannot be read now ({exc}); name the data to "
+                            "evaluate on (--dataset, --csv or --idx-images with --idx-labels)") from None
     if source.X.shape[1] != ckpt.network.n_inputs:
         raise DataError(f"the model takes {ckpt.network.n_inputs} features per sample, {source.name} has "
                         f"{source.X.shape[1]}")
