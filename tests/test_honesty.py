@@ -183,7 +183,7 @@ def _train_process(save: Path, cache: Path) -> subprocess.Popen:
                             env={**os.environ, "SYMBACKPROP_CACHE_DIR": str(cache)})
 
 
-@pytest.mark.parametrize("presses", [1, 2])
+@pytest.mark.parametrize("presses", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_ctrl_c_prints_one_line_exits_130_and_keeps_the_last_epoch(tmp_path, presses):
     """Three interrupts at different moments (one press, or two: stop at once); each time one
     line that names the epoch the checkpoint holds, and the checkpoint holds it."""
