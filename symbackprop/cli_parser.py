@@ -123,7 +123,10 @@ def _non_negative(text: str) -> float:
 
 def _sizes(text: str) -> list[int]:
     try:
-        sizes = [int(s) for s in text.replace("x", ",").split(",") if s.strip()]
+        parts = text.replace("x", ",").split(",")
+        if any(not s.strip() for s in parts):
+            raise ValueError
+        sizes = [int(s) for s in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(f"layer sizes must be integers separated by commas, got {text!r}") from None
     if not sizes or min(sizes) < 1:
@@ -169,13 +172,26 @@ def _add_model_options(p: argparse.ArgumentParser, sizes: list[int] | None, acti
 _EXAMPLE_OUTPUT = "the hidden one for mse, else the one the loss expects"
 
 
-def _add_data_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("data (nothing is downloaded)")
-    g.add_argument("--dataset", default="digits", help="bundled data set: digits, breast_cancer, xor (default: digits)")
-    g.add_argument("--csv", metavar="FILE", type=_text, help="your own CSV file: a header row, feature columns and a label column")
-    g.add_argument("--label-column", default="-1", help="CSV label column, by name or position (default: last)")
+def _add_data_options(p: argparse.ArgumentParser, evaluate: bool = False) -> None:
+    """The data flags; ``evaluate``'s default to the data and split recorded in the checkpoint."""
+    g = p.add_argument_group("data (nothing is downloaded)" + ("; default: the checkpoint's own data and held-out "
+                                                               "rows" if evaluate else ""))
+    same = " (default: the checkpoint's)" if evaluate else ""
+    g.add_argument("--dataset", default="digits",
+                   help="bundled data set: digits, breast_cancer, xor" + (same or " (default: digits)"))
+    g.add_argument("--csv", metavar="FILE", type=_text,
+                   help="your own CSV file: feature columns and a label column (a header row is optional; "
+                        "commas, semicolons or tabs)")
+    g.add_argument("--label-column", default="-1",
+                   help="CSV label column, by name or position" + (same or " (default: last)"))
     g.add_argument("--idx-images", metavar="FILE", type=_text, help="MNIST-format IDX images (optionally .gz)")
     g.add_argument("--idx-labels", metavar="FILE", type=_text, help="MNIST-format IDX labels (optionally .gz)")
+    if evaluate:
+        g.add_argument("--seed", type=_seed, default=0, help="seed of a new split of the training data (refused "
+                                                               "if its test rows were trained on)" + same)
+        g.add_argument("--val-fraction", type=_fraction, default=0.1, help="validation share of a new split" + same)
+        g.add_argument("--test-fraction", type=_fraction, default=0.2, help="test share of a new split" + same)
+        return
     g.add_argument("--seed", type=_seed, default=0, help="seed for the split, initial weights and shuffling (default: 0)")
     g.add_argument("--val-fraction", type=_fraction, default=0.1, help="validation share (default: 0.1)")
     g.add_argument("--test-fraction", type=_fraction, default=0.2, help="held-out test share (default: 0.2)")
@@ -210,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--l1", type=_non_negative, default=0.0, help="L1 penalty on the weights (default: 0)")
     m.add_argument("--l2", type=_non_negative, default=0.0, help="L2 penalty on the weights, l2/2·ΣW² (default: 0)")
     m.add_argument("--init", default="auto",
-                   help="auto (He after ReLU, Xavier otherwise), xavier_uniform, xavier_normal, he_normal, he_uniform")
+                   help="auto (He after ReLU, Xavier otherwise), xavier_uniform, xavier_normal, he_normal, "
+                        "he_uniform (default: auto)")
     m.add_argument("--normalize", default="none", choices=("none", "minmax", "standard"),
                    help="input normalisation, fitted on the training split (default: none)")
     m.add_argument("--dtype", choices=("float64", "float32"), default="float64",
@@ -242,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--save", metavar="FILE", type=_text, help="checkpoint file, written atomically after every epoch")
     r.add_argument("--resume", metavar="FILE", type=_text, help="continue training from a checkpoint: its model, data, split "
                    "and settings (--epochs more epochs; --lr, --batch-size, the schedule, clipping and --patience "
-                   "may change; flags that would change the model, optimizer or data are refused)")
+                   "may change: --lr is the base rate, which the schedule keeps decaying from the epoch the "
+                   "checkpoint reached; flags that would change the model, optimizer or data are refused)")
     r.add_argument("--plot", type=_text, metavar="FILE.png", help="draw loss and accuracy curves (needs matplotlib)")
     r.add_argument("--every", type=_positive, default=10, help="print every N-th epoch (default: 10)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -254,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "name other data (all its rows are used when it is not the training data); --seed and the "
                     "fractions ask for a new split of the training data, refused if its test rows were trained on.")
     evaluate.add_argument("model", help="checkpoint written by 'symbackprop train --save'")
-    _add_data_options(evaluate)
+    _add_data_options(evaluate, evaluate=True)
 
     predict = sub.add_parser(
         "predict", help="predict classes for the rows of a CSV file",

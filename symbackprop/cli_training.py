@@ -13,7 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from .atomic import check_writable
 from .cli_parser import given
 from .errors import DataError, TrainingError
 from .plotting import check_plot_path
@@ -25,6 +24,8 @@ MODEL_FLAGS = ("hidden", "arch", "image_shape", "activation", "output", "loss", 
                "dtype", "augment")
 #: flags of the update rule, whose state the checkpoint carries (key in ``Optimizer.settings()``)
 OPTIMIZER_FLAGS = {"optimizer": "name", "momentum": "momentum", "beta1": "beta1", "beta2": "beta2", "alpha": "alpha"}
+#: the hyper-parameters each update rule reads
+_USES = {"momentum": ("momentum",), "nesterov": ("momentum",), "rmsprop": ("alpha",), "adam": ("beta1", "beta2")}
 #: flags that name the data, and those that split it
 SOURCE_FLAGS = ("dataset", "csv", "label_column", "idx_images", "idx_labels")
 SPLIT_FLAGS = ("seed", "val_fraction", "test_fraction")
@@ -70,11 +71,14 @@ def _resumed_settings(args: argparse.Namespace, ckpt):
     flags = given(args)
     for dest in MODEL_FLAGS:
         if dest in flags:
-            raise TrainingError(f"{_flag(dest)} cannot change a resumed model: {args.resume} continues "
-                                f"{ckpt.network}; leave the flag out, or train a new model without --resume")
+            raise TrainingError(f"{_flag(dest)}: a resumed run keeps the checkpoint's model ({args.resume}: "
+                                f"{ckpt.network}); leave the flag out, or train a new model without --resume")
     saved = ckpt.optimizer.settings() if ckpt.optimizer is not None else {}
     for dest, key in OPTIMIZER_FLAGS.items():
         if dest in flags and key in saved and getattr(args, dest) != saved[key]:
+            if key != "name" and key not in _USES.get(saved["name"], ()):
+                raise TrainingError(f"{_flag(dest)} does not apply to {saved['name']}, the optimizer "
+                                    f"{args.resume} continues; leave the flag out")
             which = saved["name"] if key == "name" else f"{saved['name']} with {key} {saved[key]}"
             raise TrainingError(f"{_flag(dest)} {getattr(args, dest)}: {args.resume} continues its optimizer "
                                 f"({which}) and the state it has built up; leave the flag out, or train a new "
@@ -167,9 +171,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     settings.check()  # every setting, and every output path, before any work
+    flags = given(args)
+    if args.patience is not None and not args.resume and args.val_fraction == 0:
+        raise TrainingError("early stopping (--patience) needs validation data: a --val-fraction above 0")
+    if "image_shape" in flags and not args.arch:
+        raise DataError("--image-shape describes the images of --arch's convolutions; an MLP (--hidden) takes "
+                        "the rows as they are: leave it out")
     check_plot_path(args.plot)
     if args.save:
-        check_writable(args.save, "checkpoint")
+        from .train.checkpoint import check_checkpoint_path
+        check_checkpoint_path(args.save)
+    if args.cache_dir:
+        from .codegen.cache import check_cache_path
+        check_cache_path(args.cache_dir)
     ckpt = None
     if args.resume:
         from .train import load_checkpoint
@@ -198,6 +212,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     which = "held-out test accuracy" if result.held_out else \
         f"accuracy on the training points ({data.name} holds nothing out)"
     print(f"trained in {result.seconds:.2f} s; {which}: {acc:.4f} ({correct}/{len(data.y_test)})")
+    if args.resume and not args.save:
+        print(f"note: these epochs were not saved ({args.resume} is unchanged): give --save FILE to keep them",
+              file=sys.stderr)
     if args.plot:
         from .train.plot import plot_history
         plot_history(result.history, args.plot, title=f"{data.name}: {result.checkpoint.network}")
@@ -219,12 +236,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split = {dest: getattr(args, dest) if dest in flags or not record else record.get(dest, getattr(args, dest))
                  for dest in SPLIT_FLAGS}
     rows = evaluation_rows(ckpt, source, split)
+    if split is not None and not rows.split_used:
+        print(f"note: --seed and the fractions split the training data; {rows.name} is scored on all its rows",
+              file=sys.stderr)
     compiled = compile_network(ckpt.network, warm_up=False)
     X = ckpt.normalizer.transform(rows.X)
     loss = compiled.loss(X, rows.y, ckpt.params)
     acc = accuracy(compiled, ckpt.params, X, rows.y)
-    name = (source.name if source is not None else record.get("name")) or Path(args.model).stem
-    print(f"{name}, {rows.description}: loss {loss:.4f}, accuracy {acc:.4f} "
+    print(f"{rows.name}, {rows.description}: loss {loss:.4f}, accuracy {acc:.4f} "
           f"({int(round(acc * len(rows.y)))}/{len(rows.y)})")
     if rows.note:
         print(f"note: {rows.note}")
@@ -238,15 +257,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     ckpt = load_checkpoint(args.model)
     record = ckpt.info.get("data") or {}
-    X, left_out = read_features(args.input, ckpt.network.n_inputs, args.label_column, record.get("label_name"))
+    X, left_out = read_features(args.input, ckpt.network.n_inputs, args.label_column, record.get("label_name"),
+                                record.get("feature_names"))
     if left_out is not None and args.label_column is None:
-        print(f"symbackprop: left out the column {left_out!r} (the label column the model was trained with)",
-              file=sys.stderr)
+        print(f"note: left out the column(s) {left_out} (not features of the model)", file=sys.stderr)
     compiled = compile_network(ckpt.network, warm_up=False)
     out = compiled.forward(ckpt.normalizer.transform(X), ckpt.params)
     names = record.get("class_names")
     for k, label in enumerate(compiled.classes(out)):
         shown = names[label] if names and 0 <= label < len(names) else label
-        extra = "  " + " ".join(f"{v:.4f}" for v in out[k]) if args.probabilities else ""
-        print(f"{shown}{extra}")
+        print(f"{shown}  {_probabilities(out[k], names)}" if args.probabilities else f"{shown}")
     return 0
+
+
+def _probabilities(row, names: list[str] | None) -> str:
+    """The outputs of one row, named by class: ``cat=0.9 dog=0.1``; one sigmoid output is P(the
+    second class), so both are shown."""
+    values = [1 - row[0], row[0]] if len(row) == 1 and names and len(names) == 2 else list(row)
+    if names and len(names) == len(values):
+        return " ".join(f"{name}={v:.4f}" for name, v in zip(names, values))
+    return " ".join(f"{v:.4f}" for v in values)

@@ -85,7 +85,7 @@ def test_evaluate_uses_exactly_the_rows_held_out_in_training(capsys, digits_mode
 
 @pytest.mark.parametrize("flags", [["--seed", "1"], ["--test-fraction", "0.5"]])
 def test_evaluate_refuses_a_split_that_overlaps_training_rows(capsys, digits_model, flags):
-    refused(capsys, "evaluate", digits_model[0], *flags, message="rows the model was trained or validated on")
+    refused(capsys, "evaluate", digits_model[0], *flags, message="rows were used in training or validation")
 
 
 def test_evaluate_on_other_data_says_it_is_not_the_training_data(capsys, tmp_path):
@@ -93,10 +93,10 @@ def test_evaluate_on_other_data_says_it_is_not_the_training_data(capsys, tmp_pat
     assert run(capsys, "train", "--csv", _labelled_csv(tmp_path / "pets.csv"), *SMALL, "--save", model)[0] == 0
     _labelled_csv(tmp_path / "more.csv", n=30, seed=5)
     code, out, _ = run(capsys, "evaluate", model, "--csv", tmp_path / "more.csv")
-    assert code == 0 and "all 30 rows of more" in out and "is not the data the model was trained on" in out
+    assert code == 0 and "more, all 30 rows" in out and "is not the data the model was trained on" in out
     _labelled_csv(tmp_path / "pets.csv", seed=9)  # the training file edited: its fingerprint changes
     code, out, _ = run(capsys, "evaluate", model)
-    assert code == 0 and "is not the data the model was trained on" in out
+    assert code == 0 and "pets has changed since the model was trained on it" in out
     (tmp_path / "birds.csv").write_text("x0,x1,kind\n0,0,owl\n1,1,owl\n2,2,cat\n3,3,cat\n")
     refused(capsys, "evaluate", model, "--csv", tmp_path / "birds.csv", message="holds class 'owl', which the model")
 
@@ -110,7 +110,7 @@ def test_predict_reads_headerless_files_skips_the_label_column_and_prints_class_
     assert code == 0 and out.split() == ["cat", "dog", "eel", "cat", "eel"]
     (tmp_path / "labelled.csv").write_text("x0,x1,kind\n0,0,cat\n6,0,eel\n")
     code, out, err = run(capsys, "predict", model, tmp_path / "labelled.csv")
-    assert code == 0 and out.split() == ["cat", "eel"] and "left out the column 'kind'" in err
+    assert code == 0 and out.split() == ["cat", "eel"] and "left out the column(s) kind" in err
     (tmp_path / "first.csv").write_text("kind;x0;x1\ncat;0;0\n")
     code, out, _ = run(capsys, "predict", model, tmp_path / "first.csv", "--label-column", "kind")
     assert code == 0 and out.split() == ["cat"]
@@ -253,8 +253,8 @@ def test_resume_restores_what_the_checkpoint_knows_and_refuses_conflicting_flags
                "--no-progress")[0] == 0
     code, out, _ = run(capsys, "train", "--resume", model, "--epochs", "1", "--save", model, "--no-progress")
     assert code == 0 and "validation 171" in out and "training: adam, lr 0.01" in out
-    for flags, message in [(["--hidden", "8"], "--hidden cannot change a resumed model"),
-                           (["--activation", "tanh"], "--activation cannot change a resumed model"),
+    for flags, message in [(["--hidden", "8"], "--hidden: a resumed run keeps the checkpoint's model"),
+                           (["--activation", "tanh"], "--activation: a resumed run keeps the checkpoint's model"),
                            (["--optimizer", "sgd"], "--optimizer sgd: "),
                            (["--dataset", "digits"], "--dataset digits: "),
                            (["--val-fraction", "0.1"], "--val-fraction 0.1: ")]:
@@ -289,7 +289,7 @@ def test_messages_name_the_real_problem(capsys, tmp_path, digits_model):
     refused(capsys, "evaluate", tmp_path, message="is a folder, not a checkpoint file")
     (tmp_path / "cache-file").write_text("")
     refused(capsys, "train", "--dataset", "xor", "--batch-size", "4", "--cache-dir", tmp_path / "cache-file",
-            message="cache-file is a file")
+            message="cannot be one: it is a file")
     code, out, _ = run(capsys, "train", "--csv", _labelled_csv(tmp_path / "semi.csv", sep=";"), "--hidden", "4",
                        "--epochs", "1", "--no-progress")
     assert code == 0 and "3 classes" in out and "inputs as given (no normalisation)" in out
@@ -388,7 +388,7 @@ def test_relatives(capsys, tmp_path, digits_model):
     refused(capsys, "cost", "--loss", "cce", message="cost's networks (w-w-1 and 4-...-4-1) have one output")
     refused(capsys, "train", "--dataset", "xor", message="use a batch size of at most 4")
     refused(capsys, "train", "--test-fraction", "0.0001", message="cannot split 1,797 rows of 10 classes")
-    refused(capsys, "train", "--save", "/dev/null", message="not a regular file")
+    refused(capsys, "explain", "-o", "/dev/null", message="not a regular file")
     refused(capsys, "derive", "--sizes", "64,64,10", "--view", "unrolled", message="is more than 2,000")
     code, out, _ = run(capsys, "train", "--dataset", "xor", "--loss", "mse", "--output", "softmax", "--hidden", "3",
                        "--epochs", "1", "--batch-size", "4", "--no-progress")
@@ -445,3 +445,51 @@ def test_idx_relatives(tmp_path):
     (tmp_path / "bad.gz").write_bytes(good[:10] + bytes(len(good) - 10))
     with pytest.raises(DataError, match="cannot read IDX file"):
         idx_source(tmp_path / "bad.gz", tmp_path / "gaps")
+
+
+# ---------------------------------------------------------------------------------------------
+# found by a new user trying the fixes
+
+def test_save_never_overwrites_a_file_that_is_not_a_checkpoint(capsys, tmp_path):
+    data = _labelled_csv(tmp_path / "pets.csv")
+    before = data.read_bytes()
+    refused(capsys, "train", "--csv", data, "--save", data, message="a checkpoint file's name ends in .npz")
+    (tmp_path / "notes.npz").write_text("my notes")
+    refused(capsys, "train", "--csv", data, "--save", tmp_path / "notes.npz", message="is not a symbackprop checkpoint")
+    assert data.read_bytes() == before and (tmp_path / "notes.npz").read_text() == "my notes"
+
+
+def test_headerless_csv_with_word_labels_keeps_its_first_row(tmp_path):
+    from symbackprop.train.data_files import read_csv
+    (tmp_path / "d.csv").write_text("5.1,3.5,setosa\n6.2,2.9,versicolor\n5.0,3.0,setosa\n")
+    X, y, names = read_csv(tmp_path / "d.csv")
+    assert len(X) == 3 and names == ["setosa", "versicolor"]
+
+
+def test_predict_matches_columns_by_name_and_names_probabilities(capsys, tmp_path):
+    model = tmp_path / "pets.npz"
+    assert run(capsys, "train", "--csv", _labelled_csv(tmp_path / "pets.csv"), "--hidden", "8", "--epochs", "40",
+               "--lr", "0.2", "--save", model, "--no-progress")[0] == 0
+    (tmp_path / "a.csv").write_text("x0,x1\n0,0.1\n6,0.2\n")
+    (tmp_path / "b.csv").write_text("x1,x0\n0.1,0\n0.2,6\n")  # the same rows, columns swapped
+    outputs = [run(capsys, "predict", model, tmp_path / f, "--probabilities")[1] for f in ("a.csv", "b.csv")]
+    assert outputs[0] == outputs[1] and outputs[0].split()[1].startswith("cat=")
+    (tmp_path / "c.csv").write_text("x0,kind\n0,cat\n")
+    refused(capsys, "predict", model, tmp_path / "c.csv", message="has no column 'x1', which the model was trained on")
+
+
+def test_resume_says_what_it_did_not_save_and_which_flags_do_not_apply(capsys, tmp_path):
+    model = tmp_path / "m.npz"
+    assert run(capsys, "train", "--dataset", "xor", "--hidden", "3", "--epochs", "1", "--batch-size", "4",
+               "--save", model, "--no-progress")[0] == 0
+    before = model.read_bytes()
+    code, _, err = run(capsys, "train", "--resume", model, "--epochs", "1", "--no-progress")
+    assert code == 0 and "these epochs were not saved" in err and model.read_bytes() == before
+    refused(capsys, "train", "--resume", model, "--momentum", "0.5", message="--momentum does not apply to sgd")
+
+
+def test_more_settings_are_refused_before_the_data_is_loaded(capsys):
+    for flags, message in [(["--patience", "2", "--val-fraction", "0"], "needs validation data"),
+                           (["--image-shape", "1,8,8"], "--image-shape describes the images of --arch"),
+                           (["--hidden", "16,,16"], "layer sizes must be integers")]:
+        assert refused(capsys, "train", *flags, message=message) == ""  # no data line: nothing was loaded

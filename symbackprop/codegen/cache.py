@@ -81,9 +81,15 @@ def _check_root(root: Path) -> None:
     for folder in (root, *root.parents):
         if folder.exists():
             if not folder.is_dir():
-                raise CacheError(f"the kernel cache path {root} cannot be a folder: {folder} is a file; "
+                where = "it is a file" if folder == root else f"{folder} is a file"
+                raise CacheError(f"the kernel cache must be a folder, but {root} cannot be one: {where}; "
                                  "set SYMBACKPROP_CACHE_DIR (or --cache-dir) to a folder")
             return
+
+
+def check_cache_path(cache_dir: str | os.PathLike | None = None) -> None:
+    """Refuse, before any work, a kernel cache path that cannot be a folder."""
+    _check_root(cache_root(cache_dir))
 
 
 @functools.cache

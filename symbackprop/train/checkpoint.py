@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_atomically
+from ..atomic import check_writable, write_atomically
 from ..errors import ArchitectureError, CheckpointError, UnknownActivationError, UnknownLossError
 from ..model.network import Network
 from ..model.parameters import check_dtype
@@ -42,9 +42,41 @@ class Checkpoint:
     rows: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
-    """Write ``ckpt`` to ``path`` atomically."""
+def _is_checkpoint(path: Path) -> bool:
+    """``path`` holds an archive with a symbackprop header (damaged or not otherwise)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "header.npy" not in archive.namelist():
+                return False
+            with archive.open("header.npy") as f:
+                return FORMAT.encode() in f.read(4096)
+    except Exception:  # noqa: BLE001 -- not a readable archive: not a checkpoint
+        return False
+
+
+def check_checkpoint_path(path: str | os.PathLike) -> Path:
+    """``path``, or a :class:`CheckpointError` when a checkpoint may not be written there: a name
+    without ``.npz``, a place nothing can be written, or an existing file that is not a
+    checkpoint (a data file given by mistake is never overwritten)."""
     path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise CheckpointError(f"a checkpoint file's name ends in .npz, got {path}")
+    try:
+        check_writable(path, "checkpoint")
+    except NotADirectoryError as exc:
+        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror}") from None
+    if path.is_file() and path.stat().st_size and not _is_checkpoint(path):
+        raise CheckpointError(f"{path} exists and is not a symbackprop checkpoint; it is never overwritten "
+                              "(choose another name, or remove the file)")
+    return path
+
+
+def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
+    """Write ``ckpt`` to ``path`` atomically (see :func:`check_checkpoint_path` for what is refused)."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size and not _is_checkpoint(path):
+        raise CheckpointError(f"{path} exists and is not a symbackprop checkpoint; it is never overwritten "
+                              "(choose another name, or remove the file)")
     header = {"format": FORMAT, "version": VERSION, "model": ckpt.network.spec(),
               "normalizer": ckpt.normalizer.kind, "optimizer": ckpt.optimizer.settings() if ckpt.optimizer else None,
               "info": ckpt.info}

@@ -187,10 +187,10 @@ def xor_source() -> Source:
 
 def csv_source(path: str | os.PathLike, label_column: str | int = -1) -> Source:
     """A classification data set from the user's CSV file (see :func:`~.data_files.read_csv`)."""
-    X, y, names, label_name = read_labelled(path, label_column)
+    X, y, names, label_name, feature_names = read_labelled(path, label_column)
     return Source(Path(path).stem, f"{len(y):,} samples from {path}, {X.shape[1]} features, {len(names)} classes",
                   X, y, names, {"kind": "csv", "path": str(Path(path).resolve()), "label_column": str(label_column),
-                                "label_name": label_name})
+                                "label_name": label_name, "feature_names": feature_names})
 
 
 def idx_source(images: str | os.PathLike, labels: str | os.PathLike) -> Source:

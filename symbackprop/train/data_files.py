@@ -52,15 +52,18 @@ class Table:
             raise DataError(f"{self.path} has {len(self.header)} columns; label column {at} does not exist")
         return at % len(self.header)
 
-    def numbers(self, skip: int | None = None) -> np.ndarray:
-        """Every field but column ``skip`` as float64, or an error naming the first bad line and column."""
+    def numbers(self, skip: int | None = None, columns: list[int] | None = None) -> np.ndarray:
+        """Every field but column ``skip`` (or the ``columns`` listed, in that order) as float64,
+        or an error naming the first bad line and column."""
+        if columns is None:
+            columns = [k for k in range(len(self.header)) if k != skip]
         values = []
         for line, row in enumerate(self.rows, start=self.first_line):
-            bad = next((k for k, v in enumerate(row) if k != skip and not is_number(v)), None)
+            bad = next((k for k in columns if not is_number(row[k])), None)
             if bad is not None:
                 raise DataError(f"{self.path}, line {line}, column {self.header[bad]!r}: {row[bad]!r} is not a "
                                 f"number")
-            values.append([float(v) for k, v in enumerate(row) if k != skip])
+            values.append([float(row[k]) for k in columns])
         X = np.array(values, dtype=np.float64).reshape(len(self.rows), -1)
         if not np.all(np.isfinite(X)):
             line = int(np.argwhere(~np.isfinite(X))[0][0]) + self.first_line
@@ -82,6 +85,19 @@ def is_number(text: str) -> bool:
 def _delimiter(first_line: str) -> str:
     """The separator the first line holds most of (comma on a tie)."""
     return max(DELIMITERS, key=lambda d: (first_line.count(d), d == ","))
+
+
+def _is_header(rows: list[list[str]]) -> bool:
+    """The first row names the columns: some cell of it is text in a column of numbers.  A first
+    row like the others (numbers, and a word where the others have words: a label) is data."""
+    first, body = rows[0], rows[1:]
+    if not body:
+        return not all(is_number(cell) for cell in first)
+    for k, cell in enumerate(first):
+        numeric_column = all(is_number(row[k]) for row in body if k < len(row))
+        if numeric_column and not is_number(cell):
+            return True
+    return not any(is_number(cell) for cell in first) and any(is_number(c) for row in body for c in row)
 
 
 def read_table(path: str | os.PathLike) -> Table:
@@ -107,7 +123,7 @@ def read_table(path: str | os.PathLike) -> Table:
         raise DataError(f"{path} is not a readable CSV file: {exc}") from None
     if not rows:
         raise DataError(f"{path} has no data rows")
-    has_header = not all(is_number(cell) for cell in rows[0])
+    has_header = _is_header(rows)
     header = [h.strip() for h in rows[0]] if has_header else [f"column {k + 1}" for k in range(len(rows[0]))]
     body = rows[1:] if has_header else rows
     if not body:
@@ -122,19 +138,20 @@ def read_table(path: str | os.PathLike) -> Table:
 
 def read_csv(path: str | os.PathLike, label_column: str | int = -1) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Feature columns, class indices and class names of a CSV file (see :func:`read_labelled`)."""
-    X, y, names, _ = read_labelled(path, label_column)
+    X, y, names, _, _ = read_labelled(path, label_column)
     return X, y, names
 
 
-def read_labelled(path: str | os.PathLike, label_column: str | int = -1) -> tuple[np.ndarray, np.ndarray, list[str],
-                                                                                  str]:
+def read_labelled(path: str | os.PathLike, label_column: str | int = -1
+                  ) -> tuple[np.ndarray, np.ndarray, list[str], str, list[str] | None]:
     """Feature columns and one label column of a CSV file, for classification.
 
     ``label_column`` is a column name or a position (negative counts from the end).
     Labels may be numbers or strings; they become class indices 0..K-1 in sorted order,
     and the class names are returned with them.  A label column of fractional numbers is
     refused: it holds measurements, not classes.  Returns the features, the class indices,
-    the class names and the label column's name.
+    the class names, the label column's name and the feature columns' names (None without
+    a header row).
     """
     table = read_table(path)
     label_at = table.column(label_column)
@@ -157,27 +174,48 @@ def read_labelled(path: str | os.PathLike, label_column: str | int = -1) -> tupl
                         f"{fractional[0]!r} ({len(names)} distinct values): symbackprop train classifies, "
                         f"so the labels must be classes (names or whole numbers); is {name!r} the right column?")
     index = {label: k for k, label in enumerate(names)}
-    return X, np.array([index[v] for v in labels], dtype=np.int64), names, name
+    features = [h for k, h in enumerate(table.header) if k != label_at] if table.has_header else None
+    return X, np.array([index[v] for v in labels], dtype=np.int64), names, name, features
 
 
 def read_features(path: str | os.PathLike, n_features: int | None = None, label_column: str | int | None = None,
-                  known_label: str | None = None) -> tuple[np.ndarray, str | None]:
+                  known_label: str | None = None, feature_names: list[str] | None = None
+                  ) -> tuple[np.ndarray, str | None]:
     """The feature columns of a CSV file (header row optional), e.g. for prediction.
 
-    ``label_column`` names a column to leave out.  Without it, a file with one column
-    more than the ``n_features`` a model takes has that column left out when its header
-    names it ``known_label`` (the label column the model was trained with).  Returns the
-    features and the name of the column left out, if any.
+    With ``feature_names`` (the columns a model was trained on) and a header row, columns
+    are matched by name, in any order, and the others left out; a missing one is an error.
+    Otherwise ``label_column`` names a column to leave out, and a file with one column more
+    than the ``n_features`` a model takes has that column left out when its header names
+    it ``known_label`` (or, without a header, when it is the one column of words).  Returns
+    the features and the name of the column left out, if any.
     """
     table = read_table(path)
+    if feature_names and table.has_header and label_column is None and set(table.header) != set(feature_names):
+        missing = [name for name in feature_names if name not in table.header]
+        if missing and not set(feature_names) & set(table.header):
+            pass  # none of the names match: a file with other names, read by position below
+        elif missing:
+            raise DataError(f"{table.path} has no column {missing[0]!r}, which the model was trained on "
+                            f"(its features: {', '.join(feature_names)})")
+    if feature_names and table.has_header and label_column is None and set(feature_names) <= set(table.header):
+        order = [table.header.index(name) for name in feature_names]
+        X = table.numbers(skip=None, columns=order)
+        extra = [name for name in table.header if name not in feature_names]
+        return X, ", ".join(extra) if extra else None
     skip = None
     if label_column is not None:
         skip = table.column(label_column)
-    elif n_features is not None and len(table.header) == n_features + 1 and known_label in table.header:
-        skip = table.header.index(known_label)
+    elif n_features is not None and len(table.header) == n_features + 1:
+        if table.has_header and known_label in table.header:
+            skip = table.header.index(known_label)
+        elif not table.has_header:
+            words = [k for k in range(len(table.header)) if not all(is_number(row[k]) for row in table.rows)]
+            skip = words[0] if len(words) == 1 else None
     X = table.numbers(skip=skip)
     if n_features is not None and X.shape[1] != n_features:
-        hint = "" if skip is not None else " (give --label-column to leave a label column out)"
+        hint = " (give --label-column to leave a label column out)" if skip is None and X.shape[1] > n_features \
+            else ""
         raise DataError(f"{table.path} has {X.shape[1]} feature columns but the model takes {n_features}{hint}")
     return X, None if skip is None else table.header[skip]
 

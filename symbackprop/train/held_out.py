@@ -29,8 +29,12 @@ class EvaluationRows:
     description: str
     #: none of these rows was trained or validated on
     held_out: bool
+    #: the data's name
+    name: str = ""
     #: something the user should know about these rows, or None
     note: str | None = None
+    #: the split asked for chose these rows (False: all rows of other data)
+    split_used: bool = True
 
 
 def _model_labels(ckpt: Checkpoint, source: Source) -> np.ndarray:
@@ -70,28 +74,34 @@ def evaluation_rows(ckpt: Checkpoint, source: Source | None = None, split: dict 
     same = record.get("fingerprint") == source.fingerprint
     if not record:
         rows = split_rows(y, **(split or {}), class_names=source.class_names, name=source.name)["test"]
-        return EvaluationRows(source.X[rows], y[rows], f"{source.name}'s test split ({len(rows)} rows)", False,
+        return EvaluationRows(source.X[rows], y[rows], f"its test split ({len(rows)} rows)", False, source.name,
                               "this checkpoint does not record which rows it was trained on, so the test split "
                               "may hold training rows")
     if not same:
+        edited = {k: source.record.get(k) for k in ("kind", "name", "path", "images")} == \
+                 {k: record.get(k) for k in ("kind", "name", "path", "images")}
         trained_on = record.get("name") or record.get("path") or record.get("images") or "other data"
-        return EvaluationRows(source.X, y, f"all {len(y)} rows of {source.name}", False,
-                              f"{source.name} is not the data the model was trained on ({trained_on}, as it was "
-                              "then): none of its rows is known to be held out")
+        why = ("has changed since the model was trained on it (its fingerprint differs)" if edited else
+               f"is not the data the model was trained on ({trained_on})")
+        return EvaluationRows(source.X, y, f"all {len(y)} rows", False, source.name,
+                              f"{source.name} {why}: none of its rows is known to be held out", split_used=False)
     if record.get("memorised"):
-        return EvaluationRows(source.X, y, f"the {len(y)} training points", False,
-                              f"{source.name} holds nothing out: these are the points the model was trained on")
+        return EvaluationRows(source.X, y, f"the {len(y)} training points", False, source.name,
+                              f"{source.name} holds nothing out: these are the points the model was trained on",
+                              split_used=False)
     if not ckpt.rows:
         raise DataError("this checkpoint records its data but not its split; evaluate it on other data")
     if split is None:
         rows = ckpt.rows["test"]
-        return EvaluationRows(source.X[rows], y[rows], f"the {len(rows)} rows held out in training", True)
+        return EvaluationRows(source.X[rows], y[rows], f"the {len(rows)} rows held out in training", True,
+                              source.name)
     rows = split_rows(y, **split, class_names=source.class_names, name=source.name)["test"]
     seen = np.intersect1d(rows, np.concatenate([ckpt.rows["train"], ckpt.rows["val"]]))
     if seen.size:
         asked = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in split.items())
-        raise DataError(f"the test split asked for ({asked}) holds {seen.size} of the {len(rows)} rows the model "
-                        f"was trained or validated on, so its accuracy would not be held-out accuracy; leave out "
+        raise DataError(f"the test split asked for ({asked}): {seen.size} of its {len(rows)} rows were used in "
+                        f"training or validation, so its accuracy would not be held-out accuracy; leave out "
                         f"--seed, --val-fraction and --test-fraction to evaluate on the "
                         f"{len(ckpt.rows['test'])} rows held out in training")
-    return EvaluationRows(source.X[rows], y[rows], f"a new test split of {len(rows)} rows, none trained on", True)
+    return EvaluationRows(source.X[rows], y[rows], f"a new test split of {len(rows)} rows, none trained on", True,
+                          source.name)

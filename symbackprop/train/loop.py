@@ -180,8 +180,8 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
                         history.stopped_early = waited >= patience
                 if history.stopped_early:
                     break
-                if interrupted():  # Ctrl-C during this epoch: it is complete, reported and saved; stop here
-                    raise TrainingInterrupted(epoch, history)
+                if interrupted() and epoch < start_epoch + epochs - 1:  # Ctrl-C during this epoch: it is
+                    raise TrainingInterrupted(epoch, history)                # complete and saved; stop here
         except (KeyboardInterrupt, SystemError) as exc:  # a second Ctrl-C stops at once
             if isinstance(exc, TrainingInterrupted) or not caused_by_interrupt(exc):
                 raise

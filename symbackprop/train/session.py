@@ -25,7 +25,7 @@ from ..errors import DataError, TrainingError
 from ..model.network import Network
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Dataset
-from ..interrupts import TrainingInterrupted
+from ..interrupts import TrainingInterrupted, deferred_interrupts
 from .loop import EpochRecord, History, accuracy, check_settings, fit
 from .normalize import Normalizer
 from .optimizers import Optimizer, Schedule
@@ -144,7 +144,7 @@ def _summary(settings: TrainSettings, optimizer: Optimizer, schedule: Schedule, 
     extras = [f"{k} {v}" for k, v in (("clip value", settings.clip_value), ("clip norm", settings.clip_norm),
                                          ("patience", settings.patience)) if v is not None]
     return (f"training: {optimizer.name}, lr {settings.lr} ({schedule.kind}), batch {settings.batch_size}, "
-            f"{settings.epochs} epochs, {normalizer.description}" + "".join(f", {e}" for e in extras))
+            f"{settings.epochs} epoch{'s' * (settings.epochs != 1)}, {normalizer.description}" + "".join(f", {e}" for e in extras))
 
 
 def _silent(line: str) -> None:
@@ -211,7 +211,10 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
         optimizer = settings.new_optimizer()
     report(f"model: {net}  ({net.n_params:,} parameters, {params.flat.dtype})")
     start = time.perf_counter()
-    compiled = compile_network(net, view=view, cache_dir=cache_dir, dtype=params.flat.dtype)
+    with deferred_interrupts() as interrupted:  # a Ctrl-C inside Numba's compiler would print a traceback
+        compiled = compile_network(net, view=view, cache_dir=cache_dir, dtype=params.flat.dtype)
+    if interrupted():
+        raise TrainingInterrupted(start_epoch - 1, History())
     if compiled.from_cache:
         report(f"kernels: loaded from cache in {time.perf_counter() - start:.2f} s ({compiled.folder})")
     else:
