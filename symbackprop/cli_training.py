@@ -174,6 +174,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     flags = given(args)
     if args.patience is not None and not args.resume and args.val_fraction == 0:
         raise TrainingError("early stopping (--patience) needs validation data: a --val-fraction above 0")
+    if not args.resume:
+        unused = [dest for dest in ("momentum", "beta1", "beta2", "alpha")
+                  if dest in flags and dest not in _USES.get(args.optimizer, ())]
+        if unused:
+            raise TrainingError(f"{_flag(unused[0])} does not apply to the {args.optimizer} optimizer "
+                                f"(it is read by: {', '.join(o for o, u in _USES.items() if unused[0] in u)})")
     if "image_shape" in flags and not args.arch:
         raise DataError("--image-shape describes the images of --arch's convolutions; an MLP (--hidden) takes "
                         "the rows as they are: leave it out")

@@ -491,5 +491,7 @@ def test_resume_says_what_it_did_not_save_and_which_flags_do_not_apply(capsys, t
 def test_more_settings_are_refused_before_the_data_is_loaded(capsys):
     for flags, message in [(["--patience", "2", "--val-fraction", "0"], "needs validation data"),
                            (["--image-shape", "1,8,8"], "--image-shape describes the images of --arch"),
-                           (["--hidden", "16,,16"], "layer sizes must be integers")]:
+                           (["--hidden", "16,,16"], "layer sizes must be integers"),
+                           (["--momentum", "0.5"], "--momentum does not apply to the sgd optimizer"),
+                           (["--optimizer", "momentum", "--beta1", "0.8"], "(it is read by: adam)")]:
         assert refused(capsys, "train", *flags, message=message) == ""  # no data line: nothing was loaded
