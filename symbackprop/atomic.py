@@ -18,11 +18,12 @@ import tempfile
 from pathlib import Path
 from typing import IO, Callable
 
-__all__ = ["check_writable", "write_atomically", "write_text_atomically"]
+__all__ = ["check_writable", "current_umask", "write_atomically", "write_text_atomically"]
 
 
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it; put it back at once
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is put back at once)."""
+    mask = os.umask(0)
     os.umask(mask)
     return mask
 
@@ -31,7 +32,7 @@ def _mode_for(path: Path) -> int:
     try:
         return stat.S_IMODE(path.stat().st_mode)
     except OSError:
-        return 0o666 & ~_umask()
+        return 0o666 & ~current_umask()
 
 
 def _target(path: Path) -> Path:

@@ -12,7 +12,7 @@ import sys
 import warnings
 
 from .atomic import check_writable
-from .cli_parser import PARAM_DEFAULT, build_parser, given
+from .cli_parser import PARAM_DEFAULT, build_parser, given, image_shape
 from .cli_training import cmd_evaluate, cmd_predict, cmd_train
 from .errors import SymbackpropError, SymbackpropWarning
 from .plotting import check_plot_path
@@ -28,15 +28,9 @@ def _model(args: argparse.Namespace):
     output = args.output or get_loss(args.loss).output_after(args.activation)
     if args.arch:
         from .model.architecture import build_network
-        return build_network(args.arch, _image_shape(args.image_shape), args.outputs, args.activation,
+        return build_network(args.arch, image_shape(args.image_shape), args.outputs, args.activation,
                              output, args.loss, l1=args.l1, l2=args.l2)
     return Network.mlp(args.sizes, args.activation, output, args.loss, l1=args.l1, l2=args.l2)
-
-
-def _image_shape(shape: list[int]) -> tuple[int, ...]:
-    if len(shape) != 3:
-        raise SymbackpropError(f"--image-shape needs channels, rows and cols, got {','.join(map(str, shape))}")
-    return tuple(shape)
 
 
 def cmd_derive(args: argparse.Namespace) -> int:

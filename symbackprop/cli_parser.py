@@ -47,6 +47,14 @@ class _GivenStoreConst(_Given, argparse._StoreConstAction):
     pass
 
 
+def image_shape(shape: list[int]) -> tuple[int, int, int]:
+    """``--image-shape``'s value as ``(channels, rows, cols)``, or a one-line error."""
+    from .errors import SymbackpropError
+    if len(shape) != 3:
+        raise SymbackpropError(f"--image-shape needs channels, rows and cols, got {','.join(map(str, shape))}")
+    return tuple(shape)  # type: ignore[return-value]
+
+
 def given(args: argparse.Namespace) -> set[str]:
     """The options (by ``dest``) that were on the command line, not left at their defaults."""
     return set(getattr(args, "_given", ()))

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli_parser import given
+from .cli_parser import given, image_shape
 from .errors import DataError, TrainingError
 from .plotting import check_plot_path
 
@@ -155,9 +155,7 @@ def _build_network(args: argparse.Namespace, data):
 def _data_shape(args: argparse.Namespace, data) -> tuple[int, ...]:
     """What one row of ``data`` is: an image (digits, IDX files, ``--image-shape``) or features."""
     if getattr(args, "image_shape", None):
-        if len(args.image_shape) != 3:
-            raise DataError(f"--image-shape needs channels, rows and cols, got {','.join(map(str, args.image_shape))}")
-        shape = tuple(args.image_shape)
+        shape = image_shape(args.image_shape)
         values = shape[0] * shape[1] * shape[2]
         if values != data.n_features:
             raise DataError(f"--image-shape {','.join(map(str, shape))} has {values} values "

@@ -31,7 +31,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from ..atomic import write_text_atomically
+from ..atomic import current_umask, write_text_atomically
 from ..errors import CacheError, SymbackpropWarning
 
 #: bump when the generated code's shape changes, to invalidate older entries
@@ -123,9 +123,7 @@ def _write_entry(root: Path, folder: Path, source: str, meta: dict) -> None:
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=root))
     try:
-        mask = os.umask(0)
-        os.umask(mask)
-        tmp.chmod(0o777 & ~mask)  # mkdtemp's 0700 would hide a shared cache's entries from its other users
+        tmp.chmod(0o777 & ~current_umask())  # not mkdtemp's 0700: a shared cache stays readable
         (tmp / "kernels.py").write_text(source)
         (tmp / "meta.json").write_text(json.dumps({**meta, "source_sha256": _sha256(source)}, indent=1))
         try:

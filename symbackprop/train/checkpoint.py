@@ -54,6 +54,13 @@ def _is_checkpoint(path: Path) -> bool:
         return False
 
 
+def _refuse_overwriting(path: Path) -> None:
+    """A :class:`CheckpointError` when ``path`` holds a file that is not a checkpoint."""
+    if path.is_file() and path.stat().st_size and not _is_checkpoint(path):
+        raise CheckpointError(f"{path} exists and is not a symbackprop checkpoint; it is never overwritten "
+                              "(choose another name, or remove the file)")
+
+
 def check_checkpoint_path(path: str | os.PathLike) -> Path:
     """``path``, or a :class:`CheckpointError` when a checkpoint may not be written there: a name
     without ``.npz``, a place nothing can be written, or an existing file that is not a
@@ -65,18 +72,14 @@ def check_checkpoint_path(path: str | os.PathLike) -> Path:
         check_writable(path, "checkpoint")
     except NotADirectoryError as exc:
         raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror}") from None
-    if path.is_file() and path.stat().st_size and not _is_checkpoint(path):
-        raise CheckpointError(f"{path} exists and is not a symbackprop checkpoint; it is never overwritten "
-                              "(choose another name, or remove the file)")
+    _refuse_overwriting(path)
     return path
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     """Write ``ckpt`` to ``path`` atomically (see :func:`check_checkpoint_path` for what is refused)."""
     path = Path(path)
-    if path.is_file() and path.stat().st_size and not _is_checkpoint(path):
-        raise CheckpointError(f"{path} exists and is not a symbackprop checkpoint; it is never overwritten "
-                              "(choose another name, or remove the file)")
+    _refuse_overwriting(path)
     header = {"format": FORMAT, "version": VERSION, "model": ckpt.network.spec(),
               "normalizer": ckpt.normalizer.kind, "optimizer": ckpt.optimizer.settings() if ckpt.optimizer else None,
               "info": ckpt.info}
