@@ -7,7 +7,10 @@ The pipeline, one sub-package per stage, each importing only the stages before i
 This package is the face over them: the model's classes, and one function per later
 stage, each taking the network: ``derivation(net)``, ``compile(net)``,
 ``explanation(net, x, y)`` (named apart from the ``derive`` and ``explain`` packages,
-whose names a function here would collide with).
+whose names a function here would collide with), and ``fit(net, X, y)``, which returns a
+trained :class:`~symbackprop.train.model.Model` (Keras' habits: ``fit``, ``predict``,
+``evaluate``, ``summary``, ``save``/``load``).  Estimators for scikit-learn are in
+:mod:`symbackprop.sklearn`.
 
 The model classes are loaded on first use (``from symbackprop import Network`` loads SymPy
 and NumPy; Numba is imported when a network is compiled).  Importing the package itself
@@ -29,20 +32,26 @@ from .version import __version__
 _LAZY = {name: ".model" for name in ("Activation", "AvgPool2D", "Conv2D", "Dense", "Flatten", "Layer", "Loss",
                                      "MaxPool2D", "Network", "Parameters", "Residual", "register_activation",
                                      "register_layer", "register_loss", "rule_layer")}
+_LAZY.update({name: ".train.model" for name in ("Model", "fit")})
+_LAZY.update({name: ".train" for name in ("EpochRecord", "History", "LambdaCallback", "Optimizer", "Schedule",
+                                          "TrainSettings", "TrainingInterrupted")})
 
 if TYPE_CHECKING:
     from .codegen.compiled import CompiledNetwork
     from .explain.explanation import Explanation
+    from .train import EpochRecord, History, LambdaCallback, Optimizer, Schedule, TrainSettings, TrainingInterrupted
+    from .train.model import Model, fit
     from .model import (Activation, AvgPool2D, Conv2D, Dense, Flatten, Layer, Loss, MaxPool2D, Network, Parameters,
                         Residual, register_activation, register_layer, register_loss, rule_layer)
 
 # ``compile`` is public but left out of ``__all__``: ``from symbackprop import *`` must not
 # shadow Python's built-in ``compile``
 __all__ = ["Activation", "ArchitectureError", "AvgPool2D", "CacheError", "CheckpointError", "Conv2D", "DataError",
-           "Dense", "Flatten", "FormulaError", "Layer", "Loss", "LossMismatchError", "MaxPool2D", "Network",
-           "Parameters", "Residual", "SymbackpropError", "SymbackpropWarning", "TrainingDiverged", "TrainingError",
-           "UnknownActivationError", "UnknownLossError",
-           "__version__", "derivation", "explanation", "register_activation", "register_layer", "register_loss",
+           "Dense", "EpochRecord", "Flatten", "FormulaError", "History", "LambdaCallback", "Layer", "Loss",
+           "LossMismatchError", "MaxPool2D", "Model", "Network", "Optimizer", "Parameters", "Residual", "Schedule",
+           "SymbackpropError", "SymbackpropWarning", "TrainSettings", "TrainingDiverged", "TrainingError",
+           "TrainingInterrupted", "UnknownActivationError", "UnknownLossError",
+           "__version__", "derivation", "explanation", "fit", "register_activation", "register_layer", "register_loss",
            "rule_layer"]
 
 #: what :func:`derivation` can write
@@ -67,11 +76,13 @@ def derivation(network: "Network", view: str = "index"):
     raise ValueError(f"unknown derivation view {view!r}; choose one of: {', '.join(VIEWS)}")
 
 
-def compile(network: "Network", view: str = "index", cache_dir: str | None = None, warm_up: bool = True,
+def compile(network: "Network", view: str = "index", cache_dir: str | None = None, warm_up: bool | str = True,
             dtype: str = "float64") -> "CompiledNetwork":
     """Stages 2-4: derive, simplify and compile Numba kernels for ``network`` (or load them
     from the on-disk cache).  ``warm_up`` compiles the training kernels now, in precision
-    ``dtype``, rather than on their first call."""
+    ``dtype``, rather than on their first call; ``"all"`` compiles every entry point; the
+    result's ``repr`` (and :meth:`~symbackprop.codegen.compiled.CompiledNetwork.cold`) says
+    which are still cold."""
     from .codegen.compiled import compile_network
     return compile_network(network, view=view, cache_dir=cache_dir, warm_up=warm_up, dtype=dtype)
 

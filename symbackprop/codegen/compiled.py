@@ -28,19 +28,49 @@ if TYPE_CHECKING:
 VIEWS = ("index", "unrolled")
 #: the unrolled view prints one line per scalar: refuse networks whose kernels would not compile in reasonable time
 UNROLLED_PARAM_LIMIT = 2000
+#: the entry points a training run calls (``warm_up=True`` compiles these)
+TRAINING_ENTRY_POINTS = ("evaluate", "train_epoch")
+#: every entry point (``warm_up="all"``)
+ALL_ENTRY_POINTS = ("forward", "loss", "evaluate", "loss_and_grad", "train_epoch")
 
 
 @dataclass
 class CompiledNetwork:
-    """Numba kernels for one network.  Arrays are checked before any kernel runs."""
+    """Numba kernels for one network.  Arrays are checked before any kernel runs.
+
+    Numba compiles each entry point on its first call in each precision (or loads it
+    from its on-disk cache): :attr:`warm` records which have run in this process, and
+    the ``repr`` says which are still cold, so a first call's pause is never a surprise.
+    """
 
     network: Network
     view: str
     module: types.ModuleType
     meta: dict
+    #: the generated kernels came from the on-disk cache (nothing was derived or generated for them)
     from_cache: bool
     folder: Path
     timings: dict[str, float] = field(default_factory=dict)
+    #: the op-count report came from the cache too (it is kept per model, the kernels per structure)
+    report_from_cache: bool = True
+    #: ``(entry point, dtype name)`` pairs called in this process: compiled or loaded by Numba
+    warm: set[tuple[str, str]] = field(default_factory=set, compare=False)
+
+    def _ran(self, entry: str, params: Parameters) -> None:
+        self.warm.add((entry, params.flat.dtype.name))
+
+    def cold(self, dtype: str | np.dtype = "float64") -> list[str]:
+        """The entry points that have not run in precision ``dtype``: their first call compiles
+        them (or loads them from Numba's cache), a second or so each."""
+        name = np.dtype(dtype).name
+        return [e for e in ALL_ENTRY_POINTS if (e, name) not in self.warm]
+
+    def __repr__(self) -> str:
+        origin = "loaded from cache" if self.from_cache else "built"
+        warm = sorted({f"{e} ({d})" for e, d in self.warm})
+        cold = self.cold()
+        return (f"CompiledNetwork({self.network!r}, {self.view} kernels {origin} at {self.folder}; "
+                f"warm: {', '.join(warm) or 'none'}; cold (compiled on first call): {', '.join(cold) or 'none'})")
 
     @property
     def report(self) -> OpCountReport:
@@ -74,7 +104,9 @@ class CompiledNetwork:
         """Network outputs for every row of ``X``."""
         arrays = self.check_params(params)
         X, _ = self.data(params, X)
-        return self.module.forward(*abi.arguments("forward", {"a0": X}, arrays))
+        out = self.module.forward(*abi.arguments("forward", {"a0": X}, arrays))
+        self._ran("forward", params)
+        return out
 
     def _values(self, **values) -> dict:
         """Named kernel arguments, with the network's penalty coefficients."""
@@ -84,13 +116,16 @@ class CompiledNetwork:
         """Mean loss over the rows of ``X``."""
         arrays = self.check_params(params)
         X, Y = self.data(params, X, Y)
-        return float(self.module.loss(*abi.arguments("loss", self._values(a0=X, Y=Y), arrays)))
+        value = float(self.module.loss(*abi.arguments("loss", self._values(a0=X, Y=Y), arrays)))
+        self._ran("loss", params)
+        return value
 
     def evaluate(self, X, Y, params: Parameters) -> tuple[float, np.ndarray]:
         """Mean loss and the network outputs, from one forward pass (validation each epoch)."""
         arrays = self.check_params(params)
         X, Y = self.data(params, X, Y)
         loss, outputs = self.module.evaluate(*abi.arguments("evaluate", self._values(a0=X, Y=Y), arrays))
+        self._ran("evaluate", params)
         return float(loss), outputs
 
     def loss_and_grad(self, X, Y, params: Parameters, grads: Parameters | None = None) -> tuple[float, Parameters]:
@@ -100,6 +135,7 @@ class CompiledNetwork:
         grads = grads if grads is not None else params.zeros_like()
         value = self.module.loss_and_grad(*abi.arguments("loss_and_grad", self._values(a0=X, Y=Y), arrays,
                                                          grads.arrays()))
+        self._ran("loss_and_grad", params)
         return float(value), grads
 
     def train_epoch(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray, batch_size: int, params: Parameters,
@@ -117,6 +153,7 @@ class CompiledNetwork:
                               clip_norm=clip_norm or 0.0, **abi.UpdateArguments(*update)._asdict())
         total, bad_batch, bad_loss = self.module.train_epoch(*abi.arguments("train_epoch", values, params.arrays(),
                                                                             grads.arrays()))
+        self._ran("train_epoch", params)
         return float(total), int(bad_batch), float(bad_loss)
 
     def predict(self, X, params: Parameters) -> np.ndarray:
@@ -130,25 +167,35 @@ class CompiledNetwork:
             return (outputs[:, 0] > 0.5).astype(np.int64)
         return np.argmax(outputs, axis=1)
 
-    def warm_up(self, dtype: str | np.dtype = "float64") -> float:
-        """Compile (or load from cache) the kernels training uses, now: ``train_epoch`` and ``evaluate``.
+    def warm_up(self, dtype: str | np.dtype = "float64", entry_points: str | tuple[str, ...] = "training") -> float:
+        """Compile (or load from Numba's cache) entry points now, in precision ``dtype``.
 
-        ``forward``, ``loss`` and ``loss_and_grad`` compile on first use: the training loop
-        does not call them, and every entry point costs Numba a second or so.  Numba
-        compiles once per precision: ``dtype`` is the one training will use.
+        ``"training"``: ``train_epoch`` and ``evaluate``, all a training run calls;
+        ``"all"``: every entry point (add ``forward``, ``loss`` and ``loss_and_grad``, a
+        second or so each when Numba compiles them); or a tuple of names.  The seconds are
+        added to ``timings["compile_or_load"]``; :meth:`cold` lists what is left.
         """
+        names = {"training": TRAINING_ENTRY_POINTS, "all": ALL_ENTRY_POINTS}.get(entry_points, entry_points)
+        unknown = [e for e in names if e not in ALL_ENTRY_POINTS]
+        if isinstance(names, str) or unknown:
+            raise ValueError(f"unknown entry points {entry_points!r}; give 'training', 'all' or names from: "
+                             f"{', '.join(ALL_ENTRY_POINTS)}")
         start = time.perf_counter()
         params = self.network.init_params(0, dtype=dtype)
         grads = params.zeros_like()
         Y = np.zeros((2, self.network.n_outputs))
         Y[:, 0] = 1.0
         X, Y = self.data(params, np.zeros((2, self.network.n_inputs)), Y)
-        self.evaluate(X, Y, params)
+        calls = {"forward": lambda: self.forward(X, params), "loss": lambda: self.loss(X, Y, params),
+                 "evaluate": lambda: self.evaluate(X, Y, params),
+                 "loss_and_grad": lambda: self.loss_and_grad(X, Y, params, grads)}
         empty = np.zeros(0, dtype=params.flat.dtype)
         sgd = abi.UpdateArguments(RULE_SGD, empty, empty, 0.0, 0.0, 0.0)
-        self.train_epoch(X, Y, np.arange(2), 2, params, grads, sgd, 0.0)
+        calls["train_epoch"] = lambda: self.train_epoch(X, Y, np.arange(2), 2, params, grads, sgd, 0.0)
+        for name in names:
+            calls[name]()
         seconds = time.perf_counter() - start
-        self.timings["compile_or_load"] = seconds
+        self.timings["compile_or_load"] = self.timings.get("compile_or_load", 0.0) + seconds
         return seconds
 
 
@@ -212,7 +259,7 @@ def kernel_structure(network: Network) -> dict:
             "activations": [l.activation for l in network.layers], "loss": network.loss.name}
 
 
-def compile_network(network: Network, view: str = "index", cache_dir=None, warm_up: bool = True,
+def compile_network(network: Network, view: str = "index", cache_dir=None, warm_up: bool | str = True,
                     dtype: str | np.dtype = "float64") -> CompiledNetwork:
     """Derive, simplify, generate and compile kernels for ``network`` (or load them from cache).
 
@@ -220,6 +267,9 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     the network's *structure* (activation per layer and loss): a network that differs
     only in widths reuses compiled code.  The op-count report depends on the widths and
     is cached per model.  Unrolled kernels are cached per model.
+
+    ``warm_up``: True compiles the entry points training calls, ``"all"`` every one
+    (see :meth:`CompiledNetwork.warm_up`), False none (each compiles on its first call).
     """
     from .cache import cache_root, entry_key, load_or_build, load_or_build_json
 
@@ -258,7 +308,8 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     report_path = cache_root(cache_dir) / "reports" / f"{view}-{report_key[:24]}.json"
     meta["report"], report_cached = load_or_build_json(report_path, report)
     timings["load_or_build"] = time.perf_counter() - start
-    compiled = CompiledNetwork(network, view, module, meta, kernels_cached and report_cached, folder, timings)
+    compiled = CompiledNetwork(network, view, module, meta, kernels_cached, folder, timings,
+                               report_from_cache=report_cached)
     if warm_up:
-        compiled.warm_up(dtype)
+        compiled.warm_up(dtype, "all" if warm_up == "all" else "training")
     return compiled

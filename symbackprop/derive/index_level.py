@@ -152,6 +152,17 @@ class IndexDerivation:
     def __str__(self) -> str:
         return "\n".join(str(s) for s in self.statements())
 
+    def __repr__(self) -> str:
+        from .display import one_line
+        return one_line("IndexDerivation", self.network, {"forward": len(self.forward), "loss": 1,
+                                                          "backward statements": len(self.backward)}, self.seconds)
+
+    def _repr_html_(self) -> str:
+        from .display import equations_html
+        return equations_html(f"Index-level chain rule for {self.network!r}",
+                              ((f"layer {s.layer} {s.role}" if s.layer else s.role, s.target, s.expr)
+                               for s in self.statements()))
+
 
 def penalty(network: Network, W: sp.IndexedBase, index: tuple[sp.Symbol, ...], loops) -> sp.Expr:
     """``l1 * Σ|W| + l2/2 * ΣW²`` for one weight array, with the terms the network asks for."""

@@ -23,6 +23,20 @@ class NaiveDerivation:
     gradients: dict[sp.Symbol, sp.Expr]
     seconds: float
 
+    def __str__(self) -> str:
+        return "\n".join([f"L = {self.loss}"] + [f"dL/d{p} = {g}" for p, g in self.gradients.items()])
+
+    def __repr__(self) -> str:
+        return (f"NaiveDerivation(the substituted loss and {len(self.gradients)} gradients, "
+                f"derived in {self.seconds:.2f} s; print() shows them)")
+
+    def _repr_html_(self) -> str:
+        from .display import equations_html
+        L = sp.Symbol("L")
+        return equations_html("Naive gradients (the substituted loss differentiated once per parameter)",
+                              [("loss", L, self.loss)] + [("gradient", sp.Derivative(L, p), g)
+                                                          for p, g in self.gradients.items()])
+
 
 def derive_naive(unrolled: UnrolledDerivation) -> NaiveDerivation:
     """Differentiate the fully substituted loss of ``unrolled``'s network by every parameter."""

@@ -94,6 +94,16 @@ class UnrolledDerivation:
     def __str__(self) -> str:
         return "\n".join(str(a) for a in self.program)
 
+    def __repr__(self) -> str:
+        from .display import one_line
+        return one_line("UnrolledDerivation", self.network, {"forward": len(self.forward),
+                                                             "backward assignments": len(self.backward)}, self.seconds)
+
+    def _repr_html_(self) -> str:
+        from .display import equations_html
+        return equations_html(f"Unrolled chain rule for {self.network!r}",
+                              ((a.role, a.symbol, a.expr) for a in self.program))
+
 
 def _sym(name: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)

@@ -142,8 +142,20 @@ class Explanation:
         from .render import render_latex
         return render_latex(self, standalone=standalone)
 
+    def to_html(self) -> str:
+        """HTML (what Jupyter shows): the same blocks as the text, math in Unicode with its LaTeX attached."""
+        from .render_html import render_html
+        return render_html(self)
+
     def __str__(self) -> str:
         return self.to_text()
+
+    def __repr__(self) -> str:
+        return (f"Explanation({self.network!r}, x={[float(v) for v in self.x]}, y={[float(v) for v in self.y]}: loss {self.loss.value:.6g}, "
+                f"{len(self.updates)} updates at lr {self.lr:g}; print() shows the walk-through)")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()

@@ -95,6 +95,13 @@ def explain(network: "Network", x: Sequence[float], y: Sequence[float] | float,
 
 
 def _one_sample(network: "Network", x, y) -> tuple[np.ndarray, np.ndarray]:
+    """One input and its target; a single class label (``2``) is one-hot encoded, as ``fit`` does."""
+    if np.ndim(y) == 0 and network.n_outputs > 1:
+        if isinstance(y, (bool, np.bool_)) or not float(y).is_integer():
+            raise DataError(f"the target {y!r} is a single number, but {network!r} has {network.n_outputs} outputs: "
+                            f"give a class label (0 to {network.n_outputs - 1}) or {network.n_outputs} target values")
+        X, Y = network.check_inputs(np.asarray(x, dtype=float).reshape(1, -1), np.asarray([int(y)]))
+        return X[0], Y[0]
     for what, given, needed in (("input", x, network.n_inputs), ("target", y, network.n_outputs)):
         size = np.size(given)
         if np.ndim(given) <= 1 and size != needed:

@@ -7,7 +7,7 @@ later stage is a function of it (``symbackprop.derivation(net)``, ``symbackprop.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -30,6 +30,10 @@ INIT_SCHEMES = {
     "he_normal": lambda rng, fi, fo, shape: rng.normal(0.0, math.sqrt(2 / fi), shape),
     "he_uniform": lambda rng, fi, fo, shape: rng.uniform(-math.sqrt(6 / fi), math.sqrt(6 / fi), shape),
 }
+
+
+if TYPE_CHECKING:
+    from .summary import Summary
 
 
 class Network:
@@ -216,6 +220,15 @@ class Network:
         reg = "".join(f", {k}={v:g}" for k, v in (("l1", self.l1), ("l2", self.l2)) if v)
         shape = "" if self.layers[0].input_shape() is not None else f", input_shape={self.input_shape}"
         return f"Network([{inner}], loss={self.loss.name!r}{reg}{shape})"
+
+    def summary(self) -> "Summary":
+        """Layers, output shapes and parameter counts (a table that prints as text and renders in
+        Jupyter); a compiled or trained model's summary adds op counts and training state."""
+        from .summary import network_summary
+        return network_summary(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
 
     # -- parameters -----------------------------------------------------------------
     def init_params(self, seed: int | None = 0, scheme: str = "auto", dtype: str | type = "float64") -> Parameters:

@@ -80,6 +80,10 @@ class Parameters:
     def size(self) -> int:
         return self.flat.size
 
+    def __repr__(self) -> str:
+        arrays = ", ".join(f"{name} {'×'.join(map(str, shape)) or 'scalar'}" for name, shape in self.shapes.items())
+        return f"Parameters({arrays}; {self.size:,} values, {self.flat.dtype})"
+
 
 #: the precisions parameters may have; the kernels run in the parameters' precision
 DTYPES = ("float64", "float32")

@@ -7,8 +7,10 @@ from .normalize import Normalizer
 from .optimizers import OPTIMIZERS, Optimizer, Schedule
 from .loop import EpochRecord, History, accuracy, fit, train_sgd
 from .session import SessionResult, TrainSettings, train_session
+from .callbacks import LambdaCallback
+from .model import Model
 
-__all__ = ["Checkpoint", "Dataset", "EpochRecord", "History", "Normalizer", "OPTIMIZERS", "Optimizer", "Schedule", "Source",
-           "SessionResult", "TrainSettings", "accuracy", "fit", "load_breast_cancer", "load_checkpoint", "load_csv",
+__all__ = ["Checkpoint", "Dataset", "EpochRecord", "History", "LambdaCallback", "Model", "Normalizer", "OPTIMIZERS",
+           "Optimizer", "Schedule", "Source", "SessionResult", "TrainSettings", "accuracy", "fit", "load_breast_cancer", "load_checkpoint", "load_csv",
            "load_dataset", "load_digits", "load_idx", "load_xor", "read_csv", "read_idx", "save_checkpoint",
            "TrainingInterrupted", "train_session", "train_sgd"]

@@ -43,7 +43,10 @@ class History:
 
     epochs: list[EpochRecord] = field(default_factory=list)
     best_epoch: int | None = None
+    #: early stopping (``patience``) ended the run
     stopped_early: bool = False
+    #: a callback (``on_epoch`` returning True) ended the run
+    stopped_by_callback: bool = False
     #: ‖∂L/∂W_l‖ per layer before the first update (``fit(monitor_gradients=True)``)
     initial_grad_norms: list[float] | None = None
 
@@ -111,7 +114,8 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
         batch_size: int = 32, optimizer: str | Optimizer = "sgd", schedule: Schedule | None = None,
         clip_value: float | None = None, clip_norm: float | None = None, seed: int | np.random.Generator = 0,
         X_val=None, y_val=None, patience: int | None = None, start_epoch: int = 1,
-        on_epoch: Callable[[EpochRecord], None] | None = None, monitor_gradients: bool = False) -> History:
+        on_epoch: Callable[[EpochRecord], bool | None] | None = None, monitor_gradients: bool = False,
+        batch_order: Callable[[int, int], np.ndarray] | None = None) -> History:
     """Train ``params`` in place; returns the per-epoch history.
 
     ``Y`` may be one-hot targets or integer labels; ``y_val`` are labels (or targets).
@@ -121,6 +125,11 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     run shuffles exactly as an uninterrupted one would have.  ``monitor_gradients`` records
     each layer's ‖∂L/∂W‖ before training and after every epoch, on a fixed sample of the
     training rows (:mod:`symbackprop.train.monitor`).
+
+    ``on_epoch(record)`` is called after every epoch; returning True stops training there
+    (``history.stopped_by_callback``).  ``batch_order(epoch, n)`` replaces the shuffle: it
+    returns the row numbers (0 to n-1, repeats and omissions allowed) in the order the
+    epoch's batches take them, e.g. for curriculum learning or a sampler of one's own.
 
     Ctrl-C lets the running epoch finish (and ``on_epoch`` see it), then raises
     :class:`~symbackprop.interrupts.TrainingInterrupted` naming the last complete epoch;
@@ -153,9 +162,12 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     def one_epoch(epoch: int) -> EpochRecord:
         start = time.perf_counter()
         rate = schedule.lr(lr, epoch)
-        order = np.arange(n) if opt.full_batch else rng.permutation(n)
+        if batch_order is not None:
+            order = _checked_order(batch_order(epoch, n), n, epoch)
+        else:
+            order = np.arange(n) if opt.full_batch else rng.permutation(n)
         total = _run_epoch(compiled, params, grads, X, Y, order, batch_size, opt, rate, clip_value, clip_norm, epoch)
-        record = EpochRecord(epoch, rate, total / n, None, None, 0.0)
+        record = EpochRecord(epoch, rate, total / len(order), None, None, 0.0)
         if monitor_gradients:
             record.grad_norms = layer_gradient_norms(compiled, params, X_watch, Y_watch)
         if has_val:
@@ -170,8 +182,9 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
             for epoch in range(start_epoch, start_epoch + epochs):
                 record = one_epoch(epoch)
                 history.epochs.append(record)
-                if on_epoch is not None:
-                    on_epoch(record)
+                if on_epoch is not None and on_epoch(record) is True:
+                    history.stopped_by_callback = True
+                    break
                 if has_val and patience is not None:
                     if record.val_loss < best_loss:
                         best_loss, best_flat, waited, history.best_epoch = record.val_loss, params.flat.copy(), 0, epoch
@@ -190,6 +203,18 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30
     if best_flat is not None:
         params.flat[:] = best_flat
     return history
+
+
+def _checked_order(order, n: int, epoch: int) -> np.ndarray:
+    """A user's batch order as the kernel's int64 row numbers, or a named :class:`TrainingError`."""
+    arr = np.asarray(order)
+    if arr.ndim != 1 or arr.size == 0 or not (np.issubdtype(arr.dtype, np.integer) and arr.dtype != np.bool_):
+        raise TrainingError(f"batch_order must return a non-empty 1-D array of row numbers; epoch {epoch} "
+                            f"got {arr.dtype} of shape {arr.shape}")
+    if arr.min() < 0 or arr.max() >= n:
+        raise TrainingError(f"batch_order returned row {int(arr.min() if arr.min() < 0 else arr.max())} at epoch "
+                            f"{epoch}; rows are numbered 0 to {n - 1}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
 
 
 def _run_epoch(compiled: CompiledNetwork, params: Parameters, grads: Parameters, X: np.ndarray, Y: np.ndarray,

@@ -216,7 +216,8 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
     if interrupted():
         raise TrainingInterrupted(start_epoch - 1, History())
     if compiled.from_cache:
-        report(f"kernels: loaded from cache in {time.perf_counter() - start:.2f} s ({compiled.folder})")
+        counted = "" if compiled.report_from_cache else " (op counts derived for these widths)"
+        report(f"kernels: loaded from cache in {time.perf_counter() - start:.2f} s{counted} ({compiled.folder})")
     else:
         t = compiled.timings
         report(f"kernels: derived in {t.get('derive', 0):.2f} s, generated in {t.get('generate', 0):.2f} s, "
