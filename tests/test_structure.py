@@ -29,8 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent / "symbackprop"
 STAGES = {"model": 1, "derive": 2, "simplify": 3, "codegen": 4, "train": 5, "explain": 6}
 #: base modules: any stage may import them; they import no stage and not the face
 BASE = {"errors", "atomic", "interrupts", "plotting", "version"}
-#: the face: the top package and the CLI (``cli.py``, ``cli_*.py`` or a ``cli/`` package)
+#: the face: the top package, the CLI (``cli.py``, ``cli_*.py`` or a ``cli/`` package) and ``sklearn.py``
 FACE_RANK = len(STAGES) + 1
+#: modules of the top package that are public addresses over the stages, like the top package itself
+FACE_MODULES = {"cli", "sklearn"}
 #: the only name a stage may import from the top package
 VERSION_NAME = "__version__"
 
@@ -45,7 +47,7 @@ def layer_of(module: str) -> tuple[str, int] | None:
         return "stage", STAGES[top]
     if top in BASE and len(parts) == 2:
         return "base", 0
-    return ("face", FACE_RANK) if top == "cli" or top.startswith("cli_") else None
+    return ("face", FACE_RANK) if top in FACE_MODULES or top.startswith("cli_") else None
 
 
 def describe(module: str) -> str:

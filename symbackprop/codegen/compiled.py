@@ -72,9 +72,15 @@ class CompiledNetwork:
         return (f"CompiledNetwork({self.network!r}, {self.view} kernels {origin} at {self.folder}; "
                 f"warm: {', '.join(warm) or 'none'}; cold (compiled on first call): {', '.join(cold) or 'none'})")
 
+    #: builds or loads the op-count report on first use: ``() -> (report dict, came from cache)``
+    _report_source: object = field(default=None, repr=False, compare=False)
+
     @property
     def report(self) -> OpCountReport:
-        """The op-count report recorded when the kernels were derived."""
+        """The op-count report of this network (kept per model in the cache; counted on first use,
+        which derives the network once, so loading cached kernels never waits for it)."""
+        if "report" not in self.meta:
+            self.meta["report"], self.report_from_cache = self._report_source()
         return OpCountReport.from_dict(self.meta["report"])
 
     @property
@@ -306,10 +312,12 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     # the definitions' text too: a redefined activation of the same name counts differently
     report_key = entry_key({"spec": network.spec(), "definitions": definitions(network)}, view)
     report_path = cache_root(cache_dir) / "reports" / f"{view}-{report_key[:24]}.json"
-    meta["report"], report_cached = load_or_build_json(report_path, report)
+    meta = {k: v for k, v in meta.items() if k != "report"}  # this network's, below, not the entry's
     timings["load_or_build"] = time.perf_counter() - start
     compiled = CompiledNetwork(network, view, module, meta, kernels_cached, folder, timings,
-                               report_from_cache=report_cached)
+                               _report_source=lambda: load_or_build_json(report_path, report))
+    if not kernels_cached:  # derived anyway: count now, while the derivation is at hand
+        compiled.report
     if warm_up:
         compiled.warm_up(dtype, "all" if warm_up == "all" else "training")
     return compiled

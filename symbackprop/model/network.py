@@ -221,6 +221,11 @@ class Network:
         shape = "" if self.layers[0].input_shape() is not None else f", input_shape={self.input_shape}"
         return f"Network([{inner}], loss={self.loss.name!r}{reg}{shape})"
 
+    def __reduce__(self):
+        # pickled as its description, as a checkpoint stores it: activations and losses of the
+        # user's own are carried as formulas and registered again where it is unpickled
+        return (Network.from_spec, (self.spec(),))
+
     def summary(self) -> "Summary":
         """Layers, output shapes and parameter counts (a table that prints as text and renders in
         Jupyter); a compiled or trained model's summary adds op counts and training state."""

@@ -80,9 +80,18 @@ class Parameters:
     def size(self) -> int:
         return self.flat.size
 
+    def __reduce__(self):
+        # the named arrays are views of ``flat``: pickle ``flat`` once and rebuild the views,
+        # or an unpickled copy would hold arrays that no longer share memory
+        return (_rebuild, (self.shapes, np.asarray(self.flat)))
+
     def __repr__(self) -> str:
         arrays = ", ".join(f"{name} {'×'.join(map(str, shape)) or 'scalar'}" for name, shape in self.shapes.items())
         return f"Parameters({arrays}; {self.size:,} values, {self.flat.dtype})"
+
+
+def _rebuild(shapes: dict[str, tuple[int, ...]], flat: np.ndarray) -> Parameters:
+    return Parameters(shapes, aligned_copy(flat))
 
 
 #: the precisions parameters may have; the kernels run in the parameters' precision

@@ -77,6 +77,11 @@ class Model:
         self.stop_training = False
         self._compiled: CompiledNetwork | None = None
 
+    def __getstate__(self) -> dict:
+        # never the compiled kernels (a module of Numba functions): where the model is unpickled,
+        # the first use loads them from that machine's cache or builds them
+        return {**self.__dict__, "_compiled": None}
+
     # -- compiling -------------------------------------------------------------------
     def compile(self, warm_up: bool | str = True) -> CompiledNetwork:
         """The network's kernels (derived, generated and compiled once, or loaded from the cache);

@@ -215,14 +215,16 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
         compiled = compile_network(net, view=view, cache_dir=cache_dir, dtype=params.flat.dtype)
     if interrupted():
         raise TrainingInterrupted(start_epoch - 1, History())
+    seconds = time.perf_counter() - start
+    counts = compiled.report.table()  # read from the cache, or counted now for widths it has not seen
     if compiled.from_cache:
-        counted = "" if compiled.report_from_cache else " (op counts derived for these widths)"
-        report(f"kernels: loaded from cache in {time.perf_counter() - start:.2f} s{counted} ({compiled.folder})")
+        counted = "" if compiled.report_from_cache else "; op counts derived for these widths"
+        report(f"kernels: loaded from cache in {seconds:.2f} s{counted} ({compiled.folder})")
     else:
         t = compiled.timings
         report(f"kernels: derived in {t.get('derive', 0):.2f} s, generated in {t.get('generate', 0):.2f} s, "
                f"compiled in {t.get('compile_or_load', 0):.2f} s -> {compiled.source_path}")
-    report(compiled.report.table())
+    report(counts)
     schedule = settings.new_schedule()
     report(_summary(settings, optimizer, schedule, normalizer))
     X_train, X_val, X_test = (normalizer.transform(X) for X in (data.X_train, data.X_val, data.X_test))
