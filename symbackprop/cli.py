@@ -13,6 +13,7 @@ import warnings
 
 from .atomic import check_writable
 from .cli_parser import PARAM_DEFAULT, build_parser, given, image_shape
+from .cli_sweep import cmd_sweep
 from .cli_training import cmd_evaluate, cmd_predict, cmd_train
 from .errors import SymbackpropError, SymbackpropWarning
 from .plotting import check_plot_path
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "derive": cmd_derive,
                 "explain": cmd_explain, "cost": cmd_cost, "gradient-flow": cmd_gradient_flow,
-                "export": cmd_export}
+                "export": cmd_export, "sweep": cmd_sweep}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warn

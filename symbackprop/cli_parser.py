@@ -205,22 +205,12 @@ def _add_data_options(p: argparse.ArgumentParser, evaluate: bool = False) -> Non
     g.add_argument("--test-fraction", type=_fraction, default=0.2, help="held-out test share (default: 0.2)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+def add_training_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
+    """The model and optimisation flags of ``train``, shared by ``sweep`` (whose grid reads their types;
+    it leaves out augmentation and the unrolled view, which its estimators do not have)."""
     from .train.optimizers import OPTIMIZERS
 
-    parser = _Parser(
-        prog="symbackprop",
-        description="Backpropagation you can read, check and compile: SymPy derives every gradient "
-                    "by the chain rule, CSE simplifies it, Numba compiles it.")
-    parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    train = sub.add_parser("train", epilog=DEFAULTS_RULE, help="derive, compile and train a network",
-                           description="Derive, compile and train an MLP. With no flags: scikit-learn's "
-                                       "digits, 64-256-10 ReLU + softmax, cross-entropy, mini-batch SGD.")
-    _add_data_options(train)
-    m = train.add_argument_group("model")
+    m = p.add_argument_group("model")
     m.add_argument("--hidden", type=_sizes, default=_sizes(DEFAULT_HIDDEN), metavar="N[,N...]",
                    help=f"hidden layer widths, comma-separated (default: {DEFAULT_HIDDEN})")
     m.add_argument("--arch", type=_text, default=None, metavar="TEXT", help=_arch_help() + " (instead of --hidden)")
@@ -240,11 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input normalisation, fitted on the training split (default: none)")
     m.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="precision of weights and kernels (default: float64)")
-    m.add_argument("--view", choices=("index", "unrolled"), default="index",
-                   help="kernels from the index-level rules (any size) or unrolled per weight (small nets)")
+    if not sweep:
+        m.add_argument("--view", choices=("index", "unrolled"), default="index",
+                       help="kernels from the index-level rules (any size) or unrolled per weight (small nets)")
     m.add_argument("--cache-dir", type=_text, default=None,
                    help="kernel cache folder (default: $SYMBACKPROP_CACHE_DIR or ~/.cache/symbackprop)")
-    o = train.add_argument_group("optimisation")
+    o = p.add_argument_group("optimisation")
     o.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="update rule (default: sgd)")
     o.add_argument("--lr", type=_number, default=0.05, help="learning rate (default: 0.05)")
     o.add_argument("--momentum", type=_number, default=0.9, help="momentum / nesterov coefficient (default: 0.9)")
@@ -256,13 +247,32 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--gamma", type=_number, default=0.5, help="decay factor of the schedule (default: 0.5)")
     o.add_argument("--step-size", type=_positive, default=10, help="epochs between step decays (default: 10)")
     o.add_argument("--epochs", type=_positive, default=100, help="passes over the training set (default: 100)")
-    o.add_argument("--augment", action="store_true",
-                   help="train also on copies of each training image moved one pixel up, down, left and right")
+    if not sweep:
+        o.add_argument("--augment", action="store_true",
+                       help="train also on copies of each training image moved one pixel up, down, left and right")
     o.add_argument("--batch-size", type=_positive, default=16, help="mini-batch size (default: 16)")
     o.add_argument("--clip-value", type=_number, default=None, help="clip each gradient entry to ±VALUE")
     o.add_argument("--clip-norm", type=_number, default=None, help="scale gradients to global norm ≤ NORM")
     o.add_argument("--patience", type=_positive, default=None,
                    help="stop after N epochs without a better validation loss, keeping the best weights")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .cli_sweep import add_sweep_parser
+
+    parser = _Parser(
+        prog="symbackprop",
+        description="Backpropagation you can read, check and compile: SymPy derives every gradient "
+                    "by the chain rule, CSE simplifies it, Numba compiles it.")
+    parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = sub.add_parser("train", epilog=DEFAULTS_RULE, help="derive, compile and train a network",
+                           description="Derive, compile and train an MLP. With no flags: scikit-learn's "
+                                       "digits, 64-256-10 ReLU + softmax, cross-entropy, mini-batch SGD.")
+    _add_data_options(train)
+    add_training_options(train)
     r = train.add_argument_group("output")
     r.add_argument("--save", metavar="FILE", type=_text, help="checkpoint file, written atomically after every epoch")
     r.add_argument("--resume", metavar="FILE", type=_text, help="continue training from a checkpoint: its model, data, split "
@@ -370,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(export, None, EXAMPLE_ACTIVATION, EXAMPLE_LOSS, _EXAMPLE_OUTPUT)
     export.add_argument("--view", choices=("index", "unrolled"), default="index",
                         help="loops from the index-level rules (any size) or one line per weight (small nets)")
+    add_sweep_parser(sub)
     return parser
 
 

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from ..model.architecture import build_network
 from ..model.network import Network
 from .model import Model
+from .normalize import Normalizer
 from .session import TrainSettings
 
 __all__ = ["NetworkClassifier", "NetworkRegressor"]
@@ -164,6 +165,20 @@ class _NetworkEstimator(BaseEstimator):
         check_is_fitted(self, "model_")
         X = self._validate(X, reset=False)
         return self.model_.predict(X)
+
+    def check(self, X, y) -> None:
+        """Everything ``fit`` would refuse, for these settings on this data, without training or
+        compiling anything (a sweep checks every configuration before its first fit)."""
+        X, y = self._validate(X, y)
+        T, n_outputs = self._targets(y, first=True)
+        loss = self.loss or self._loss_for(n_outputs)
+        network = self._network(X.shape[1], n_outputs, loss)
+        network.init_params(0, self.init, dtype=self.dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            n_val = self._n_validation(X.shape[0]) if self.patience is not None else 0
+            self._settings(X.shape[0] - n_val).check(X.shape[0] - n_val)
+        Normalizer(self.normalize)
 
     # -- the contract --------------------------------------------------------------------------------
     def fit(self, X, y):

@@ -1,0 +1,157 @@
+"""``symbackprop sweep``: a grid or random search with k-fold cross-validation, on Dask or serially.
+
+The grid is read by the same types as ``train``'s flags (``--grid lr=0.01,0.1`` is checked
+like ``--lr``), so a value ``train`` would refuse is refused here, by name, before
+anything runs.  The search cross-validates on the training part of the data; the best
+configuration is then fitted on that part and scored on the held-out test rows, and
+saved as a checkpoint that ``evaluate`` and ``predict`` read.
+"""
+from __future__ import annotations
+
+import argparse
+
+from .cli_parser import _positive, _seed, _text, add_training_options, given
+from .errors import DataError, TrainingError
+
+__all__ = ["add_sweep_parser", "cmd_sweep"]
+
+#: ``train`` flags a configuration may vary (estimator parameter names)
+SWEEPABLE = ("hidden", "activation", "output", "loss", "l1", "l2", "init", "normalize", "optimizer", "lr",
+             "momentum", "beta1", "beta2", "alpha", "schedule", "gamma", "step_size", "epochs", "batch_size",
+             "clip_value", "clip_norm", "patience")
+
+
+def add_sweep_parser(sub) -> argparse.ArgumentParser:
+    from .cli_parser import _add_data_options
+
+    p = sub.add_parser(
+        "sweep", help="grid or random search with k-fold cross-validation, on a Dask cluster",
+        description="Cross-validate every combination of --grid's values on the training part of the data "
+                    "(k folds, stratified), on a dask.distributed LocalCluster started here (one worker process "
+                    "per core), on a running scheduler (--scheduler), or serially when dask is not installed. "
+                    "Prints the ranked table, writes it as CSV, fits the best configuration on the training part, "
+                    "scores it on the held-out test rows and saves it. Flags outside the grid set what every "
+                    "configuration shares.")
+    p.add_argument("--grid", nargs="+", required=True, metavar="NAME=V[,V...]",
+                   help=f"values to try per setting, e.g. lr=0.01,0.03,0.1 hidden=64,256,128/64 "
+                        f"activation=relu,tanh ('/' joins the widths of several hidden layers); settings: "
+                        f"{', '.join(SWEEPABLE)}")
+    p.add_argument("--random", type=_positive, default=None, metavar="N",
+                   help="try N configurations drawn from the grid (with --seed) instead of all")
+    p.add_argument("--folds", type=_positive, default=3, help="cross-validation folds (default: 3)")
+    p.add_argument("--scheduler", type=_text, default=None, metavar="ADDRESS",
+                   help="a running dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a LocalCluster)")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="worker processes of the LocalCluster (default: one per core)")
+    p.add_argument("--serial", action="store_true", help="run every fit in this process, without dask")
+    p.add_argument("--results", type=_text, default="sweep.csv", metavar="FILE.csv",
+                   help="the ranked table as CSV (default: sweep.csv)")
+    p.add_argument("--save", type=_text, default="sweep-best.npz", metavar="FILE.npz",
+                   help="checkpoint of the best configuration, fitted on the training part (default: sweep-best.npz)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_data_options(p)
+    add_training_options(p, sweep=True)
+    p.set_defaults(val_fraction=0.0)
+    return p
+
+
+def _training_flags() -> dict[str, argparse.Action]:
+    """``train``'s model and optimisation flags by name: the grid reads its values with their types."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_training_options(parser, sweep=True)
+    return {a.dest: a for a in parser._actions}
+
+
+def parse_grid(items: list[str]) -> dict[str, list]:
+    """``["lr=0.01,0.1", "hidden=64,128/64"]`` -> ``{"lr": [0.01, 0.1], "hidden": [(64,), (128, 64)]}``,
+    each value read by the type (and checked against the choices) of the ``train`` flag of that name."""
+    flags = _training_flags()
+    grid: dict[str, list] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        key = name.strip().replace("-", "_")
+        if not sep or not text.strip():
+            raise DataError(f"--grid {item!r}: write NAME=VALUE[,VALUE...], e.g. lr=0.01,0.1")
+        if key not in SWEEPABLE:
+            raise DataError(f"--grid {name!r}: not a setting a sweep can vary; choose from: {', '.join(SWEEPABLE)}")
+        if key in grid:
+            raise DataError(f"--grid names {key} twice")
+        action = flags[key]
+        values = []
+        for raw in text.split(","):
+            raw = raw.strip()
+            try:
+                if key == "hidden":
+                    value = tuple(action.type(raw.replace("/", ",")))
+                else:
+                    value = action.type(raw) if action.type else raw
+            except (argparse.ArgumentTypeError, ValueError) as exc:
+                raise DataError(f"--grid {key}: {raw!r}: {exc}") from None
+            if action.choices and value not in action.choices:
+                raise DataError(f"--grid {key}: {raw!r} is not one of: {', '.join(map(str, action.choices))}")
+            if value in values:
+                raise DataError(f"--grid {key}: {raw!r} is given twice")
+            values.append(value)
+        grid[key] = values
+    return grid
+
+
+def _base(args: argparse.Namespace, grid: dict) -> dict:
+    """What every configuration shares: the flags, as estimator parameters."""
+    base = {key: getattr(args, key) for key in SWEEPABLE if key not in grid}
+    if "hidden" in base:
+        base["hidden"] = tuple(base["hidden"])
+    base.update(arch=args.arch, image_shape=tuple(args.image_shape) if args.image_shape else None,
+                dtype=args.dtype, cache_dir=args.cache_dir)
+    return base
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .cli_training import _source, _split
+    from .train.checkpoint import check_checkpoint_path
+    from .train.sweep import sweep
+    from .atomic import check_writable
+
+    grid = parse_grid(args.grid)
+    if args.serial and (args.scheduler or args.workers):
+        raise TrainingError("--serial runs without dask: leave out --scheduler and --workers")
+    if args.scheduler and args.workers:
+        raise TrainingError("--workers sizes the LocalCluster a sweep starts; a --scheduler has its own workers")
+    if "val_fraction" in given(args) and args.val_fraction:
+        raise TrainingError("a sweep validates by cross-validation (--folds); --val-fraction does not apply "
+                            "(use --patience, which holds out a validation share of each fold's training rows)")
+    if not str(args.results).endswith(".csv"):
+        raise DataError(f"--results {args.results!r}: the table is written as CSV; give a name ending in .csv")
+    check_writable(args.results, "results table")
+    check_checkpoint_path(args.save)
+    if args.cache_dir:
+        from .codegen.cache import check_cache_path
+        check_cache_path(args.cache_dir)
+    data = _split(args, _source(args))
+    print(data.summary())
+    print(f"searching on the {len(data.y_train):,} training rows; the {len(data.y_test):,} test rows are held out")
+    result = sweep(data.X_train, data.y_train, grid, base=_base(args, grid), folds=args.folds, n_random=args.random,
+                   seed=args.seed, use_dask=False if args.serial else None, scheduler=args.scheduler,
+                   workers=args.workers, progress=not args.no_progress, say=print)
+    print(result.table())
+    print(f"{len(result.rows)} configurations × {result.folds} folds in {result.seconds:.1f} s on {result.ran_on}")
+    result.to_csv(args.results)
+    print(f"wrote {args.results}")
+    best = result.best_estimator
+    shown = ", ".join(f"{k}={v if not isinstance(v, tuple) else '/'.join(map(str, v))}"
+                      for k, v in result.best_params.items())
+    correct = int(np.sum(best.predict(data.X_test) == data.y_test))
+    print(f"best: {shown} (cross-validated accuracy {result.rows[0].mean:.4f}); held-out test accuracy "
+          f"{correct / len(data.y_test):.4f} ({correct}/{len(data.y_test)})")
+    model = best.model_
+    model.class_names = list(data.class_names) if model.network.n_outputs > 1 or len(data.class_names) == 2 else None
+    ckpt = model.checkpoint()
+    ckpt.info["data"] = {**data.record(), "image_shape": data.image_shape}
+    ckpt.info["dataset"] = data.name
+    ckpt.rows = dict(data.rows)
+    from .train.checkpoint import save_checkpoint
+    save_checkpoint(args.save, ckpt)
+    print(f"saved {args.save} (symbackprop evaluate {args.save} scores it on the same held-out rows)")
+    return 0
