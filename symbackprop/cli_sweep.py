@@ -106,6 +106,26 @@ def _base(args: argparse.Namespace, grid: dict) -> dict:
     return base
 
 
+def _check_settings(args: argparse.Namespace, grid: dict) -> None:
+    """Every configuration's training settings, before the data is loaded (the rest is checked against
+    the data, still before the first fit: :func:`symbackprop.train.sweep.sweep`)."""
+    import itertools
+    from dataclasses import fields
+
+    from .cli_training import _settings
+    from .train.session import TrainSettings
+
+    names = {f.name for f in fields(TrainSettings)}
+    keys = [k for k in grid if k in names]
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        changes = dict(zip(keys, combo))
+        try:
+            TrainSettings.from_record(_settings(args).record(), **changes).check()
+        except TrainingError as exc:
+            shown = ", ".join(f"{k}={v}" for k, v in changes.items())
+            raise TrainingError(f"configuration {shown}: {exc}" if shown else str(exc)) from None
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -129,6 +149,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.cache_dir:
         from .codegen.cache import check_cache_path
         check_cache_path(args.cache_dir)
+    _check_settings(args, grid)
     data = _split(args, _source(args))
     print(data.summary())
     print(f"searching on the {len(data.y_train):,} training rows; the {len(data.y_test):,} test rows are held out")

@@ -145,6 +145,10 @@ def _folds(X, y, k: int, classify: bool, seed: int) -> list[tuple[np.ndarray, np
         raise TrainingError(f"cannot make {k} folds of these {len(X):,} rows: {exc}") from None
 
 
+#: imported by every worker of a LocalCluster as it starts, before its first task
+PRELOAD = "symbackprop.train.estimators"
+
+
 def _run_serial(tasks: list, progress: Callable[[], None]) -> list[tuple[float, float]]:
     results = []
     for task in tasks:
@@ -166,15 +170,25 @@ def _cluster(scheduler: str | None, workers: int | None):
     one_thread = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                   "NUMBA_NUM_THREADS": "1"}
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, env=one_thread)
+                           silence_logs=logging.ERROR, env=one_thread, preload=[PRELOAD])
     return Client(cluster), cluster, f"dask LocalCluster ({n} worker process{'es' * (n != 1)}, 1 thread each)"
+
+
+def _cost(params: dict) -> int:
+    """A rough relative cost of one fit: hidden widths times epochs (an ``arch`` counts as one wide layer)."""
+    hidden = params.get("hidden", (256,))
+    widths = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
+    width = 512 if params.get("arch") else sum(int(w) for w in widths) or 1
+    return width * int(params.get("epochs", 100))
 
 
 def _run_dask(client, tasks: list, X, y, progress: Callable[[], None]) -> list[tuple[float, float]]:
     from distributed import as_completed
 
     X_remote, y_remote = client.scatter([X, y], broadcast=True)
-    futures = {client.submit(_fit_and_score, cls, base, params, X_remote, y_remote, train, test, pure=False): k
+    # the longest fits first, so no worker is left with a long one while the others idle at the end
+    futures = {client.submit(_fit_and_score, cls, base, params, X_remote, y_remote, train, test, pure=False,
+                             priority=_cost({**base, **params})): k
                for k, (cls, base, params, _, _, train, test) in enumerate(tasks)}
     results: list = [None] * len(tasks)
     for future in as_completed(futures):
