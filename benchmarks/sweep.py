@@ -9,9 +9,10 @@ one BLAS thread in both, so the comparison is one core against ``--workers`` cor
 It prints, per way of running: the median wall time over rounds; the median over
 rounds of the paired ratio serial / dask (a ratio of two runs moments apart cancels this
 machine's slow spells); for the cluster, the wall time with and without its start-up
-(starting the scheduler and worker processes, which import symbackprop and load the
-kernels); and whether every configuration's fold scores are identical to the serial
-run's.  Kernels come from the cache in both (the script warms it first), so the times
+(starting the scheduler and worker processes, which import symbackprop); whether every
+configuration's fold scores are identical to the serial run's; and how much slower a fit
+runs on a worker beside another than alone (the fits' own seconds, summed), which bounds
+the speed-up any scheduler could reach on these cores.  Kernels come from the cache in both (the script warms it first), so the times
 are training, not compilation.
 
     python benchmarks/sweep.py                  # 12 x 3 on 2 workers, 2 rounds
@@ -54,7 +55,7 @@ def main(argv=None) -> None:
           f"each), {os.cpu_count()} cores, {args.workers} workers")
     sweep(X[:200], y[:200], GRID, base={"epochs": 1}, folds=2, use_dask=False, refit=False)  # warm the cache
 
-    serial_s, dask_s, dask_no_start_s, ratios, same = [], [], [], [], []
+    serial_s, dask_s, dask_no_start_s, ratios, same, fit_slowdown = [], [], [], [], [], []
     for round_ in range(args.repeats):
         t0 = time.perf_counter()
         serial = sweep(X, y, GRID, base=base, folds=args.folds, use_dask=False, refit=False)
@@ -72,6 +73,8 @@ def main(argv=None) -> None:
         dask_s.append(time.perf_counter() - t0)
         ratios.append(serial_s[-1] / dask_s[-1])
         same.append([(r.params, r.scores) for r in serial.rows] == [(r.params, r.scores) for r in on_dask.rows])
+        # the fits' own time, summed: a fit on a worker beside another takes longer than alone
+        fit_slowdown.append(sum(r.seconds for r in on_dask.rows) / sum(r.seconds for r in serial.rows))
         print(f"round {round_ + 1}: serial {serial_s[-1]:.1f} s, dask {dask_s[-1]:.1f} s "
               f"({dask_no_start_s[-1]:.1f} s after start-up), serial/dask {ratios[-1]:.2f}x, same scores: {same[-1]}")
 
@@ -83,6 +86,9 @@ def main(argv=None) -> None:
     print(f"{'  the same, after start-up':<34}{statistics.median(dask_no_start_s):>14.1f}"
           f"{statistics.median(s / d for s, d in zip(serial_s, dask_no_start_s)):>12.2f}x")
     print(f"identical fold scores in every round: {all(same)}")
+    print(f"a fit on a worker, beside another, took {statistics.median(fit_slowdown):.2f}x its serial time "
+          f"(the fits' own seconds, summed; median over rounds): the ceiling on {args.workers} cores is "
+          f"{args.workers / statistics.median(fit_slowdown):.2f}x")
     print(f"best: {serial.best_params}  cv accuracy {serial.rows[0].mean:.4f}")
 
 

@@ -12,7 +12,8 @@ import sys
 import warnings
 
 from .atomic import check_writable
-from .cli_parser import PARAM_DEFAULT, build_parser, given, image_shape
+from .cli_parser import PARAM_DEFAULT, build_parser
+from .cli_types import given, image_shape
 from .cli_sweep import cmd_sweep
 from .cli_training import cmd_evaluate, cmd_predict, cmd_train
 from .errors import SymbackpropError, SymbackpropWarning

@@ -1,9 +1,8 @@
-"""The ``symbackprop`` command's arguments: the parser with one sub-parser per command, and the option types.
+"""The ``symbackprop`` command's arguments: the parser with one sub-parser per command.
 
-The commands themselves are in :mod:`symbackprop.cli`.  A usage mistake is one line and exit
-status 2, like every other error there.  Every option records whether the user gave it
-(:func:`given`), so ``train --resume`` can refuse a flag that would change the saved model
-instead of ignoring it.
+The commands themselves are in :mod:`symbackprop.cli`, the option types in
+:mod:`symbackprop.cli_types`.  A usage mistake is one line and exit status 2, like every
+other error there.
 
 Defaults follow one rule (:data:`DEFAULTS_RULE`, in every command's help): a model without
 data (``derive``, ``explain``, ``cost``, ``export --sizes``) is the backprop article's worked
@@ -14,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from .cli_types import _Parser, _fraction, _non_negative, _number, _numbers, _positive, _seed, _sizes, _text
+
 DEFAULT_HIDDEN = "256"
 PARAM_DEFAULT = "W1[0,1]"
 #: the hidden activation and loss of a model without data (derive, explain, cost, export --sizes)
@@ -23,123 +24,6 @@ DEFAULTS_RULE = ("Defaults, the same in every command: a model without data (der
                  "whose output keeps the hidden activation (another loss brings the output it expects); "
                  "train, which has labelled data, uses ReLU hidden layers and the cross-entropy that fits "
                  "the classes (bce for two, cce for more).")
-
-
-class _Given:
-    """Mixin for argparse actions: note in ``namespace._given`` that the user gave this option."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        given = set(getattr(namespace, "_given", ()))
-        given.add(self.dest)
-        namespace._given = given
-        super().__call__(parser, namespace, values, option_string)
-
-
-class _GivenStore(_Given, argparse._StoreAction):
-    pass
-
-
-class _GivenStoreTrue(_Given, argparse._StoreTrueAction):
-    pass
-
-
-class _GivenStoreConst(_Given, argparse._StoreConstAction):
-    pass
-
-
-def image_shape(shape: list[int]) -> tuple[int, int, int]:
-    """``--image-shape``'s value as ``(channels, rows, cols)``, or a one-line error."""
-    from .errors import SymbackpropError
-    if len(shape) != 3:
-        raise SymbackpropError(f"--image-shape needs channels, rows and cols, got {','.join(map(str, shape))}")
-    return tuple(shape)  # type: ignore[return-value]
-
-
-def given(args: argparse.Namespace) -> set[str]:
-    """The options (by ``dest``) that were on the command line, not left at their defaults."""
-    return set(getattr(args, "_given", ()))
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line like every other error (exit status 2), and
-    every option records that it was given (:func:`given`)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        for name, action in ((None, _GivenStore), ("store", _GivenStore), ("store_true", _GivenStoreTrue),
-                             ("store_const", _GivenStoreConst)):
-            self.register("action", name, action)
-
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"symbackprop: error: {message} (see '{self.prog} --help')\n")
-
-
-def _count(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    """A whole number ≥ 1 (epochs, batch size, widths ...)."""
-    return _count(text, 1)
-
-
-def _seed(text: str) -> int:
-    """A seed for NumPy and scikit-learn: a whole number in [0, 2**32)."""
-    value = _count(text, 0)
-    if value >= 2 ** 32:
-        raise argparse.ArgumentTypeError(f"a seed must be below 2**32, got {value}")
-    return value
-
-
-def _number(text: str) -> float:
-    """A finite float (NaN and inf are refused here, before any work)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _number(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"a fraction must lie in [0, 1), got {text!r}")
-    return value
-
-
-def _text(text: str) -> str:
-    """A path or a description that must not be empty (``--save ''`` would quietly save nothing)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    return text
-
-
-def _non_negative(text: str) -> float:
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
-    return value
-
-
-def _sizes(text: str) -> list[int]:
-    try:
-        parts = text.replace("x", ",").split(",")
-        if any(not s.strip() for s in parts):
-            raise ValueError
-        sizes = [int(s) for s in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"layer sizes must be integers separated by commas, got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
-    return sizes
 
 
 def _arch_help() -> str:
@@ -259,7 +143,6 @@ def add_training_options(p: argparse.ArgumentParser, sweep: bool = False) -> Non
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .cli_sweep import add_sweep_parser
 
     parser = _Parser(
         prog="symbackprop",
@@ -384,8 +267,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _numbers(text: str) -> list[float]:
-    try:
-        return [float(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+#: ``train`` flags a configuration may vary (estimator parameter names)
+SWEEPABLE = ("hidden", "activation", "output", "loss", "l1", "l2", "init", "normalize", "optimizer", "lr",
+             "momentum", "beta1", "beta2", "alpha", "schedule", "gamma", "step_size", "epochs", "batch_size",
+             "clip_value", "clip_norm", "patience")
+
+
+def add_sweep_parser(sub) -> argparse.ArgumentParser:
+    """``symbackprop sweep``'s arguments (the command is :mod:`symbackprop.cli_sweep`)."""
+    p = sub.add_parser(
+        "sweep", help="grid or random search with k-fold cross-validation, on a Dask cluster",
+        description="Cross-validate every combination of --grid's values on the training part of the data "
+                    "(k folds, stratified), on a dask.distributed LocalCluster started here (one worker process "
+                    "per core), on a running scheduler (--scheduler), or serially when dask is not installed. "
+                    "Prints the ranked table, writes it as CSV, fits the best configuration on the training part, "
+                    "scores it on the held-out test rows and saves it. Flags outside the grid set what every "
+                    "configuration shares.")
+    p.add_argument("--grid", nargs="+", required=True, metavar="NAME=V[,V...]",
+                   help=f"values to try per setting, e.g. lr=0.01,0.03,0.1 hidden=64,256,128/64 "
+                        f"activation=relu,tanh ('/' joins the widths of several hidden layers); settings: "
+                        f"{', '.join(SWEEPABLE)}")
+    p.add_argument("--random", type=_positive, default=None, metavar="N",
+                   help="try N configurations drawn from the grid (with --seed) instead of all")
+    p.add_argument("--folds", type=_positive, default=3, help="cross-validation folds (default: 3)")
+    p.add_argument("--scheduler", type=_text, default=None, metavar="ADDRESS",
+                   help="a running dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a LocalCluster)")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="worker processes of the LocalCluster (default: one per core)")
+    p.add_argument("--serial", action="store_true", help="run every fit in this process, without dask")
+    p.add_argument("--results", type=_text, default="sweep.csv", metavar="FILE.csv",
+                   help="the ranked table as CSV (default: sweep.csv)")
+    p.add_argument("--save", type=_text, default="sweep-best.npz", metavar="FILE.npz",
+                   help="checkpoint of the best configuration, fitted on the training part (default: sweep-best.npz)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_data_options(p)
+    add_training_options(p, sweep=True)
+    p.set_defaults(val_fraction=0.0)
+    return p

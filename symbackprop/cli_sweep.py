@@ -10,50 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_parser import _positive, _seed, _text, add_training_options, given
+from .cli_parser import SWEEPABLE, add_training_options
+from .cli_types import given
 from .errors import DataError, TrainingError
 
-__all__ = ["add_sweep_parser", "cmd_sweep"]
-
-#: ``train`` flags a configuration may vary (estimator parameter names)
-SWEEPABLE = ("hidden", "activation", "output", "loss", "l1", "l2", "init", "normalize", "optimizer", "lr",
-             "momentum", "beta1", "beta2", "alpha", "schedule", "gamma", "step_size", "epochs", "batch_size",
-             "clip_value", "clip_norm", "patience")
-
-
-def add_sweep_parser(sub) -> argparse.ArgumentParser:
-    from .cli_parser import _add_data_options
-
-    p = sub.add_parser(
-        "sweep", help="grid or random search with k-fold cross-validation, on a Dask cluster",
-        description="Cross-validate every combination of --grid's values on the training part of the data "
-                    "(k folds, stratified), on a dask.distributed LocalCluster started here (one worker process "
-                    "per core), on a running scheduler (--scheduler), or serially when dask is not installed. "
-                    "Prints the ranked table, writes it as CSV, fits the best configuration on the training part, "
-                    "scores it on the held-out test rows and saves it. Flags outside the grid set what every "
-                    "configuration shares.")
-    p.add_argument("--grid", nargs="+", required=True, metavar="NAME=V[,V...]",
-                   help=f"values to try per setting, e.g. lr=0.01,0.03,0.1 hidden=64,256,128/64 "
-                        f"activation=relu,tanh ('/' joins the widths of several hidden layers); settings: "
-                        f"{', '.join(SWEEPABLE)}")
-    p.add_argument("--random", type=_positive, default=None, metavar="N",
-                   help="try N configurations drawn from the grid (with --seed) instead of all")
-    p.add_argument("--folds", type=_positive, default=3, help="cross-validation folds (default: 3)")
-    p.add_argument("--scheduler", type=_text, default=None, metavar="ADDRESS",
-                   help="a running dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a LocalCluster)")
-    p.add_argument("--workers", type=_positive, default=None,
-                   help="worker processes of the LocalCluster (default: one per core)")
-    p.add_argument("--serial", action="store_true", help="run every fit in this process, without dask")
-    p.add_argument("--results", type=_text, default="sweep.csv", metavar="FILE.csv",
-                   help="the ranked table as CSV (default: sweep.csv)")
-    p.add_argument("--save", type=_text, default="sweep-best.npz", metavar="FILE.npz",
-                   help="checkpoint of the best configuration, fitted on the training part (default: sweep-best.npz)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_data_options(p)
-    add_training_options(p, sweep=True)
-    p.set_defaults(val_fraction=0.0)
-    return p
-
+__all__ = ["cmd_sweep", "parse_grid"]
 
 def _training_flags() -> dict[str, argparse.Action]:
     """``train``'s model and optimisation flags by name: the grid reads its values with their types."""

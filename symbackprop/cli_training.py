@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli_parser import given, image_shape
+from .cli_types import given, image_shape
 from .errors import DataError, TrainingError
 from .plotting import check_plot_path
 

@@ -10,12 +10,9 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from . import naming
 
-if TYPE_CHECKING:
-    from .network import Network
+# ``Network`` is named in annotations, not imported: network.py imports this module for ``summary()``
 
 __all__ = ["Summary", "network_summary"]
 
@@ -62,7 +59,7 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape))
 
 
-def network_summary(network: "Network") -> Summary:
+def network_summary(network: "Network") -> Summary:  # noqa: F821 (see above)
     """Layers, output shapes and parameter counts of ``network``, with the totals."""
     rows = [("input", "", _shape(network.input_shape), "")]
     for k, (layer, shape) in enumerate(zip(network.layers, network.shapes[1:]), start=1):
