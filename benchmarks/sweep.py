@@ -62,7 +62,7 @@ def main(argv=None) -> None:
         serial_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         one_thread = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                           silence_logs=logging.ERROR, env=one_thread, preload=[PRELOAD]) as cluster:
             with Client(cluster) as client:
                 client.wait_for_workers(args.workers)

@@ -92,6 +92,7 @@ def _add_data_options(p: argparse.ArgumentParser, evaluate: bool = False) -> Non
 def add_training_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     """The model and optimisation flags of ``train``, shared by ``sweep`` (whose grid reads their types;
     it leaves out augmentation and the unrolled view, which its estimators do not have)."""
+    from .train.loop import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR
     from .train.optimizers import OPTIMIZERS
 
     m = p.add_argument_group("model")
@@ -121,7 +122,7 @@ def add_training_options(p: argparse.ArgumentParser, sweep: bool = False) -> Non
                    help="kernel cache folder (default: $SYMBACKPROP_CACHE_DIR or ~/.cache/symbackprop)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="update rule (default: sgd)")
-    o.add_argument("--lr", type=_number, default=0.05, help="learning rate (default: 0.05)")
+    o.add_argument("--lr", type=_number, default=DEFAULT_LR, help=f"learning rate (default: {DEFAULT_LR})")
     o.add_argument("--momentum", type=_number, default=0.9, help="momentum / nesterov coefficient (default: 0.9)")
     o.add_argument("--beta1", type=_number, default=0.9, help="Adam β1 (default: 0.9)")
     o.add_argument("--beta2", type=_number, default=0.999, help="Adam β2 (default: 0.999)")
@@ -130,11 +131,13 @@ def add_training_options(p: argparse.ArgumentParser, sweep: bool = False) -> Non
                    help="learning-rate schedule (default: constant)")
     o.add_argument("--gamma", type=_number, default=0.5, help="decay factor of the schedule (default: 0.5)")
     o.add_argument("--step-size", type=_positive, default=10, help="epochs between step decays (default: 10)")
-    o.add_argument("--epochs", type=_positive, default=100, help="passes over the training set (default: 100)")
+    o.add_argument("--epochs", type=_positive, default=DEFAULT_EPOCHS,
+                   help=f"passes over the training set (default: {DEFAULT_EPOCHS})")
     if not sweep:
         o.add_argument("--augment", action="store_true",
                        help="train also on copies of each training image moved one pixel up, down, left and right")
-    o.add_argument("--batch-size", type=_positive, default=16, help="mini-batch size (default: 16)")
+    o.add_argument("--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE,
+                   help=f"mini-batch size (default: {DEFAULT_BATCH_SIZE})")
     o.add_argument("--clip-value", type=_number, default=None, help="clip each gradient entry to ±VALUE")
     o.add_argument("--clip-norm", type=_number, default=None, help="scale gradients to global norm ≤ NORM")
     o.add_argument("--patience", type=_positive, default=None,

@@ -10,7 +10,8 @@ from .session import SessionResult, TrainSettings, train_session
 from .callbacks import LambdaCallback
 from .model import Model
 
-__all__ = ["Checkpoint", "Dataset", "EpochRecord", "History", "LambdaCallback", "Model", "Normalizer", "OPTIMIZERS",
-           "Optimizer", "Schedule", "Source", "SessionResult", "TrainSettings", "accuracy", "fit", "load_breast_cancer", "load_checkpoint", "load_csv",
-           "load_dataset", "load_digits", "load_idx", "load_xor", "read_csv", "read_idx", "save_checkpoint",
-           "TrainingInterrupted", "train_session", "train_sgd"]
+__all__ = ["accuracy", "Checkpoint", "Dataset", "EpochRecord", "fit", "History", "LambdaCallback",
+           "load_breast_cancer", "load_checkpoint", "load_csv", "load_dataset", "load_digits", "load_idx",
+           "load_xor", "Model", "Normalizer", "Optimizer", "OPTIMIZERS", "read_csv", "read_idx",
+           "save_checkpoint", "Schedule", "SessionResult", "Source", "train_session", "train_sgd",
+           "TrainingInterrupted", "TrainSettings"]

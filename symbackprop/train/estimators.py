@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from ..model.architecture import build_network
 from ..model.network import Network
+from .loop import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR
 from .model import Model
 from .normalize import Normalizer
 from .session import TrainSettings
@@ -54,7 +55,8 @@ class _NetworkEstimator(BaseEstimator):
                  image_shape: Sequence[int] | None = None, output: str | None = None, loss: str | None = None,
                  optimizer: str | None = None, lr: float | None = None, momentum: float = 0.9, beta1: float = 0.9,
                  beta2: float = 0.999, alpha: float = 0.99, schedule: str = "constant", gamma: float = 0.5,
-                 step_size: int = 10, epochs: int = 100, batch_size: int = 16, l1: float = 0.0, l2: float = 0.0,
+                 step_size: int = 10, epochs: int = DEFAULT_EPOCHS, batch_size: int = DEFAULT_BATCH_SIZE,
+                 l1: float = 0.0, l2: float = 0.0,
                  clip_value: float | None = None, clip_norm: float | None = None, patience: int | None = None,
                  validation_fraction: float = 0.1, normalize: str = "none", init: str = "auto",
                  dtype: str = "float64", random_state=None, verbose: int = 0, cache_dir: str | None = None) -> None:
@@ -71,7 +73,7 @@ class _NetworkEstimator(BaseEstimator):
     # -- what subclasses decide ------------------------------------------------------------
     _default_loss = "mse"
     #: the optimizer and learning rate that ``optimizer=None`` and ``lr=None`` mean
-    _default_optimizer = ("sgd", 0.05)
+    _default_optimizer = ("sgd", DEFAULT_LR)
 
     def _targets(self, y: np.ndarray, first: bool, classes=None) -> tuple[np.ndarray, int]:
         """``y`` as the network's targets, and the number of outputs."""

@@ -110,8 +110,14 @@ def check_settings(epochs: int, lr: float, batch_size: int, n_samples: int | Non
         _positive_int(patience, "patience")
 
 
-def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = 30, lr: float = 0.1,
-        batch_size: int = 32, optimizer: str | Optimizer = "sgd", schedule: Schedule | None = None,
+#: the defaults of :func:`fit`, of :class:`~.session.TrainSettings` and so of ``symbackprop train``,
+#: :class:`~.model.Model` and the estimators: one place, so the ways to train agree
+DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_BATCH_SIZE = 100, 0.05, 16
+
+
+def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = DEFAULT_EPOCHS,
+        lr: float = DEFAULT_LR, batch_size: int = DEFAULT_BATCH_SIZE, optimizer: str | Optimizer = "sgd",
+        schedule: Schedule | None = None,
         clip_value: float | None = None, clip_norm: float | None = None, seed: int | np.random.Generator = 0,
         X_val=None, y_val=None, patience: int | None = None, start_epoch: int = 1,
         on_epoch: Callable[[EpochRecord], bool | None] | None = None, monitor_gradients: bool = False,

@@ -26,7 +26,8 @@ from ..model.network import Network
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Dataset
 from ..interrupts import TrainingInterrupted, deferred_interrupts
-from .loop import EpochRecord, History, accuracy, check_settings, fit
+from .loop import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, EpochRecord, History, accuracy, check_settings,
+                   fit)
 from .normalize import Normalizer
 from .optimizers import Optimizer, Schedule
 
@@ -43,7 +44,7 @@ class TrainSettings:
     """
 
     optimizer: str = "sgd"
-    lr: float = 0.05
+    lr: float = DEFAULT_LR
     momentum: float = 0.9
     beta1: float = 0.9
     beta2: float = 0.999
@@ -51,8 +52,8 @@ class TrainSettings:
     schedule: str = "constant"
     gamma: float = 0.5
     step_size: int = 10
-    epochs: int = 100
-    batch_size: int = 16
+    epochs: int = DEFAULT_EPOCHS
+    batch_size: int = DEFAULT_BATCH_SIZE
     clip_value: float | None = None
     clip_norm: float | None = None
     patience: int | None = None

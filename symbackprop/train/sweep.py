@@ -169,7 +169,7 @@ def _cluster(scheduler: str | None, workers: int | None):
     n = workers or os.cpu_count() or 1
     one_thread = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                   "NUMBA_NUM_THREADS": "1"}
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR, env=one_thread, preload=[PRELOAD])
     return Client(cluster), cluster, f"dask LocalCluster ({n} worker process{'es' * (n != 1)}, 1 thread each)"
 
