@@ -1,4 +1,4 @@
-"""The ``symbackprop`` command: train, evaluate and predict; show a derivation and its op counts.
+"""The ``symbackprop`` command: train, evaluate, predict and sweep; show a derivation and its op counts.
 
 Every error a user can cause is a :class:`~symbackprop.errors.SymbackpropError`; the
 command prints it as one line and exits with status 2, without a traceback.  The
