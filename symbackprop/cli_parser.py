@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_types import _Parser, _fraction, _non_negative, _number, _numbers, _positive, _seed, _sizes, _text
+from .cli_types import _Parser, _folds, _fraction, _non_negative, _number, _numbers, _positive, _seed, _sizes, _text
 
 DEFAULT_HIDDEN = "256"
 PARAM_DEFAULT = "W1[0,1]"
@@ -64,8 +64,9 @@ def _add_model_options(p: argparse.ArgumentParser, sizes: list[int] | None, acti
 _EXAMPLE_OUTPUT = "the hidden one for mse, else the one the loss expects"
 
 
-def _add_data_options(p: argparse.ArgumentParser, evaluate: bool = False) -> None:
-    """The data flags; ``evaluate``'s default to the data and split recorded in the checkpoint."""
+def _add_data_options(p: argparse.ArgumentParser, evaluate: bool = False, validation: bool = True) -> None:
+    """The data flags; ``evaluate``'s default to the data and split recorded in the checkpoint; without
+    ``validation`` no --val-fraction (a sweep validates by cross-validation)."""
     g = p.add_argument_group("data (nothing is downloaded)" + ("; default: the checkpoint's own data and held-out "
                                                                "rows" if evaluate else ""))
     same = " (default: the checkpoint's)" if evaluate else ""
@@ -85,7 +86,8 @@ def _add_data_options(p: argparse.ArgumentParser, evaluate: bool = False) -> Non
         g.add_argument("--test-fraction", type=_fraction, default=0.2, help="test share of a new split" + same)
         return
     g.add_argument("--seed", type=_seed, default=0, help="seed for the split, initial weights and shuffling (default: 0)")
-    g.add_argument("--val-fraction", type=_fraction, default=0.1, help="validation share (default: 0.1)")
+    if validation:
+        g.add_argument("--val-fraction", type=_fraction, default=0.1, help="validation share (default: 0.1)")
     g.add_argument("--test-fraction", type=_fraction, default=0.2, help="held-out test share (default: 0.2)")
 
 
@@ -292,7 +294,7 @@ def add_sweep_parser(sub) -> argparse.ArgumentParser:
                         f"{', '.join(SWEEPABLE)}")
     p.add_argument("--random", type=_positive, default=None, metavar="N",
                    help="try N configurations drawn from the grid (with --seed) instead of all")
-    p.add_argument("--folds", type=_positive, default=3, help="cross-validation folds (default: 3)")
+    p.add_argument("--folds", type=_folds, default=3, help="cross-validation folds, at least 2 (default: 3)")
     p.add_argument("--scheduler", type=_text, default=None, metavar="ADDRESS",
                    help="a running dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a LocalCluster)")
     p.add_argument("--workers", type=_positive, default=None,
@@ -303,7 +305,7 @@ def add_sweep_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--save", type=_text, default="sweep-best.npz", metavar="FILE.npz",
                    help="checkpoint of the best configuration, fitted on the training part (default: sweep-best.npz)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_data_options(p)
+    _add_data_options(p, validation=False)
     add_training_options(p, sweep=True)
     p.set_defaults(val_fraction=0.0)
     return p

@@ -9,6 +9,7 @@ saved as a checkpoint that ``evaluate`` and ``predict`` read.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .cli_parser import SWEEPABLE, add_training_options
 from .cli_types import given
@@ -57,14 +58,54 @@ def parse_grid(items: list[str]) -> dict[str, list]:
     return grid
 
 
-def _base(args: argparse.Namespace, grid: dict) -> dict:
-    """What every configuration shares: the flags, as estimator parameters."""
+def _base(args: argparse.Namespace, grid: dict, data) -> dict:
+    """What every configuration shares: the flags, as estimator parameters (an --arch's images take
+    the data's own shape, as ``train`` does, unless --image-shape gives one)."""
+    from .cli_training import _data_shape
+
     base = {key: getattr(args, key) for key in SWEEPABLE if key not in grid}
     if "hidden" in base:
         base["hidden"] = tuple(base["hidden"])
-    base.update(arch=args.arch, image_shape=tuple(args.image_shape) if args.image_shape else None,
+    shape = _data_shape(args, data) if args.arch else None
+    base.update(arch=args.arch, image_shape=tuple(shape) if shape and len(shape) == 3 else None,
                 dtype=args.dtype, cache_dir=args.cache_dir)
+    if args.arch:
+        base.pop("hidden", None)
     return base
+
+
+def _check_address(address: str) -> None:
+    """A scheduler address dask can parse (``tcp://host:port``), before any data is loaded."""
+    try:
+        from distributed.comm.addressing import parse_address
+        from distributed.comm.registry import get_backend
+    except ImportError:
+        raise TrainingError("--scheduler needs dask.distributed: pip install 'symbackprop[dask]'") from None
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+    except ValueError as exc:
+        raise DataError(f"--scheduler {address!r} is not a dask scheduler address ({exc}); "
+                        "write it as tcp://HOST:PORT") from None
+    if ":" not in location:
+        raise DataError(f"--scheduler {address!r} has no port; write it as tcp://HOST:PORT (dask's default "
+                        "port is 8786)")
+
+
+def _refuse_overwriting(path: str, args: argparse.Namespace) -> None:
+    """Never replace the data, or any file that is not an earlier sweep's table, with the table."""
+    from pathlib import Path
+
+    target = Path(path).resolve()
+    inputs = [p for p in (args.csv, args.idx_images, args.idx_labels) if p]
+    if any(Path(p).resolve() == target for p in inputs):
+        raise DataError(f"--results {path} is the data being searched on; give another file")
+    if target.is_file():
+        with target.open("rb") as f:
+            first = f.read(5)
+        if first != b"rank,":
+            raise DataError(f"--results {path} exists and is not a sweep's table; it is left as it is "
+                            "(give a new file, or remove it first)")
 
 
 def _check_settings(args: argparse.Namespace, grid: dict) -> None:
@@ -76,10 +117,20 @@ def _check_settings(args: argparse.Namespace, grid: dict) -> None:
     from .cli_training import _settings
     from .train.session import TrainSettings
 
+    from .cli_training import _USES
+
     names = {f.name for f in fields(TrainSettings)}
     keys = [k for k in grid if k in names]
+    chosen = set(grid) | given(args)
     for combo in itertools.product(*(grid[k] for k in keys)):
         changes = dict(zip(keys, combo))
+        optimizer = changes.get("optimizer", args.optimizer)
+        for hyper in ("momentum", "beta1", "beta2", "alpha"):
+            if hyper in chosen and hyper not in _USES.get(optimizer, ()):
+                readers = ", ".join(o for o, u in _USES.items() if hyper in u)
+                where = "--grid " + hyper if hyper in grid else "--" + hyper
+                raise TrainingError(f"{where} does not apply to the {optimizer} optimizer (it is read by: "
+                                    f"{readers}); sweep it in a run of its own with those optimizers")
         try:
             TrainSettings.from_record(_settings(args).record(), **changes).check()
         except TrainingError as exc:
@@ -100,11 +151,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise TrainingError("--serial runs without dask: leave out --scheduler and --workers")
     if args.scheduler and args.workers:
         raise TrainingError("--workers sizes the LocalCluster a sweep starts; a --scheduler has its own workers")
-    if "val_fraction" in given(args) and args.val_fraction:
-        raise TrainingError("a sweep validates by cross-validation (--folds); --val-fraction does not apply "
-                            "(use --patience, which holds out a validation share of each fold's training rows)")
+    if "image_shape" in given(args) and not args.arch:
+        raise DataError("--image-shape describes the images of --arch's convolutions; an MLP (--hidden) takes "
+                        "the rows as they are: leave it out")
+    if args.scheduler:
+        _check_address(args.scheduler)
     if not str(args.results).endswith(".csv"):
         raise DataError(f"--results {args.results!r}: the table is written as CSV; give a name ending in .csv")
+    _refuse_overwriting(args.results, args)
     check_writable(args.results, "results table")
     check_checkpoint_path(args.save)
     if args.cache_dir:
@@ -113,19 +167,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _check_settings(args, grid)
     data = _split(args, _source(args))
     print(data.summary())
-    print(f"searching on the {len(data.y_train):,} training rows; the {len(data.y_test):,} test rows are held out")
-    result = sweep(data.X_train, data.y_train, grid, base=_base(args, grid), folds=args.folds, n_random=args.random,
-                   seed=args.seed, use_dask=False if args.serial else None, scheduler=args.scheduler,
-                   workers=args.workers, progress=not args.no_progress, say=print)
+    if data.memorised:
+        print(f"searching on the {len(data.y_train):,} training rows ({data.name} holds nothing out: the best "
+              "model is scored on the same rows)")
+    else:
+        print(f"searching on the {len(data.y_train):,} training rows; the {len(data.y_test):,} test rows are "
+              "held out")
+    try:
+        result = sweep(data.X_train, data.y_train, grid, base=_base(args, grid, data), folds=args.folds, n_random=args.random,
+                       seed=args.seed, use_dask=False if args.serial else None, scheduler=args.scheduler,
+                       workers=args.workers, progress=not args.no_progress and sys.stderr.isatty(), say=print)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt from None  # one line from the command ("interrupted"), nothing written
     print(result.table())
-    print(f"{len(result.rows)} configurations × {result.folds} folds in {result.seconds:.1f} s on {result.ran_on}")
+    n = len(result.rows)
+    print(f"{n} configuration{'s' * (n != 1)} × {result.folds} folds in {result.seconds:.1f} s on {result.ran_on}")
     result.to_csv(args.results)
     print(f"wrote {args.results}")
     best = result.best_estimator
     shown = ", ".join(f"{k}={v if not isinstance(v, tuple) else '/'.join(map(str, v))}"
                       for k, v in result.best_params.items())
     correct = int(np.sum(best.predict(data.X_test) == data.y_test))
-    print(f"best: {shown} (cross-validated accuracy {result.rows[0].mean:.4f}); held-out test accuracy "
+    which = "accuracy on the training points" if data.memorised else "held-out test accuracy"
+    print(f"best: {shown} (cross-validated accuracy {result.rows[0].mean:.4f}); {which} "
           f"{correct / len(data.y_test):.4f} ({correct}/{len(data.y_test)})")
     model = best.model_
     model.class_names = list(data.class_names) if model.network.n_outputs > 1 or len(data.class_names) == 2 else None

@@ -234,6 +234,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.model)
     flags = given(args)
     record = ckpt.info.get("data") or {}
+    if "kind" not in record:  # saved from Python (Model.save): no source recorded
+        if not flags & set(SOURCE_FLAGS):
+            raise DataError(f"{args.model} does not record the data it was trained on (it was saved from "
+                            "Python): name the data to evaluate on (--dataset, --csv or --idx-images with "
+                            "--idx-labels)")
+        record = {}
     source = _source(args) if flags & set(SOURCE_FLAGS) or not record else None
     split = None
     if flags & set(SPLIT_FLAGS) or not record:

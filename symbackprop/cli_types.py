@@ -74,6 +74,11 @@ def _positive(text: str) -> int:
     return _count(text, 1)
 
 
+def _folds(text: str) -> int:
+    """Cross-validation folds: a whole number >= 2."""
+    return _count(text, 2)
+
+
 def _seed(text: str) -> int:
     """A seed for NumPy and scikit-learn: a whole number in [0, 2**32)."""
     value = _count(text, 0)

@@ -81,9 +81,9 @@ def test_callbacks_keras_style_and_plain(digits):
         def on_train_begin(self, logs):
             seen.append("begin")
 
-        def on_epoch_end(self, epoch, epoch_logs):
-            logs.append(epoch_logs)
-            if epoch == 2:
+        def on_epoch_end(self, epoch, epoch_logs):  # Keras counts epochs from 0
+            logs.append((epoch, epoch_logs))
+            if epoch == 1:
                 self.model.stop_training = True
 
         def on_train_end(self, logs):
@@ -92,10 +92,15 @@ def test_callbacks_keras_style_and_plain(digits):
     model = sb.Model(NET)
     history = model.fit(X, y, epochs=10, validation_split=0.2, callbacks=[StopAtTwo(), lambda r: seen.append(r.epoch)])
     assert len(history.epochs) == 2 and history.stopped_by_callback
-    assert seen == ["begin", 1, 2, "end"]
-    assert set(logs[0]) == {"loss", "lr", "val_loss", "val_accuracy"}
+    assert seen == ["begin", 1, 2, "end"]  # plain functions get the records, numbered as printed
+    assert [e for e, _ in logs] == [0, 1] and set(logs[0][1]) == {"loss", "lr", "val_loss", "val_accuracy"}
+    assert history.history["loss"] == history.train_loss and len(history.history["val_accuracy"]) == 2
+    assert "stopped by a callback" in repr(history) and len(repr(history)) < 200
     with pytest.raises(TypeError, match="callback"):
         model.fit(X, y, epochs=1, callbacks=[42])
+    one = []
+    model.fit(X, y, epochs=1, callbacks=lambda r: one.append(r.epoch))  # one callback, not in a list
+    assert one == [3]
 
 
 def test_batch_order_of_ones_own(digits):
@@ -198,3 +203,31 @@ def test_top_level_exports():
     for name in ("Model", "fit", "History", "Optimizer", "Schedule", "TrainSettings", "LambdaCallback",
                  "EpochRecord"):
         assert name in sb.__all__ and getattr(sb, name) is not None
+
+
+def test_verbose_says_where_early_stopping_ended(digits, capsys):
+    X, y = digits
+    model = sb.Model(NET, lr=0.5, seed=0)
+    model.fit(X[:300], y[:300], epochs=200, validation_split=0.3, patience=2, verbose=1)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("early stop after epoch") and out[-2].startswith("epoch")
+    assert f"epoch {model.epochs_done:>4}/" in out[-2]
+
+
+def test_save_refuses_a_name_that_is_not_a_checkpoints(digits, tmp_path):
+    with pytest.raises(sb.CheckpointError, match=".npz"):
+        sb.Model(NET).save(tmp_path / "model")
+    with pytest.raises(ValueError, match="warm_up must be"):
+        sb.compile(NET, warm_up="everything")
+
+
+def test_evaluate_asks_for_the_data_of_a_checkpoint_saved_from_python(tmp_path, capsys):
+    from symbackprop.cli import main
+    from sklearn.datasets import load_breast_cancer
+    X, y = load_breast_cancer(return_X_y=True)
+    model = sb.fit(sb.Network.mlp([30, 8, 1], "relu", loss="bce"), X, y, epochs=1, normalize="standard")
+    model.save(tmp_path / "m.npz")
+    assert main(["evaluate", str(tmp_path / "m.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "does not record the data it was trained on" in err and "digits" not in err
+    assert main(["evaluate", str(tmp_path / "m.npz"), "--dataset", "breast_cancer"]) == 0

@@ -112,3 +112,24 @@ def test_bad_settings_are_refused_at_fit_with_a_named_message():
         NetworkClassifier(optimizer="sgdd").fit(X, y)
     with pytest.raises(ValueError, match="only one class"):
         NetworkClassifier().fit(X[:10], y[:10])
+
+
+def test_settings_that_cannot_apply_are_named():
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    with pytest.raises(ValueError, match="image_shape describes the images of arch"):
+        NetworkClassifier(image_shape=(1, 8, 8)).fit(X, y)
+    with pytest.raises(ValueError, match=r"must be \(channels, rows, cols\)"):
+        NetworkClassifier(arch="conv:4:3", image_shape=(8, 8)).fit(X, y)
+    with pytest.raises(ValueError, match="give image_shape"):
+        NetworkClassifier(arch="conv:4:3").fit(X, y)
+    with pytest.raises(ValueError, match="not both"):
+        NetworkClassifier(arch="dense:8", hidden=(8,)).fit(X, y)
+    with pytest.raises(ValueError, match="needs a classification loss"):
+        NetworkClassifier(loss="mse").fit(X, y)
+    with pytest.raises(ValueError, match="independent sigmoids"):
+        NetworkClassifier(loss="bce").fit(X, y)
+    with pytest.raises(ValueError, match=r"y holds class 2, which is not among the classes \[0, 1\]"):
+        NetworkClassifier().partial_fit(X, y, classes=[0, 1])
+    cnn = NetworkClassifier(arch="conv:4:3,maxpool:2", image_shape=(1, 8, 8), epochs=2, random_state=0)
+    assert cnn.fit(X / 16, y).score(X / 16, y) > 0.5

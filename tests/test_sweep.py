@@ -123,3 +123,63 @@ def test_bad_grids_get_one_line(grid, message, capsys, tmp_path):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_diverging_configuration_is_ranked_last_and_the_sweep_goes_on():
+    from sklearn.datasets import make_regression
+    X, y = make_regression(120, 4, noise=1.0, random_state=0)
+    result = sweep(X, y / y.std(), {"lr": [0.001, 50.0]}, task="regress",
+                   base={"optimizer": "sgd", "epochs": 5, "hidden": (8,)}, use_dask=False, refit=False)
+    good, bad = result.rows
+    assert good.params["lr"] == 0.001 and np.isfinite(good.mean)
+    assert bad.rank == 2 and np.isnan(bad.mean) and "diverged" in bad.failure
+    assert "rank 2 failed: fold 1: training diverged" in result.table()
+
+
+def test_grid_values_must_be_lists():
+    with pytest.raises(TrainingError, match="give a list of the values"):
+        configurations({"activation": "relu"})
+
+
+def test_sweep_on_images_takes_the_datas_shape_as_train_does(tmp_path, capsys):
+    assert main(["sweep", "--arch", "conv:4:3,maxpool:2", "--grid", "lr=0.1", "--epochs", "1", "--serial",
+                 "--folds", "2", "--no-progress", "--results", str(tmp_path / "s.csv"),
+                 "--save", str(tmp_path / "b.npz")]) == 0
+    assert "1 configuration × 2 folds" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--grid", "momentum=0.5,0.9", "--optimizer", "adam"], "--grid momentum does not apply to the adam optimizer"),
+    (["--grid", "optimizer=sgd,momentum", "--momentum", "0.5"], "--momentum does not apply to the sgd optimizer"),
+    (["--grid", "lr=0.1", "--scheduler", "http://127.0.0.1:8786"], "is not a dask scheduler address"),
+    (["--grid", "lr=0.1", "--scheduler", "nonsense"], "has no port"),
+    (["--grid", "lr=0.1", "--image-shape", "1,8,8"], "--image-shape describes the images of --arch"),
+])
+def test_sweep_refuses_before_loading_data(extra, message, tmp_path, capsys):
+    serial = [] if "--scheduler" in extra else ["--serial"]
+    assert main(["sweep", *extra, *serial, "--results", str(tmp_path / "s.csv"),
+                 "--save", str(tmp_path / "b.npz")]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "digits" not in captured.out  # nothing was loaded
+
+
+def test_the_table_never_replaces_the_data(tmp_path, capsys):
+    data = tmp_path / "iris.csv"
+    from sklearn.datasets import load_iris
+    iris = load_iris()
+    data.write_text("a,b,c,d,species\n" + "\n".join(",".join(map(str, row)) + f",{iris.target_names[t]}"
+                                                       for row, t in zip(iris.data, iris.target)) + "\n")
+    before = data.read_text()
+    for results in (data, tmp_path / "notes.csv"):
+        if results != data:
+            results.write_text("my notes\n")
+        assert main(["sweep", "--csv", str(data), "--label-column", "species", "--grid", "lr=0.1", "--serial",
+                     "--results", str(results), "--save", str(tmp_path / "b.npz")]) == 2
+        assert "--results" in capsys.readouterr().err
+    assert data.read_text() == before and (tmp_path / "notes.csv").read_text() == "my notes\n"
+
+
+def test_folds_below_two_are_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["sweep", "--grid", "lr=0.1", "--folds", "1"])
+    assert stop.value.code == 2 and "--folds: must be at least 2" in capsys.readouterr().err

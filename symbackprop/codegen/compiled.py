@@ -280,6 +280,8 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     from .cache import cache_root, entry_key, load_or_build, load_or_build_json
 
     check_view(network, view)
+    if warm_up not in (True, False, "training", "all"):
+        raise ValueError(f"warm_up must be True (the training entry points), 'all' or False, got {warm_up!r}")
     timings: dict[str, float] = {}
 
     @functools.cache

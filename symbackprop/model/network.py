@@ -87,7 +87,8 @@ class Network:
         self.loss = get_loss(loss)
         self.loss.check_fits(layers[-1].act)
         if not layers[-1].act.elementwise and self.shapes[-1][0] < 2:
-            raise ArchitectureError(f"a {layers[-1].activation} output layer needs at least 2 classes")
+            raise ArchitectureError(f"a {layers[-1].activation} output layer needs at least 2 classes; for one "
+                                    f"output use loss='bce' (a sigmoid) or loss='mse'")
 
     # -- construction helpers -------------------------------------------------------
     @classmethod

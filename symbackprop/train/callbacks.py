@@ -3,8 +3,9 @@
 A callback is either a plain function of the epoch's :class:`~.loop.EpochRecord`, or an
 object with any of ``on_train_begin(logs)``, ``on_epoch_end(epoch, logs)`` and
 ``on_train_end(logs)`` -- Keras' names and arguments, so a Keras-style callback needs no
-changes (``logs`` holds ``loss``, ``lr`` and, with validation data, ``val_loss`` and
-``val_accuracy``).  Setting ``model.stop_training = True`` from a callback ends training
+changes: ``epoch`` counts from 0, as in Keras (the epoch records count from 1, as the
+command line prints them), and ``logs`` holds ``loss``, ``lr`` and, with validation data,
+``val_loss`` and ``val_accuracy``.  Setting ``model.stop_training = True`` from a callback ends training
 after that epoch, as in Keras.
 """
 from __future__ import annotations
@@ -51,7 +52,9 @@ class CallbackList:
     """The callbacks of one ``fit`` call, each told about the model it trains (``callback.model``)."""
 
     def __init__(self, callbacks: Iterable, model) -> None:
-        self.callbacks = list(callbacks or ())
+        one = callable(callbacks) or any(hasattr(callbacks, m) for m in ("on_epoch_end", "on_train_begin",
+                                                                        "on_train_end"))
+        self.callbacks = [callbacks] if one else list(callbacks or ())
         for c in self.callbacks:
             if not callable(c) and not any(hasattr(c, m) for m in ("on_epoch_end", "on_train_begin",
                                                                     "on_train_end")):
@@ -71,7 +74,7 @@ class CallbackList:
     def epoch_end(self, record: EpochRecord) -> None:
         for c in self.callbacks:
             if hasattr(c, "on_epoch_end"):
-                c.on_epoch_end(record.epoch, logs(record))
+                c.on_epoch_end(record.epoch - 1, logs(record))  # Keras counts epochs from 0
             else:
                 c(record)
 

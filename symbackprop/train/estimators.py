@@ -22,7 +22,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ..errors import ArchitectureError
 from ..model.architecture import build_network
+from ..model.losses import get_loss
 from ..model.network import Network
 from .loop import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR
 from .model import Model
@@ -40,7 +42,7 @@ class _NetworkEstimator(BaseEstimator):
     """What the classifier and the regressor share: hyper-parameters, building, training, pickling.
 
     Hyper-parameters: ``hidden`` (widths of the dense hidden layers) or ``arch`` (an
-    ``--arch`` description such as ``"conv:8:3,pool:2,dense:32"``, with ``image_shape``);
+    ``--arch`` description such as ``"conv:8:3,maxpool:2,dense:32"``, with ``image_shape``);
     ``activation`` of the hidden layers, ``output`` activation and ``loss`` (None: what the
     task needs); the ``optimizer`` and ``lr`` (None: SGD at 0.05 for the classifier, as the
     command line trains; Adam at 0.001 for the regressor, as scikit-learn's MLPRegressor,
@@ -81,10 +83,18 @@ class _NetworkEstimator(BaseEstimator):
 
     # -- building and training ------------------------------------------------------------------
     def _network(self, n_features: int, n_outputs: int, loss: str) -> Network:
+        if self.image_shape is not None:
+            if self.arch is None:
+                raise ValueError("image_shape describes the images of arch's convolutions; hidden layers take "
+                                 "the rows as they are: leave image_shape out, or give arch")
+            if len(tuple(self.image_shape)) != 3:
+                raise ValueError(f"image_shape must be (channels, rows, cols), got {tuple(self.image_shape)}")
         input_shape = tuple(self.image_shape) if self.image_shape is not None else (n_features,)
         if self.image_shape is not None and int(np.prod(input_shape)) != n_features:
             raise ValueError(f"image_shape {input_shape} holds {int(np.prod(input_shape))} values, but X has "
                              f"{n_features} features")
+        if self.arch is not None and tuple(np.atleast_1d(self.hidden)) != (256,):
+            raise ValueError("give hidden (dense layers) or arch (any layers), not both")
         if self.arch is not None:
             text = self.arch
         else:
@@ -94,8 +104,14 @@ class _NetworkEstimator(BaseEstimator):
             text = ",".join(f"dense:{h}" for h in hidden)
         if not text:  # no hidden layers: a linear (or logistic, softmax) model
             return Network.mlp([n_features, n_outputs], output=self.output, loss=loss, l1=self.l1, l2=self.l2)
-        return build_network(text, input_shape, n_outputs, activation=self.activation, output=self.output, loss=loss,
-                             l1=self.l1, l2=self.l2)
+        try:
+            return build_network(text, input_shape, n_outputs, activation=self.activation, output=self.output,
+                                 loss=loss, l1=self.l1, l2=self.l2)
+        except ArchitectureError as exc:
+            if self.arch is not None and self.image_shape is None and "needs images" in str(exc):
+                raise ArchitectureError(f"{exc}; rows of X are flat: give image_shape=(channels, rows, cols)") \
+                    from None
+            raise
 
     def _settings(self, n_rows: int) -> TrainSettings:
         batch = self.batch_size
@@ -109,8 +125,12 @@ class _NetworkEstimator(BaseEstimator):
         values["lr"] = lr if self.lr is None else self.lr
         return TrainSettings(**{**values, "batch_size": batch, "patience": self.patience})
 
+    def _check_loss(self, name: str) -> None:
+        """A ValueError for a loss this kind of estimator cannot use (the classifier's)."""
+
     def _new_model(self, X: np.ndarray, n_outputs: int) -> Model:
         loss = self.loss or self._loss_for(n_outputs)
+        self._check_loss(loss)
         network = self._network(X.shape[1], n_outputs, loss)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         n_train = X.shape[0] - (self._n_validation(X.shape[0]) if self.patience is not None else 0)
@@ -174,6 +194,7 @@ class _NetworkEstimator(BaseEstimator):
         X, y = self._validate(X, y)
         T, n_outputs = self._targets(y, first=True)
         loss = self.loss or self._loss_for(n_outputs)
+        self._check_loss(loss)
         network = self._network(X.shape[1], n_outputs, loss)
         network.init_params(0, self.init, dtype=self.dtype)
         with warnings.catch_warnings():
@@ -215,6 +236,11 @@ class _NetworkEstimator(BaseEstimator):
         return tags
 
 
+def _label(value) -> str:
+    """A label as the user wrote it (``7``, ``'setosa'``), not as NumPy's repr (``np.int64(7)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
     """A neural-network classifier whose gradients symbackprop derived and compiled.
 
@@ -231,17 +257,27 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
     def _classifies(self) -> bool:
         return True
 
+    def _check_loss(self, name: str) -> None:
+        loss = get_loss(name)
+        if not loss.classifies:
+            raise ValueError(f"loss {loss.name!r} regresses; NetworkClassifier needs a classification loss "
+                             f"(bce, cce), or use NetworkRegressor")
+        if loss.name == "bce" and len(self.classes_) > 2:
+            raise ValueError(f"bce with {len(self.classes_)} classes would give independent sigmoids, not "
+                             "probabilities that sum to 1: use cce (the default)")
+
     def _targets(self, y, first: bool, classes=None):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if first:
-            self.classes_ = np.unique(np.concatenate([y, np.asarray(classes)])) if classes is not None else np.unique(y)
+            self.classes_ = np.unique(np.asarray(classes)) if classes is not None else np.unique(y)
             if len(self.classes_) < 2:
                 raise ValueError(f"NetworkClassifier needs samples of at least 2 classes; the data holds only "
-                                 f"one class: {self.classes_[0]!r}")
+                                 f"one class: {_label(self.classes_[0])}")
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
-            raise ValueError(f"y holds class {unknown[0]!r}, which is not among classes_ {list(self.classes_)}")
+            raise ValueError(f"y holds class {_label(unknown[0])}, which is not among the classes "
+                             f"[{', '.join(_label(c) for c in self.classes_)}]")
         labels = np.searchsorted(self.classes_, y)
         n_outputs = 1 if len(self.classes_) == 2 and (self.loss or "bce") == "bce" else len(self.classes_)
         return labels, n_outputs

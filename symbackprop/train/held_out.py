@@ -58,6 +58,8 @@ def evaluation_rows(ckpt: Checkpoint, source: Source | None = None, split: dict 
     rows the model was trained or validated on.
     """
     record = ckpt.info.get("data") or {}
+    if "kind" not in record:  # saved from Python (Model.save): class names at most, no source
+        record = {}
     if source is None:
         if not record:
             raise DataError("this checkpoint does not record the data it was trained on: name the data to "

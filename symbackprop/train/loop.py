@@ -69,6 +69,27 @@ class History:
         rows += [e.grad_norms for e in self.epochs if e.grad_norms is not None]
         return np.array(rows, dtype=float)
 
+    @property
+    def history(self) -> dict[str, list]:
+        """Keras' ``History.history``: one list per quantity, one entry per epoch (``loss``, ``lr`` and,
+        with validation data, ``val_loss`` and ``val_accuracy``)."""
+        out: dict[str, list] = {"loss": self.train_loss, "lr": [e.lr for e in self.epochs]}
+        if any(e.val_loss is not None for e in self.epochs):
+            out["val_loss"] = self.val_loss
+        if any(e.val_accuracy is not None for e in self.epochs):
+            out["val_accuracy"] = self.val_accuracy
+        return out
+
+    def __repr__(self) -> str:
+        if not self.epochs:
+            return "History(no epochs)"
+        last = self.epochs[-1]
+        val = "" if last.val_loss is None else f", val loss {last.val_loss:.4g}"
+        stop = (f"; stopped early, best epoch {self.best_epoch}" if self.stopped_early else
+                "; stopped by a callback" if self.stopped_by_callback else "")
+        return (f"History(epochs {self.epochs[0].epoch}-{last.epoch}: loss {self.epochs[0].train_loss:.4g} -> "
+                f"{last.train_loss:.4g}{val}{stop}; .history holds the lists)")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

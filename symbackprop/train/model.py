@@ -25,7 +25,7 @@ from ..errors import DataError, TrainingError
 from ..model.network import Network
 from ..model.summary import Summary
 from .callbacks import CallbackList
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, check_checkpoint_path, load_checkpoint, save_checkpoint
 from .loop import EpochRecord, History, fit as fit_loop
 from .normalize import Normalizer
 from .session import Progress, TrainSettings
@@ -166,6 +166,12 @@ class Model:
         finally:
             if progress is not None:
                 progress.close()
+        if progress is not None and (result.stopped_early or result.stopped_by_callback):
+            last = done.epochs[-1]
+            if last.epoch != 1 and last.epoch % every:  # the epoch it stopped at, unless its line was printed
+                progress.say(progress.line(last))
+            progress.say(f"early stop after epoch {last.epoch}: best validation loss at epoch {result.best_epoch}"
+                         if result.stopped_early else f"stopped by a callback after epoch {last.epoch}")
         done.best_epoch, done.stopped_early = result.best_epoch, result.stopped_early
         done.stopped_by_callback = self.history.stopped_by_callback = result.stopped_by_callback
         self.history.best_epoch, self.history.stopped_early = result.best_epoch, result.stopped_early
@@ -219,7 +225,9 @@ class Model:
         return Checkpoint(self.network, self.params, self.normalizer, self.optimizer, info)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the model as a checkpoint, atomically (``symbackprop evaluate``/``predict`` read it)."""
+        """Write the model as a checkpoint (``.npz``), atomically; ``symbackprop predict`` reads it, and
+        ``evaluate`` with the data named (the checkpoint does not record where the data came from)."""
+        check_checkpoint_path(path)
         save_checkpoint(path, self.checkpoint())
 
     @classmethod

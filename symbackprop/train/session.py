@@ -123,10 +123,15 @@ class Progress:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{record.train_loss:.4f}")
         if record.epoch == 1 or record.epoch % self.every == 0 or record.epoch == self.total:
-            val = "" if record.val_loss is None else f"  val loss {_number(record.val_loss)}"
-            acc = "" if record.val_accuracy is None else f"  val acc {record.val_accuracy:.4f}"
-            line = f"epoch {record.epoch:>4}/{self.total}  lr {record.lr:.3g}  loss {_number(record.train_loss)}{val}{acc}"
-            (self.bar.write if self.bar is not None else self.say)(line)
+            self.write(self.line(record))
+
+    def line(self, record: EpochRecord) -> str:
+        val = "" if record.val_loss is None else f"  val loss {_number(record.val_loss)}"
+        acc = "" if record.val_accuracy is None else f"  val acc {record.val_accuracy:.4f}"
+        return f"epoch {record.epoch:>4}/{self.total}  lr {record.lr:.3g}  loss {_number(record.train_loss)}{val}{acc}"
+
+    def write(self, line: str) -> None:
+        (self.bar.write if self.bar is not None else self.say)(line)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -34,13 +34,17 @@ class SweepRow:
     """One configuration's cross-validated result."""
 
     params: dict[str, Any]
+    #: one score per fold; NaN for a fold whose fit failed (diverged)
     scores: list[float]
     #: seconds of the fits (summed over folds, wherever they ran)
     seconds: float
     rank: int = 0
+    #: why a fold's fit failed ("fold 2: training diverged at epoch 3 ..."), None if every fit ran
+    failure: str | None = None
 
     @property
     def mean(self) -> float:
+        """The mean fold score; NaN if any fold failed (a configuration that diverges once is ranked last)."""
         return float(np.mean(self.scores))
 
     @property
@@ -75,12 +79,13 @@ class SweepResult:
         keys = self._keys()
         header = ["rank", *keys, f"mean {self.scoring}", "std", *(f"fold {k + 1}" for k in range(self.folds)),
                   "fit s"]
-        body = [[str(r.rank), *(_shown(r.params.get(k)) for k in keys), f"{r.mean:.4f}", f"{r.std:.4f}",
-                 *(f"{s:.4f}" for s in r.scores), f"{r.seconds:.1f}"] for r in self.rows]
+        body = [[str(r.rank), *(_shown(r.params.get(k)) for k in keys), _score(r.mean), _score(r.std),
+                 *(_score(s) for s in r.scores), f"{r.seconds:.1f}"] for r in self.rows]
         widths = [max(len(row[c]) for row in [header, *body]) for c in range(len(header))]
         lines = ["  ".join(cell.rjust(w) if c == 0 or c > len(keys) else cell.ljust(w)
                            for c, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in [header, *body]]
         lines.insert(1, "-" * len(lines[0]))
+        lines += [f"rank {r.rank} failed: {r.failure}" for r in self.rows if r.failure]
         return "\n".join(lines)
 
     def to_csv(self, path: str | os.PathLike) -> None:
@@ -89,11 +94,17 @@ class SweepResult:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["rank", *keys, f"mean_{self.scoring}", "std", *(f"fold_{k + 1}" for k in range(self.folds)),
-                         "fit_seconds"])
+                         "fit_seconds", "failure"])
         for r in self.rows:
             writer.writerow([r.rank, *(_shown(r.params.get(k)) for k in keys), repr(r.mean), repr(r.std),
-                             *map(repr, r.scores), f"{r.seconds:.3f}"])
+                             *map(repr, r.scores), f"{r.seconds:.3f}", r.failure or ""])
         write_text_atomically(path, out.getvalue())
+
+
+def _score(value: float) -> str:
+    if not np.isfinite(value):
+        return "failed" if np.isnan(value) else str(value)
+    return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.3e}"
 
 
 def _shown(value) -> str:
@@ -107,6 +118,9 @@ def configurations(grid: dict[str, Sequence], n_random: int | None = None, seed:
     if not grid:
         raise TrainingError("a sweep needs at least one parameter with values to try")
     for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise TrainingError(f"the grid gives {key} {values!r}: give a list of the values to try, "
+                                f"e.g. {key}=[{values!r}]")
         if len(values) == 0:
             raise TrainingError(f"the grid gives {key} no values")
     keys = list(grid)
@@ -121,17 +135,27 @@ def configurations(grid: dict[str, Sequence], n_random: int | None = None, seed:
     return [every[k] for k in sorted(picks)]
 
 
-def _fit_and_score(estimator_class, base: dict, params: dict, X, y, train, test) -> tuple[float, float]:
+def _fit_and_score(estimator_class, base: dict, params: dict, X, y, train, test) -> tuple[float, float, str | None]:
     """One task: fit on ``train`` rows, score on ``test`` rows, with one BLAS thread (so its numbers do
-    not depend on the machine's thread count); returns (score, seconds)."""
+    not depend on the machine's thread count); returns (score, seconds, failure).  A fit that
+    diverges scores NaN with its reason, as ``GridSearchCV`` scores a failed fit, so one bad
+    configuration does not end the sweep."""
+    import warnings
+
     from threadpoolctl import threadpool_limits
 
+    from ..errors import TrainingDiverged
+
     start = time.perf_counter()
-    with threadpool_limits(1):
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # batch size clipped: said once, by the sweep's check
         estimator = estimator_class(**{**base, **params})
-        estimator.fit(X[train], y[train])
+        try:
+            estimator.fit(X[train], y[train])
+        except TrainingDiverged as exc:
+            return float("nan"), time.perf_counter() - start, str(exc)
         score = float(estimator.score(X[test], y[test]))
-    return score, time.perf_counter() - start
+    return score, time.perf_counter() - start, None
 
 
 def _folds(X, y, k: int, classify: bool, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -149,7 +173,7 @@ def _folds(X, y, k: int, classify: bool, seed: int) -> list[tuple[np.ndarray, np
 PRELOAD = "symbackprop.train.estimators"
 
 
-def _run_serial(tasks: list, progress: Callable[[], None]) -> list[tuple[float, float]]:
+def _run_serial(tasks: list, progress: Callable[[], None]) -> list[tuple[float, float, str | None]]:
     results = []
     for task in tasks:
         results.append(_fit_and_score(*task))
@@ -163,14 +187,20 @@ def _cluster(scheduler: str | None, workers: int | None):
     from distributed import Client, LocalCluster
 
     if scheduler:
-        client = Client(scheduler, timeout="20s")
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise TrainingError(f"cannot reach the dask scheduler at {scheduler!r}: {exc}") from None
         n = len(client.scheduler_info().get("workers", {}))
+        if n == 0:
+            client.close()
+            raise TrainingError(f"the dask scheduler at {scheduler} has no workers")
         return client, None, f"dask scheduler {scheduler} ({n} worker{'s' * (n != 1)})"
     n = workers or os.cpu_count() or 1
     one_thread = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                   "NUMBA_NUM_THREADS": "1"}
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=logging.ERROR, env=one_thread, preload=[PRELOAD])
+                           silence_logs=logging.CRITICAL, env=one_thread, preload=[PRELOAD])
     return Client(cluster), cluster, f"dask LocalCluster ({n} worker process{'es' * (n != 1)}, 1 thread each)"
 
 
@@ -182,7 +212,7 @@ def _cost(params: dict) -> int:
     return width * int(params.get("epochs", 100))
 
 
-def _run_dask(client, tasks: list, X, y, progress: Callable[[], None]) -> list[tuple[float, float]]:
+def _run_dask(client, tasks: list, X, y, progress: Callable[[], None]) -> list[tuple[float, float, str | None]]:
     from distributed import as_completed
 
     X_remote, y_remote = client.scatter([X, y], broadcast=True)
@@ -219,7 +249,12 @@ def sweep(X, y, grid: dict[str, Sequence], *, task: str = "classify", base: dict
     not), True requires it, False runs serially.  ``scheduler`` is an address of a running
     scheduler; without one a ``LocalCluster`` of ``workers`` processes is started and shut
     down.  ``progress`` shows a tqdm bar over finished fits.  With ``refit``, the best
-    configuration is fitted on all rows (``result.best_estimator``).
+    configuration is fitted on all rows (``result.best_estimator``).  A fit that diverges
+    scores NaN and its configuration is ranked last, with the reason.
+
+    On Dask (the default when it is installed) this starts processes: call it under
+    ``if __name__ == "__main__":`` in a script, as for any ``multiprocessing`` code, or pass
+    ``use_dask=False``.
     """
     from .estimators import NetworkClassifier, NetworkRegressor
 
@@ -254,38 +289,63 @@ def sweep(X, y, grid: dict[str, Sequence], *, task: str = "classify", base: dict
             report("note: " + notes[-1])
     elif use_dask and not dask_available():
         raise TrainingError("a sweep on Dask needs dask.distributed: pip install 'symbackprop[dask]'")
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(tasks), unit="fit", leave=False)
+    what = (f"{len(configs)} configuration{'s' * (len(configs) != 1)} × {folds} folds = {len(tasks)} fits")
     start = time.perf_counter()
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
     try:
         if use_dask:
+            quiet.setLevel(logging.CRITICAL)  # the scheduler's own lines (a fit cancelled by Ctrl-C, ...)
             client, cluster, ran_on = _cluster(scheduler, workers)
-            report(f"sweep: {len(configs)} configurations × {folds} folds = {len(tasks)} fits on {ran_on}")
+            report(f"sweep: {what} on {ran_on}")
             try:
-                results = _run_dask(client, tasks, X, y, bar.update if bar else lambda: None)
+                with _bar(progress, len(tasks)) as tick:
+                    results = _run_dask(client, tasks, X, y, tick)
             finally:
                 client.close()
                 if cluster is not None:
                     cluster.close()
         else:
             ran_on = "serial (this process)"
-            report(f"sweep: {len(configs)} configurations × {folds} folds = {len(tasks)} fits, serially")
-            results = _run_serial(tasks, bar.update if bar else lambda: None)
+            report(f"sweep: {what}, serially")
+            with _bar(progress, len(tasks)) as tick:
+                results = _run_serial(tasks, tick)
+    except KeyboardInterrupt:  # a fit's TrainingInterrupted too: its epoch means nothing to a sweep
+        raise KeyboardInterrupt from None
     finally:
-        if bar is not None:
-            bar.close()
+        quiet.setLevel(level)
     seconds = time.perf_counter() - start
     rows = []
     for k, params in enumerate(configs):
         mine = results[k * folds:(k + 1) * folds]
-        rows.append(SweepRow(params, [s for s, _ in mine], sum(t for _, t in mine)))
-    rows.sort(key=lambda r: -r.mean)  # stable: ties keep the grid's order
+        failures = [f"fold {f + 1}: {why}" for f, (_, _, why) in enumerate(mine) if why]
+        rows.append(SweepRow(params, [s for s, _, _ in mine], sum(t for _, t, _ in mine),
+                             failure="; ".join(failures) or None))
+    rows.sort(key=lambda r: -r.mean if np.isfinite(r.mean) else np.inf)  # stable; failed ones last
     for rank, row in enumerate(rows, start=1):
         row.rank = rank
     result = SweepResult(rows, folds, ran_on, seconds, scoring="accuracy" if task == "classify" else "r2",
                          notes=notes)
+    if rows[0].failure:
+        raise TrainingError(f"every configuration failed; the first: {rows[0].failure}")
     if refit:
         result.best_estimator = estimator_class(**{**base, **rows[0].params}).fit(X, y)
     return result
+
+
+class _bar:
+    """A tqdm bar over finished fits when asked for (a no-op otherwise); ``with _bar(...) as tick: tick()``."""
+
+    def __init__(self, show: bool, total: int) -> None:
+        self.show, self.total, self.tqdm = show, total, None
+
+    def __enter__(self) -> Callable[[], None]:
+        if not self.show:
+            return lambda: None
+        from tqdm import tqdm
+        self.tqdm = tqdm(total=self.total, unit="fit", leave=False)
+        return lambda: self.tqdm.update(1)
+
+    def __exit__(self, *exc) -> None:
+        if self.tqdm is not None:
+            self.tqdm.close()
