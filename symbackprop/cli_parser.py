@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_types import _Parser, _folds, _fraction, _non_negative, _number, _numbers, _positive, _seed, _sizes, _text
+from .cli_types import (_Parser, _folds, _fraction, _non_negative, _number, _numbers, _positive, _seed, _share,
+                        _sizes, _text)
 
 DEFAULT_HIDDEN = "256"
 PARAM_DEFAULT = "W1[0,1]"
@@ -83,12 +84,12 @@ def _add_data_options(p: argparse.ArgumentParser, evaluate: bool = False, valida
         g.add_argument("--seed", type=_seed, default=0, help="seed of a new split of the training data (refused "
                                                                "if its test rows were trained on)" + same)
         g.add_argument("--val-fraction", type=_fraction, default=0.1, help="validation share of a new split" + same)
-        g.add_argument("--test-fraction", type=_fraction, default=0.2, help="test share of a new split" + same)
+        g.add_argument("--test-fraction", type=_share, default=0.2, help="test share of a new split" + same)
         return
     g.add_argument("--seed", type=_seed, default=0, help="seed for the split, initial weights and shuffling (default: 0)")
     if validation:
         g.add_argument("--val-fraction", type=_fraction, default=0.1, help="validation share (default: 0.1)")
-    g.add_argument("--test-fraction", type=_fraction, default=0.2, help="held-out test share (default: 0.2)")
+    g.add_argument("--test-fraction", type=_share, default=0.2, help="held-out test share (default: 0.2)")
 
 
 def add_training_options(p: argparse.ArgumentParser, sweep: bool = False) -> None:

@@ -105,6 +105,14 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    """A share that must hold some rows (the test part): a number in (0, 1)."""
+    value = _number(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"the test share must lie between 0 and 1 (both excluded), got {text!r}")
+    return value
+
+
 def _text(text: str) -> str:
     """A path or a description that must not be empty (``--save ''`` would quietly save nothing)."""
     if not text.strip():
