@@ -27,6 +27,8 @@ def _training_flags() -> dict[str, argparse.Action]:
 def parse_grid(items: list[str]) -> dict[str, list]:
     """``["lr=0.01,0.1", "hidden=64,128/64"]`` -> ``{"lr": [0.01, 0.1], "hidden": [(64,), (128, 64)]}``,
     each value read by the type (and checked against the choices) of the ``train`` flag of that name."""
+    if not items:
+        raise DataError("--grid needs at least one NAME=VALUE[,VALUE...], e.g. lr=0.01,0.1")
     flags = _training_flags()
     grid: dict[str, list] = {}
     for item in items:

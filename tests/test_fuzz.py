@@ -203,6 +203,21 @@ def _check_cli(argv: list[str], monkeypatch) -> None:
             assert len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
 
 
+_GRID_TOKENS = ["lr", "hidden", "activation", "optimizer", "epochs", "seed", "momentum", "=", ",", "/", "0.1", "1e-3",
+                "-1", "0", "64", "relu", "tanh", "adam", "nan", "x", "", " ", "128/64", "batch_size", "batch-size"]
+
+
+def _check_grid(items: list[str]) -> None:
+    """A grid is read into lists of typed values, or refused with a SymbackpropError (never anything else)."""
+    from symbackprop.cli_sweep import parse_grid
+    try:
+        grid = parse_grid(items)
+    except SymbackpropError:
+        return
+    assert grid and all(isinstance(v, list) and v for v in grid.values())
+    assert all(len(set(map(repr, v))) == len(v) for v in grid.values())  # no value twice
+
+
 def _check_parsers(argv: list[str]) -> None:
     from symbackprop.cli_parser import build_parser
     out, err = io.StringIO(), io.StringIO()
@@ -237,14 +252,18 @@ def _run(target: str, examples: int, checkpoint_bytes: bytes, monkeypatch) -> No
         argv = st.lists(st.tuples(st.sampled_from(_OPTIONS), st.sampled_from(_VALUES)), max_size=5).map(
             lambda pairs: [part for pair in pairs for part in pair])
         fuzz(given(argv)(lambda a: _check_cli(a, monkeypatch)))()
+    elif target == "grid":
+        items = st.lists(st.lists(st.sampled_from(_GRID_TOKENS), max_size=8).map("".join), max_size=4)
+        fuzz(given(items)(_check_grid))()
     else:
-        commands = ["train", "evaluate", "predict", "derive", "explain", "cost", "gradient-flow", "export"]
+        commands = ["train", "evaluate", "predict", "derive", "explain", "cost", "gradient-flow", "export", "sweep"]
         argv = st.tuples(st.sampled_from(commands), st.lists(st.sampled_from(_OPTIONS + _VALUES + ["-o", "--sizes",
-                         "--latex", "--standalone", "--input", "--param", "--widths"]), max_size=6))
+                         "--latex", "--standalone", "--input", "--param", "--widths", "--grid", "--folds",
+                         "--scheduler", "--random", "--results", "lr=0.1,1"]), max_size=6))
         fuzz(given(argv.map(lambda c: [c[0], *c[1]]))(_check_parsers))()
 
 
-TARGETS = ["csv", "idx", "checkpoint", "arch", "cli", "parsers"]
+TARGETS = ["csv", "idx", "checkpoint", "arch", "cli", "parsers", "grid"]
 
 
 @pytest.mark.parametrize("target", TARGETS)
