@@ -15,6 +15,7 @@ runs on a worker beside another than alone (the fits' own seconds, summed), whic
 the speed-up any scheduler could reach on these cores.  Kernels come from the cache in both (the script warms it first), so the times
 are training, not compilation.
 
+    pip install -e '.[dask]'                    # dask.distributed
     python benchmarks/sweep.py                  # 12 x 3 on 2 workers, 2 rounds
     python benchmarks/sweep.py --epochs 30 --repeats 3 --workers 2
 """
