@@ -94,6 +94,16 @@ def _check_address(address: str) -> None:
                         "port is 8786)")
 
 
+def _reach(address: str) -> None:
+    """Connect once, briefly, before the data is loaded: an unreachable scheduler is one line now."""
+    from distributed import Client
+
+    try:
+        Client(address, timeout="5s").close()
+    except (OSError, TimeoutError) as exc:
+        raise TrainingError(f"cannot reach the dask scheduler at {address}: {exc}") from None
+
+
 def _refuse_overwriting(path: str, args: argparse.Namespace) -> None:
     """Never replace the data, or any file that is not an earlier sweep's table, with the table."""
     from pathlib import Path
@@ -158,6 +168,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                         "the rows as they are: leave it out")
     if args.scheduler:
         _check_address(args.scheduler)
+        _reach(args.scheduler)
     if not str(args.results).endswith(".csv"):
         raise DataError(f"--results {args.results!r}: the table is written as CSV; give a name ending in .csv")
     _refuse_overwriting(args.results, args)
@@ -178,7 +189,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         result = sweep(data.X_train, data.y_train, grid, base=_base(args, grid, data), folds=args.folds, n_random=args.random,
                        seed=args.seed, use_dask=False if args.serial else None, scheduler=args.scheduler,
-                       workers=args.workers, progress=not args.no_progress and sys.stderr.isatty(), say=print)
+                       workers=args.workers, progress=not args.no_progress and sys.stderr.isatty(), say=print,
+                       refit=False)
     except KeyboardInterrupt:
         raise KeyboardInterrupt from None  # one line from the command ("interrupted"), nothing written
     print(result.table())
@@ -186,7 +198,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"{n} configuration{'s' * (n != 1)} × {result.folds} folds in {result.seconds:.1f} s on {result.ran_on}")
     result.to_csv(args.results)
     print(f"wrote {args.results}")
-    best = result.best_estimator
+    if result.rows[0].failure:
+        raise TrainingError(f"every configuration failed (the table is in {args.results}); the first: "
+                            f"{result.rows[0].failure}")
+    best = result.refit(data.X_train, data.y_train)  # after the table is written: a failure here loses nothing
     shown = ", ".join(f"{k}={v if not isinstance(v, tuple) else '/'.join(map(str, v))}"
                       for k, v in result.best_params.items())
     correct = int(np.sum(best.predict(data.X_test) == data.y_test))

@@ -172,12 +172,16 @@ def test_explain_takes_a_class_label_as_fit_does():
 
 
 def test_compile_reports_cold_entry_points_and_all_warms_them(tmp_path):
-    net = sb.Network.mlp([3, 4, 2], "tanh")
+    # a structure no other test compiles: what is warm is shared by every network of a structure
+    net = sb.Network.mlp([3, 4, 2], "leaky_relu", output="sigmoid", loss="mse", l1=0.01, l2=0.02)
     compiled = sb.compile(net, cache_dir=tmp_path)
     assert compiled.cold() == ["forward", "loss", "loss_and_grad"]
     assert "cold (compiled on first call): forward, loss, loss_and_grad" in repr(compiled)
     everything = sb.compile(net, cache_dir=tmp_path, warm_up="all")
     assert everything.cold() == [] and everything.from_cache
+    wider = sb.compile(sb.Network.mlp([5, 7, 2], "leaky_relu", output="sigmoid", loss="mse", l1=0.1, l2=0.2),
+                       cache_dir=tmp_path, warm_up=False)
+    assert wider.cold() == []  # the same kernels, already compiled in this process
     with pytest.raises(ValueError, match="unknown entry points"):
         everything.warm_up("float64", ("backward",))
 
@@ -231,3 +235,27 @@ def test_evaluate_asks_for_the_data_of_a_checkpoint_saved_from_python(tmp_path, 
     err = capsys.readouterr().err
     assert "does not record the data it was trained on" in err and "digits" not in err
     assert main(["evaluate", str(tmp_path / "m.npz"), "--dataset", "breast_cancer"]) == 0
+
+
+def test_a_callback_with_only_begin_and_end(digits):
+    X, y = digits
+    events = []
+
+    class Ends:
+        def on_train_begin(self, logs):
+            events.append("begin")
+
+        def on_train_end(self, logs):
+            events.append(sorted(logs))
+
+    sb.Model(NET).fit(X, y, epochs=2, callbacks=[Ends()])
+    assert events == ["begin", ["loss", "lr"]]
+
+
+def test_a_second_verbose_fit_prints_its_own_first_epoch(digits, capsys):
+    X, y = digits
+    model = sb.Model(NET)
+    model.fit(X[:200], y[:200], epochs=3, verbose=1, every=10)
+    model.fit(X[:200], y[:200], epochs=3, verbose=1, every=10)
+    lines = capsys.readouterr().out.splitlines()
+    assert [l.split()[1] for l in lines] == ["1/3", "3/3", "4/6", "6/6"]

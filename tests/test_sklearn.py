@@ -133,3 +133,24 @@ def test_settings_that_cannot_apply_are_named():
         NetworkClassifier().partial_fit(X, y, classes=[0, 1])
     cnn = NetworkClassifier(arch="conv:4:3,maxpool:2", image_shape=(1, 8, 8), epochs=2, random_state=0)
     assert cnn.fit(X / 16, y).score(X / 16, y) > 0.5
+
+
+def test_review_findings_on_the_estimators():
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    fitted = NetworkClassifier(hidden=(8,), epochs=3, random_state=0).fit(X, y)
+    before = fitted.predict(X)
+    fitted.check(X, np.array(list("abc"))[y])  # checks run on a clone
+    assert np.array_equal(fitted.predict(X), before) and list(fitted.classes_) == [0, 1, 2]
+    early = NetworkClassifier(hidden=(8,), patience=2, random_state=0)
+    early.partial_fit(X, y, classes=[0, 1, 2])  # one epoch at a time: patience does not apply
+    with pytest.warns(UserWarning, match="clipped to 5"):
+        early.partial_fit(X[:5], y[:5])  # clipped on every call, not only the first
+    assert early.n_iter_ == 2
+    tiny = NetworkClassifier(hidden=(4,), epochs=3, patience=1, random_state=0)
+    tiny.fit(X[::5], y[::5])  # 30 rows, 3 validation rows: too few to stratify, split plainly
+    assert tiny.n_iter_ <= 3
+    binary = NetworkClassifier(hidden=(4,), epochs=2, loss="binary_crossentropy", random_state=0)
+    binary.fit(X[:100], y[:100])
+    assert binary.model_.network.n_outputs == 1
+    np.testing.assert_allclose(binary.predict_proba(X[:100]).sum(axis=1), 1.0)

@@ -183,3 +183,16 @@ def test_folds_below_two_are_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["sweep", "--grid", "lr=0.1", "--folds", "1"])
     assert stop.value.code == 2 and "--folds: must be at least 2" in capsys.readouterr().err
+
+
+def test_when_every_configuration_fails_the_table_is_still_written(tmp_path, capsys):
+    data = tmp_path / "huge.csv"
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(60, 3)) * 1e150
+    data.write_text("a,b,c,label\n" + "\n".join(f"{r[0]},{r[1]},{r[2]},{k % 2}" for k, r in enumerate(rows)) + "\n")
+    results = tmp_path / "s.csv"
+    assert main(["sweep", "--csv", str(data), "--grid", "lr=0.1,0.5", "--epochs", "2", "--hidden", "4", "--serial",
+                 "--no-progress", "--results", str(results), "--save", str(tmp_path / "b.npz")]) == 2
+    assert "every configuration failed (the table is in" in capsys.readouterr().err
+    assert [r["failure"] != "" for r in csv.DictReader(results.open())] == [True, True]
+    assert not (tmp_path / "b.npz").exists()

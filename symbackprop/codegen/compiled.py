@@ -51,10 +51,15 @@ class CompiledNetwork:
     from_cache: bool
     folder: Path
     timings: dict[str, float] = field(default_factory=dict)
-    #: the op-count report came from the cache too (it is kept per model, the kernels per structure)
-    report_from_cache: bool = True
-    #: ``(entry point, dtype name)`` pairs called in this process: compiled or loaded by Numba
-    warm: set[tuple[str, str]] = field(default_factory=set, compare=False)
+    #: the op-count report came from the cache too (it is kept per model, the kernels per structure);
+    #: None until the report is first read (:attr:`report`)
+    report_from_cache: bool | None = None
+
+    @property
+    def warm(self) -> set[tuple[str, str]]:
+        """``(entry point, dtype name)`` pairs called in this process: compiled or loaded by Numba.
+        Kept on the kernel module, which every CompiledNetwork of the same structure shares."""
+        return self.module.__dict__.setdefault("_symbackprop_warm", set())
 
     def _ran(self, entry: str, params: Parameters) -> None:
         self.warm.add((entry, params.flat.dtype.name))

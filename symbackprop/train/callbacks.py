@@ -75,7 +75,7 @@ class CallbackList:
         for c in self.callbacks:
             if hasattr(c, "on_epoch_end"):
                 c.on_epoch_end(record.epoch - 1, logs(record))  # Keras counts epochs from 0
-            else:
+            elif callable(c):
                 c(record)
 
     def end(self, record: EpochRecord | None) -> None:

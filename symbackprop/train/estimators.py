@@ -17,7 +17,7 @@ import warnings
 from typing import Sequence
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -113,17 +113,12 @@ class _NetworkEstimator(BaseEstimator):
                     from None
             raise
 
-    def _settings(self, n_rows: int) -> TrainSettings:
-        batch = self.batch_size
-        if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool) and batch > n_rows:
-            warnings.warn(f"batch_size {batch} is larger than the {n_rows} training rows; it is clipped to "
-                          f"{n_rows}", UserWarning, stacklevel=3)
-            batch = n_rows
+    def _settings(self) -> TrainSettings:
         values = {name: getattr(self, name) for name in _SETTING_NAMES}
         optimizer, lr = self._default_optimizer
         values["optimizer"] = optimizer if self.optimizer is None else self.optimizer
         values["lr"] = lr if self.lr is None else self.lr
-        return TrainSettings(**{**values, "batch_size": batch, "patience": self.patience})
+        return TrainSettings(**{**values, "patience": self.patience})
 
     def _check_loss(self, name: str) -> None:
         """A ValueError for a loss this kind of estimator cannot use (the classifier's)."""
@@ -133,8 +128,7 @@ class _NetworkEstimator(BaseEstimator):
         self._check_loss(loss)
         network = self._network(X.shape[1], n_outputs, loss)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        n_train = X.shape[0] - (self._n_validation(X.shape[0]) if self.patience is not None else 0)
-        return Model(network, self._settings(n_train), seed=seed, init=self.init, dtype=self.dtype,
+        return Model(network, self._settings(), seed=seed, init=self.init, dtype=self.dtype,
                      normalize=self.normalize, cache_dir=self.cache_dir)
 
     def _loss_for(self, n_outputs: int) -> str:
@@ -145,18 +139,35 @@ class _NetworkEstimator(BaseEstimator):
             raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction!r}")
         return max(1, int(round(self.validation_fraction * n_rows)))
 
+    def _validation_rows(self, n_rows: int, labels, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Train and validation row numbers for early stopping: stratified when every class can have
+        a row on both sides, else a plain random share."""
+        from sklearn.model_selection import train_test_split
+        n_val = self._n_validation(n_rows)
+        if n_val >= n_rows:
+            raise ValueError(f"patience needs validation rows, but validation_fraction {self.validation_fraction} "
+                             f"of {n_rows} rows leaves none to train on")
+        stratify = None
+        if labels is not None:
+            counts = np.bincount(labels)
+            classes = int(np.count_nonzero(counts))
+            if counts[counts > 0].min() > 1 and n_val >= classes and n_rows - n_val >= classes:
+                stratify = labels
+        return train_test_split(np.arange(n_rows), test_size=n_val, stratify=stratify, random_state=seed)
+
     def _train(self, X: np.ndarray, T: np.ndarray, epochs: int | None, y_for_split=None) -> None:
         fit_args = {"epochs": epochs, "verbose": self.verbose}
         if self.patience is not None and epochs is None:
-            from sklearn.model_selection import train_test_split
-            stratify = y_for_split if y_for_split is not None and np.min(np.bincount(y_for_split)) > 1 else None
-            rows = np.arange(X.shape[0])
-            train, val = train_test_split(rows, test_size=self._n_validation(X.shape[0]), stratify=stratify,
-                                          random_state=self.model_.seed)
+            train, val = self._validation_rows(X.shape[0], y_for_split, self.model_.seed)
             fit_args["validation_data"] = (X[val], T[val])
             X, T = X[train], T[train]
         elif epochs is not None:
-            fit_args["patience"] = None
+            fit_args["patience"] = None  # one epoch at a time: nothing to stop early
+        batch = self.model_.settings.batch_size
+        if batch > X.shape[0]:  # as scikit-learn's MLP does, on every call
+            warnings.warn(f"batch_size {batch} is larger than the {X.shape[0]} training rows; it is clipped to "
+                          f"{X.shape[0]}", UserWarning, stacklevel=3)
+            fit_args["batch_size"] = X.shape[0]
         self.model_.fit(X, T, **fit_args)
         self.n_iter_ = self.model_.epochs_done
         self.history_ = self.model_.history
@@ -190,17 +201,20 @@ class _NetworkEstimator(BaseEstimator):
 
     def check(self, X, y) -> None:
         """Everything ``fit`` would refuse, for these settings on this data, without training or
-        compiling anything (a sweep checks every configuration before its first fit)."""
+        compiling anything (a sweep checks every configuration before its first fit).  Runs on a
+        clone: a fitted estimator is left as it is."""
+        clone(self)._check(X, y)
+
+    def _check(self, X, y) -> None:
         X, y = self._validate(X, y)
         T, n_outputs = self._targets(y, first=True)
         loss = self.loss or self._loss_for(n_outputs)
         self._check_loss(loss)
         network = self._network(X.shape[1], n_outputs, loss)
         network.init_params(0, self.init, dtype=self.dtype)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            n_val = self._n_validation(X.shape[0]) if self.patience is not None else 0
-            self._settings(X.shape[0] - n_val).check(X.shape[0] - n_val)
+        if self.patience is not None:
+            self._validation_rows(X.shape[0], self._split_labels(T), 0)
+        self._settings().check()
         Normalizer(self.normalize)
 
     # -- the contract --------------------------------------------------------------------------------
@@ -279,7 +293,7 @@ class NetworkClassifier(ClassifierMixin, _NetworkEstimator):
             raise ValueError(f"y holds class {_label(unknown[0])}, which is not among the classes "
                              f"[{', '.join(_label(c) for c in self.classes_)}]")
         labels = np.searchsorted(self.classes_, y)
-        n_outputs = 1 if len(self.classes_) == 2 and (self.loss or "bce") == "bce" else len(self.classes_)
+        n_outputs = 1 if len(self.classes_) == 2 and get_loss(self.loss or "bce").name == "bce" else len(self.classes_)
         return labels, n_outputs
 
     def _split_labels(self, T):

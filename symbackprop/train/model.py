@@ -86,6 +86,8 @@ class Model:
     def compile(self, warm_up: bool | str = True) -> CompiledNetwork:
         """The network's kernels (derived, generated and compiled once, or loaded from the cache);
         ``warm_up="all"`` compiles every entry point now, not only the training ones."""
+        if warm_up not in (True, False, "training", "all"):
+            raise ValueError(f"warm_up must be True (the training entry points), 'all' or False, got {warm_up!r}")
         if self._compiled is None:
             self._compiled = compile_network(self.network, view=self.view, cache_dir=self.cache_dir,
                                              warm_up=warm_up, dtype=self.params.flat.dtype)
@@ -99,7 +101,8 @@ class Model:
 
     # -- training ----------------------------------------------------------------------
     def fit(self, X, y, *, epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
-            validation_data: tuple | None = None, validation_split: float = 0.0, patience: int | None = None,
+            validation_data: tuple | None = None, validation_split: float = 0.0,
+            patience: int | None | str = "settings",
             callbacks: Iterable = (), verbose: int = 0, every: int = 10,
             batch_order: Callable[[int, int], np.ndarray] | None = None) -> History:
         """Train for ``epochs`` more epochs (default: the settings'); returns this call's history
@@ -108,15 +111,17 @@ class Model:
         ``y``: class labels (0 to k-1) or target rows.  Validation data comes as
         ``validation_data=(X_val, y_val)`` or as a ``validation_split`` fraction of the given
         rows, drawn with the model's seed; each epoch then records validation loss and
-        accuracy, and ``patience`` stops early and keeps the best weights.  ``callbacks``:
+        accuracy, and ``patience`` stops early and keeps the best weights (default: the
+        settings'; None turns it off for this call).  ``callbacks``:
         see :mod:`symbackprop.train.callbacks`.  ``verbose=1`` prints the epoch lines the CLI
         prints (every ``every``-th).  ``batch_order(epoch, n)`` replaces the shuffle
         (:func:`symbackprop.train.fit`).  Every setting is checked before anything is compiled;
         Ctrl-C ends training after the running epoch with
         :class:`~symbackprop.interrupts.TrainingInterrupted`, the model holding that epoch's weights.
         """
-        changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr),
-                                     ("patience", patience)) if v is not None}
+        changes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)) if v is not None}
+        if patience != "settings":  # None: no early stopping in this call, whatever the settings say
+            changes["patience"] = patience
         run = TrainSettings.from_record(self.settings.record(), **changes)
         X = self._rows(X)
         if validation_data is not None and validation_split:
@@ -168,7 +173,7 @@ class Model:
                 progress.close()
         if progress is not None and (result.stopped_early or result.stopped_by_callback):
             last = done.epochs[-1]
-            if last.epoch != 1 and last.epoch % every:  # the epoch it stopped at, unless its line was printed
+            if progress.printed != last.epoch:  # the epoch it stopped at, unless its line was printed
                 progress.say(progress.line(last))
             progress.say(f"early stop after epoch {last.epoch}: best validation loss at epoch {result.best_epoch}"
                          if result.stopped_early else f"stopped by a callback after epoch {last.epoch}")
@@ -272,7 +277,7 @@ class Model:
             return state + "; not trained yet"
         last = self.history.epochs[-1]
         val = "" if last.val_accuracy is None else f", val acc {last.val_accuracy:.4f}"
-        return f"{state}; {last.epoch} epochs, loss {last.train_loss:.4g}{val}"
+        return f"{state}; {last.epoch} epoch{'s' * (last.epoch != 1)}, loss {last.train_loss:.4g}{val}"
 
     def __repr__(self) -> str:
         return f"Model({self.network!r}; {self._training_state()})"

@@ -109,11 +109,12 @@ def _number(x: float) -> str:
 
 
 class Progress:
-    """Epoch lines (the first, every ``every``-th and the last), and a tqdm bar over the epochs
+    """Epoch lines (the run's first, every ``every``-th and the last), and a tqdm bar over the epochs
     when ``bar`` is asked for and the output is a terminal; with a bar, lines are written through it."""
 
     def __init__(self, total: int, every: int, bar: bool, say: Callable[[str], None] = print) -> None:
         self.total, self.every, self.say, self.bar = total, every, say, None
+        self.printed: int | None = None  # the last epoch whose line was written
         if bar and sys.stdout.isatty():
             from tqdm import tqdm
             self.bar = tqdm(total=total, unit="epoch", leave=False)
@@ -122,8 +123,9 @@ class Progress:
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{record.train_loss:.4f}")
-        if record.epoch == 1 or record.epoch % self.every == 0 or record.epoch == self.total:
+        if self.printed is None or record.epoch % self.every == 0 or record.epoch == self.total:  # first of a run
             self.write(self.line(record))
+            self.printed = record.epoch
 
     def line(self, record: EpochRecord) -> str:
         val = "" if record.val_loss is None else f"  val loss {_number(record.val_loss)}"

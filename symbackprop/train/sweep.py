@@ -25,6 +25,7 @@ import numpy as np
 
 from ..atomic import write_text_atomically
 from ..errors import SymbackpropError, TrainingError
+from .loop import DEFAULT_BATCH_SIZE
 
 __all__ = ["SweepResult", "SweepRow", "configurations", "sweep"]
 
@@ -66,10 +67,18 @@ class SweepResult:
     best_estimator: Any = None
     scoring: str = "accuracy"
     notes: list[str] = field(default_factory=list)
+    #: the estimator class and the parameters every configuration shared (for :meth:`refit`)
+    estimator_class: Any = None
+    base: dict[str, Any] = field(default_factory=dict)
 
     @property
     def best_params(self) -> dict[str, Any]:
         return self.rows[0].params
+
+    def refit(self, X, y):
+        """The best configuration fitted on ``(X, y)``, kept as :attr:`best_estimator`."""
+        self.best_estimator = self.estimator_class(**{**self.base, **self.best_params}).fit(X, y)
+        return self.best_estimator
 
     def _keys(self) -> list[str]:
         return sorted({k for r in self.rows for k in r.params})
@@ -148,7 +157,7 @@ def _fit_and_score(estimator_class, base: dict, params: dict, X, y, train, test)
 
     start = time.perf_counter()
     with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # batch size clipped: said once, by the sweep's check
+        warnings.simplefilter("ignore", UserWarning)  # batch size clipped: said once, in the sweep's notes
         estimator = estimator_class(**{**base, **params})
         try:
             estimator.fit(X[train], y[train])
@@ -170,7 +179,7 @@ def _folds(X, y, k: int, classify: bool, seed: int) -> list[tuple[np.ndarray, np
 
 
 #: imported by every worker of a LocalCluster as it starts, before its first task
-PRELOAD = "symbackprop.train.estimators"
+PRELOAD = "symbackprop.train.sweep_worker"
 
 
 def _run_serial(tasks: list, progress: Callable[[], None]) -> list[tuple[float, float, str | None]]:
@@ -179,6 +188,14 @@ def _run_serial(tasks: list, progress: Callable[[], None]) -> list[tuple[float, 
         results.append(_fit_and_score(*task))
         progress()
     return results
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity, which a container's CPU set narrows)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _cluster(scheduler: str | None, workers: int | None):
@@ -196,11 +213,23 @@ def _cluster(scheduler: str | None, workers: int | None):
             client.close()
             raise TrainingError(f"the dask scheduler at {scheduler} has no workers")
         return client, None, f"dask scheduler {scheduler} ({n} worker{'s' * (n != 1)})"
-    n = workers or os.cpu_count() or 1
+    n = workers or _cores()
     one_thread = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                   "NUMBA_NUM_THREADS": "1"}
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=logging.CRITICAL, env=one_thread, preload=[PRELOAD])
+    import signal
+    import threading
+
+    # Worker processes inherit an *ignored* SIGINT (a handler would not survive their exec): a Ctrl-C
+    # in the terminal reaches the whole process group, and this process alone should answer it, not
+    # each worker with a traceback.  The price: a Ctrl-C in the seconds the cluster starts is dropped.
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.CRITICAL, env=one_thread, preload=[PRELOAD])
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, before)
     return Client(cluster), cluster, f"dask LocalCluster ({n} worker process{'es' * (n != 1)}, 1 thread each)"
 
 
@@ -249,8 +278,9 @@ def sweep(X, y, grid: dict[str, Sequence], *, task: str = "classify", base: dict
     not), True requires it, False runs serially.  ``scheduler`` is an address of a running
     scheduler; without one a ``LocalCluster`` of ``workers`` processes is started and shut
     down.  ``progress`` shows a tqdm bar over finished fits.  With ``refit``, the best
-    configuration is fitted on all rows (``result.best_estimator``).  A fit that diverges
-    scores NaN and its configuration is ranked last, with the reason.
+    configuration is fitted on all rows (``result.best_estimator``; or later, with
+    ``result.refit``).  A fit that diverges scores NaN and its configuration is ranked
+    last, with the reason; if every one failed there is nothing to refit.
 
     On Dask (the default when it is installed) this starts processes: call it under
     ``if __name__ == "__main__":`` in a script, as for any ``multiprocessing`` code, or pass
@@ -271,6 +301,7 @@ def sweep(X, y, grid: dict[str, Sequence], *, task: str = "classify", base: dict
                             f"{', '.join(sorted(known))}")
     configs = configurations(grid, n_random, seed)
     X, y = np.asarray(X), np.asarray(y)
+    notes: list[str] = []
     for params in configs:  # every configuration, before the first fit
         try:
             estimator_class(**{**base, **params}).check(X, y)
@@ -278,9 +309,14 @@ def sweep(X, y, grid: dict[str, Sequence], *, task: str = "classify", base: dict
             shown = ", ".join(f"{k}={_shown(v)}" for k, v in params.items())
             raise TrainingError(f"configuration {shown}: {exc}") from None
     splits = _folds(X, y, folds, task == "classify", seed)
+    fewest = min(len(train) for train, _ in splits)
+    batches = {p.get("batch_size", base.get("batch_size", DEFAULT_BATCH_SIZE)) for p in configs}
+    if any(b > fewest for b in batches):
+        notes.append(f"batch size {max(batches)} is larger than a fold's {fewest} training rows: each fit clips it")
     tasks = [(estimator_class, base, params, X, y, train, test) for params in configs for train, test in splits]
     report = say or (lambda line: None)
-    notes = []
+    for note in notes:
+        report("note: " + note)
     if use_dask is None:
         use_dask = dask_available()
         if not use_dask:
@@ -325,11 +361,9 @@ def sweep(X, y, grid: dict[str, Sequence], *, task: str = "classify", base: dict
     for rank, row in enumerate(rows, start=1):
         row.rank = rank
     result = SweepResult(rows, folds, ran_on, seconds, scoring="accuracy" if task == "classify" else "r2",
-                         notes=notes)
-    if rows[0].failure:
-        raise TrainingError(f"every configuration failed; the first: {rows[0].failure}")
-    if refit:
-        result.best_estimator = estimator_class(**{**base, **rows[0].params}).fit(X, y)
+                         notes=notes, estimator_class=estimator_class, base=base)
+    if refit and not rows[0].failure:
+        result.refit(X, y)
     return result
 
 
