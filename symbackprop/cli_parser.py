@@ -186,8 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict one class per row of a CSV file of features, printed by the class names the model "
                     "was trained with. A header row is optional (a first row of numbers is data); columns may be "
                     "separated by commas, semicolons or tabs. A column named like the training label column is "
-                    "left out when the file has one column too many.")
-    predict.add_argument("model", help="checkpoint written by 'symbackprop train --save'")
+                    "left out when the file has one column too many. Rows are given to the model as they were in "
+                    "training (the model's own normalisation is applied): a model trained on the bundled digits "
+                    "takes pixels scaled to 0..1, not scikit-learn's raw 0..16.")
+    predict.add_argument("model", help="checkpoint written by 'symbackprop train --save', 'sweep' or Model.save")
     predict.add_argument("input", help="CSV file: one row of features per sample (header row optional)")
     predict.add_argument("--label-column", default=None, metavar="NAME|POS",
                          help="a column to leave out (e.g. the labels), by name or position")

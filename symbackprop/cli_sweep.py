@@ -114,8 +114,8 @@ def _refuse_overwriting(path: str, args: argparse.Namespace) -> None:
         raise DataError(f"--results {path} is the data being searched on; give another file")
     if target.is_file():
         with target.open("rb") as f:
-            first = f.read(5)
-        if first != b"rank,":
+            first = f.readline(4096)
+        if not (first.startswith(b"rank,") and b",mean_" in first and b",fit_seconds," in first):
             raise DataError(f"--results {path} exists and is not a sweep's table; it is left as it is "
                             "(give a new file, or remove it first)")
 

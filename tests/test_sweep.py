@@ -196,3 +196,13 @@ def test_when_every_configuration_fails_the_table_is_still_written(tmp_path, cap
     assert "every configuration failed (the table is in" in capsys.readouterr().err
     assert [r["failure"] != "" for r in csv.DictReader(results.open())] == [True, True]
     assert not (tmp_path / "b.npz").exists()
+
+
+def test_an_earlier_sweep_table_may_be_replaced_but_not_a_lookalike(tmp_path, capsys):
+    results, best = tmp_path / "s.csv", tmp_path / "b.npz"
+    argv = ["sweep", "--grid", "lr=0.1", "--epochs", "1", "--hidden", "8", "--serial", "--no-progress",
+            "--results", str(results), "--save", str(best)]
+    assert main(argv) == 0 and main(argv) == 0  # the second run replaces the first one's table
+    results.write_text("rank,name\n1,mine\n")
+    assert main(argv) == 2 and "is not a sweep's table" in capsys.readouterr().err
+    assert results.read_text() == "rank,name\n1,mine\n"
