@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     from distributed import Client, LocalCluster
     from sklearn.datasets import load_digits
 
-    from symbackprop.train.sweep import PRELOAD, sweep
+    from symbackprop.train.sweep import ONE_THREAD, PRELOAD, sweep
 
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
@@ -62,9 +62,8 @@ def main(argv=None) -> None:
         serial = sweep(X, y, GRID, base=base, folds=args.folds, use_dask=False, refit=False)
         serial_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        one_thread = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                          silence_logs=logging.ERROR, env=one_thread, preload=[PRELOAD]) as cluster:
+                          silence_logs=logging.ERROR, env=ONE_THREAD, preload=[PRELOAD]) as cluster:
             with Client(cluster) as client:
                 client.wait_for_workers(args.workers)
                 started = time.perf_counter()

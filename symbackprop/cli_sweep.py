@@ -126,10 +126,8 @@ def _check_settings(args: argparse.Namespace, grid: dict) -> None:
     import itertools
     from dataclasses import fields
 
-    from .cli_training import _settings
+    from .cli_training import _settings, readers, unread_settings
     from .train.session import TrainSettings
-
-    from .cli_training import _USES
 
     names = {f.name for f in fields(TrainSettings)}
     keys = [k for k in grid if k in names]
@@ -137,12 +135,11 @@ def _check_settings(args: argparse.Namespace, grid: dict) -> None:
     for combo in itertools.product(*(grid[k] for k in keys)):
         changes = dict(zip(keys, combo))
         optimizer = changes.get("optimizer", args.optimizer)
-        for hyper in ("momentum", "beta1", "beta2", "alpha"):
-            if hyper in chosen and hyper not in _USES.get(optimizer, ()):
-                readers = ", ".join(o for o, u in _USES.items() if hyper in u)
-                where = "--grid " + hyper if hyper in grid else "--" + hyper
-                raise TrainingError(f"{where} does not apply to the {optimizer} optimizer (it is read by: "
-                                    f"{readers}); sweep it in a run of its own with those optimizers")
+        unused = unread_settings(optimizer, chosen)
+        if unused:
+            where = "--grid " + unused[0] if unused[0] in grid else "--" + unused[0]
+            raise TrainingError(f"{where} does not apply to the {optimizer} optimizer (it is read by: "
+                                f"{readers(unused[0])}); sweep it in a run of its own with those optimizers")
         try:
             TrainSettings.from_record(_settings(args).record(), **changes).check()
         except TrainingError as exc:
@@ -153,7 +150,7 @@ def _check_settings(args: argparse.Namespace, grid: dict) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .cli_training import _source, _split
+    from .cli_training import _source, _split, refuse_image_shape_without_arch
     from .train.checkpoint import check_checkpoint_path
     from .train.sweep import sweep
     from .atomic import check_writable
@@ -163,9 +160,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise TrainingError("--serial runs without dask: leave out --scheduler and --workers")
     if args.scheduler and args.workers:
         raise TrainingError("--workers sizes the LocalCluster a sweep starts; a --scheduler has its own workers")
-    if "image_shape" in given(args) and not args.arch:
-        raise DataError("--image-shape describes the images of --arch's convolutions; an MLP (--hidden) takes "
-                        "the rows as they are: leave it out")
+    refuse_image_shape_without_arch(args)
     if args.scheduler:
         _check_address(args.scheduler)
         _reach(args.scheduler)

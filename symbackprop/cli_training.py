@@ -37,6 +37,24 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
+def unread_settings(optimizer: str, chosen) -> list[str]:
+    """The optimizer settings among ``chosen`` (flag dests) that ``optimizer`` does not read."""
+    return [dest for dest in ("momentum", "beta1", "beta2", "alpha")
+            if dest in chosen and dest not in _USES.get(optimizer, ())]
+
+
+def readers(setting: str) -> str:
+    """The optimizers that read ``setting`` ("momentum, nesterov")."""
+    return ", ".join(o for o, u in _USES.items() if setting in u)
+
+
+def refuse_image_shape_without_arch(args: argparse.Namespace) -> None:
+    """``--image-shape`` only describes ``--arch``'s images (train and sweep alike)."""
+    if "image_shape" in given(args) and not args.arch:
+        raise DataError("--image-shape describes the images of --arch's convolutions; an MLP (--hidden) takes "
+                        "the rows as they are: leave it out")
+
+
 def _source(args: argparse.Namespace):
     """The data the data flags name, unsplit."""
     from .train import data as datasets
@@ -173,14 +191,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.patience is not None and not args.resume and args.val_fraction == 0:
         raise TrainingError("early stopping (--patience) needs validation data: a --val-fraction above 0")
     if not args.resume:
-        unused = [dest for dest in ("momentum", "beta1", "beta2", "alpha")
-                  if dest in flags and dest not in _USES.get(args.optimizer, ())]
+        unused = unread_settings(args.optimizer, flags)
         if unused:
             raise TrainingError(f"{_flag(unused[0])} does not apply to the {args.optimizer} optimizer "
-                                f"(it is read by: {', '.join(o for o, u in _USES.items() if unused[0] in u)})")
-    if "image_shape" in flags and not args.arch:
-        raise DataError("--image-shape describes the images of --arch's convolutions; an MLP (--hidden) takes "
-                        "the rows as they are: leave it out")
+                                f"(it is read by: {readers(unused[0])})")
+    refuse_image_shape_without_arch(args)
     check_plot_path(args.plot)
     if args.save:
         from .train.checkpoint import check_checkpoint_path

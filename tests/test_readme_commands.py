@@ -74,18 +74,23 @@ def _own_math_section() -> str:
     return README.read_text().split("## Your own math", 1)[1].split("\n## ", 1)[0]
 
 
+def _run_python_block(section: str, folder: Path) -> tuple[list[str], list[str]]:
+    """A section's Python block run in a fresh interpreter in ``folder``: (the lines its ``# ``
+    comments show, the lines it printed)."""
+    import subprocess
+    import sys
+    block = section.split("```python", 1)[1].split("```", 1)[0]
+    script = folder / "readme_block.py"
+    script.write_text(block)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return [line[2:] for line in block.splitlines() if line.startswith("# ")], done.stdout.splitlines()
+
+
 def test_readme_own_math_python_block_prints_what_it_says(tmp_path):
     """The block runs in a fresh interpreter, and each ``print`` gives the line the comment
     under it shows."""
-    import subprocess
-    import sys
-    block = _own_math_section().split("```python", 1)[1].split("```", 1)[0]
-    script = tmp_path / "own_math.py"
-    script.write_text(block)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    shown = [line[2:] for line in block.splitlines() if line.startswith("# ")]
-    printed = done.stdout.splitlines()
+    shown, printed = _run_python_block(_own_math_section(), tmp_path)
     assert shown and printed[:len(shown)] == shown
     assert printed[-1].startswith("loss ")
 
@@ -109,15 +114,8 @@ def _practitioners_section() -> str:
 def test_readme_practitioner_python_block_prints_what_it_says(tmp_path):
     """The estimator and Model block, in a fresh interpreter: each ``print`` gives the line the comment
     under it shows, and the checkpoint it saves is one the command line reads."""
-    import subprocess
-    import sys
-    block = _practitioners_section().split("```python", 1)[1].split("```", 1)[0]
-    script = tmp_path / "practitioner.py"
-    script.write_text(block)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    shown = [line[2:] for line in block.splitlines() if line.startswith("# ")]
-    assert shown and done.stdout.splitlines() == shown
+    shown, printed = _run_python_block(_practitioners_section(), tmp_path)
+    assert shown and printed == shown
     assert float(shown[0].split()[0]) >= 0.97  # the issue's bar: GridSearchCV on breast cancer
     assert main(["evaluate", str(tmp_path / "digits.npz"), "--dataset", "digits"]) == 0
 

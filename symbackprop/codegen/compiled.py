@@ -34,6 +34,14 @@ TRAINING_ENTRY_POINTS = ("evaluate", "train_epoch")
 ALL_ENTRY_POINTS = ("forward", "loss", "evaluate", "loss_and_grad", "train_epoch")
 
 
+def warm_up_entry_points(warm_up: bool | str) -> tuple[str, ...]:
+    """What a ``warm_up`` setting compiles: True or ``"training"`` the training entry points,
+    ``"all"`` every one, False none; anything else is refused."""
+    if warm_up not in (True, False, "training", "all"):
+        raise ValueError(f"warm_up must be True (the training entry points), 'all' or False, got {warm_up!r}")
+    return ALL_ENTRY_POINTS if warm_up == "all" else TRAINING_ENTRY_POINTS if warm_up else ()
+
+
 @dataclass
 class CompiledNetwork:
     """Numba kernels for one network.  Arrays are checked before any kernel runs.
@@ -54,6 +62,8 @@ class CompiledNetwork:
     #: the op-count report came from the cache too (it is kept per model, the kernels per structure);
     #: None until the report is first read (:attr:`report`)
     report_from_cache: bool | None = None
+    #: builds or loads the op-count report on first use: ``() -> (report dict, came from cache)``
+    _report_source: object = field(default=None, repr=False, compare=False)
 
     @property
     def warm(self) -> set[tuple[str, str]]:
@@ -76,9 +86,6 @@ class CompiledNetwork:
         cold = self.cold()
         return (f"CompiledNetwork({self.network!r}, {self.view} kernels {origin} at {self.folder}; "
                 f"warm: {', '.join(warm) or 'none'}; cold (compiled on first call): {', '.join(cold) or 'none'})")
-
-    #: builds or loads the op-count report on first use: ``() -> (report dict, came from cache)``
-    _report_source: object = field(default=None, repr=False, compare=False)
 
     @property
     def report(self) -> OpCountReport:
@@ -285,8 +292,7 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     from .cache import cache_root, entry_key, load_or_build, load_or_build_json
 
     check_view(network, view)
-    if warm_up not in (True, False, "training", "all"):
-        raise ValueError(f"warm_up must be True (the training entry points), 'all' or False, got {warm_up!r}")
+    entry_points = warm_up_entry_points(warm_up)
     timings: dict[str, float] = {}
 
     @functools.cache
@@ -325,6 +331,6 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
                                _report_source=lambda: load_or_build_json(report_path, report))
     if not kernels_cached:  # derived anyway: count now, while the derivation is at hand
         compiled.report
-    if warm_up:
-        compiled.warm_up(dtype, "all" if warm_up == "all" else "training")
+    if entry_points:
+        compiled.warm_up(dtype, entry_points)
     return compiled

@@ -123,10 +123,14 @@ class _NetworkEstimator(BaseEstimator):
     def _check_loss(self, name: str) -> None:
         """A ValueError for a loss this kind of estimator cannot use (the classifier's)."""
 
-    def _new_model(self, X: np.ndarray, n_outputs: int) -> Model:
+    def _build(self, n_features: int, n_outputs: int) -> Network:
+        """The network for this data: the loss the task needs (or the one given, if it fits the task)."""
         loss = self.loss or self._loss_for(n_outputs)
         self._check_loss(loss)
-        network = self._network(X.shape[1], n_outputs, loss)
+        return self._network(n_features, n_outputs, loss)
+
+    def _new_model(self, X: np.ndarray, n_outputs: int) -> Model:
+        network = self._build(X.shape[1], n_outputs)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         return Model(network, self._settings(), seed=seed, init=self.init, dtype=self.dtype,
                      normalize=self.normalize, cache_dir=self.cache_dir)
@@ -178,7 +182,8 @@ class _NetworkEstimator(BaseEstimator):
         """scikit-learn's checks and messages; X as a writable C-ordered float64 array (the kernels'
         input: a read-only or Fortran-ordered array would make Numba compile another specialisation)."""
         kwargs = {"dtype": [np.float64, np.float32], "ensure_min_samples": 1}
-        if isinstance(y, str) and y == "no_validation":
+        no_y = isinstance(y, str) and y == "no_validation"  # scikit-learn's own marker for "X only"
+        if no_y:
             X = validate_data(self, X, reset=reset, **kwargs)
         else:
             X, y = validate_data(self, X, y, reset=reset, multi_output=self._multi_output(), y_numeric=not
@@ -186,7 +191,7 @@ class _NetworkEstimator(BaseEstimator):
         X = np.ascontiguousarray(X, dtype=np.float64)
         if not X.flags.writeable:
             X = X.copy()
-        return X if isinstance(y, str) and y == "no_validation" else (X, y)
+        return X if no_y else (X, y)
 
     def _multi_output(self) -> bool:
         return False
@@ -208,10 +213,7 @@ class _NetworkEstimator(BaseEstimator):
     def _check(self, X, y) -> None:
         X, y = self._validate(X, y)
         T, n_outputs = self._targets(y, first=True)
-        loss = self.loss or self._loss_for(n_outputs)
-        self._check_loss(loss)
-        network = self._network(X.shape[1], n_outputs, loss)
-        network.init_params(0, self.init, dtype=self.dtype)
+        self._build(X.shape[1], n_outputs).init_params(0, self.init, dtype=self.dtype)
         if self.patience is not None:
             self._validation_rows(X.shape[0], self._split_labels(T), 0)
         self._settings().check()

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..codegen.compiled import CompiledNetwork, compile_network
+from ..codegen.compiled import CompiledNetwork, compile_network, warm_up_entry_points
 from ..errors import DataError, TrainingError
 from ..model.network import Network
 from ..model.summary import Summary
@@ -86,13 +86,12 @@ class Model:
     def compile(self, warm_up: bool | str = True) -> CompiledNetwork:
         """The network's kernels (derived, generated and compiled once, or loaded from the cache);
         ``warm_up="all"`` compiles every entry point now, not only the training ones."""
-        if warm_up not in (True, False, "training", "all"):
-            raise ValueError(f"warm_up must be True (the training entry points), 'all' or False, got {warm_up!r}")
+        entry_points = warm_up_entry_points(warm_up)
         if self._compiled is None:
             self._compiled = compile_network(self.network, view=self.view, cache_dir=self.cache_dir,
                                              warm_up=warm_up, dtype=self.params.flat.dtype)
-        elif warm_up:
-            self._compiled.warm_up(self.params.flat.dtype, "all" if warm_up == "all" else "training")
+        elif entry_points:
+            self._compiled.warm_up(self.params.flat.dtype, entry_points)
         return self._compiled
 
     @property
@@ -240,9 +239,8 @@ class Model:
         """A model from a checkpoint written by :meth:`save` or by ``symbackprop train --save``."""
         ckpt = load_checkpoint(path)
         info = ckpt.info
-        settings = TrainSettings.from_record(info.get("settings", {}))
-        if ckpt.optimizer is not None:
-            settings = TrainSettings.from_record(settings.record(), optimizer=ckpt.optimizer.name)
+        optimizer = {"optimizer": ckpt.optimizer.name} if ckpt.optimizer is not None else {}
+        settings = TrainSettings.from_record(info.get("settings", {}), **optimizer)
         names = (info.get("data") or {}).get("class_names")
         model = cls(ckpt.network, settings, seed=int(info.get("seed", 0)), dtype=ckpt.params.flat.dtype.name,
                     class_names=names if names and len(names) == max(ckpt.network.n_outputs, 2) else None,

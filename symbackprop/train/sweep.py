@@ -178,6 +178,8 @@ def _folds(X, y, k: int, classify: bool, seed: int) -> list[tuple[np.ndarray, np
         raise TrainingError(f"cannot make {k} folds of these {len(X):,} rows: {exc}") from None
 
 
+#: the environment of a LocalCluster's workers: one thread each, for BLAS and Numba alike
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 #: imported by every worker of a LocalCluster as it starts, before its first task
 PRELOAD = "symbackprop.train.sweep_worker"
 
@@ -214,8 +216,6 @@ def _cluster(scheduler: str | None, workers: int | None):
             raise TrainingError(f"the dask scheduler at {scheduler} has no workers")
         return client, None, f"dask scheduler {scheduler} ({n} worker{'s' * (n != 1)})"
     n = workers or _cores()
-    one_thread = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                  "NUMBA_NUM_THREADS": "1"}
     import signal
     import threading
 
@@ -226,7 +226,7 @@ def _cluster(scheduler: str | None, workers: int | None):
     before = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.CRITICAL, env=one_thread, preload=[PRELOAD])
+                               silence_logs=logging.CRITICAL, env=ONE_THREAD, preload=[PRELOAD])
     finally:
         if main:
             signal.signal(signal.SIGINT, before)
