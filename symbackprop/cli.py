@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 import warnings
 
 from .atomic import check_writable
@@ -73,21 +74,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     if args.standalone and args.format != "latex":
         raise SymbackpropError("--standalone makes a whole LaTeX document: give it with --latex")
-    if args.out:
-        check_writable(args.out, "output")
+    _check_explain_outputs(args)
     net = _model(args)
     if not net.unrollable:
-        if args.format:
-            raise SymbackpropError(f"--{args.format} writes the step-by-step walk-through of networks whose "
+        if args.format or args.op_graph or args.html:
+            flag = f"--{args.format}" if args.format else "--op-graph" if args.op_graph else "--html"
+            raise SymbackpropError(f"{flag} writes the step-by-step walk-through of networks whose "
                                    "weights can be written out one by one; this network's derived rules "
-                                   "are printed as text (leave out the flag)")
+                                   "are printed as text (leave out the flag; --graph draws its layers)")
         unused = sorted(given(args) & {"input", "target", "lr", "seed"})
         if unused:
             raise SymbackpropError(f"--{unused[0]} has no effect on an image network's explanation, which "
                                    "prints the derived rules (no numbers); leave it out")
-        from .explain import explain_image_network
+        from .explain import draw_network, explain_image_network
         param = None if args.param == PARAM_DEFAULT else args.param
-        return _write(args, explain_image_network(net, param))
+        text = explain_image_network(net, param)
+        if args.graph:
+            draw_network(net, args.graph)
+            print(f"wrote {args.graph}")
+        return _write(args, text) if args.out or not args.graph else 0
     x = args.input if args.input is not None else [1.0 / (1 + k) for k in range(net.n_inputs)]
     if args.target is not None:
         y = args.target
@@ -96,9 +101,40 @@ def cmd_explain(args: argparse.Namespace) -> int:
     else:
         y = [float((k + 1) % 2) for k in range(net.n_outputs)]
     ex = explain(net, x, y, param=args.param, lr=args.lr, seed=args.seed)
+    if args.op_graph:
+        from .explain.op_graph import op_graph
+        op_graph(ex)  # a graph too large to draw is refused before anything is written
+    for path, draw in ((args.graph, ex.draw), (args.op_graph, ex.draw_operations)):
+        if path:
+            draw(path)
+            print(f"wrote {path}")
+    if args.html:
+        from .atomic import write_text_atomically
+        write_text_atomically(args.html, ex.to_page())
+        print(f"wrote {args.html}")
+    if (args.graph or args.op_graph or args.html) and not (args.out or args.format):
+        return 0  # the pictures were asked for; the walk-through goes to the terminal only with -o or a format
     if args.format == "latex":
         return _write(args, ex.to_latex(standalone=args.standalone))
     return _write(args, ex.to_markdown() if args.format == "markdown" else ex.to_text())
+
+
+def _check_explain_outputs(args: argparse.Namespace) -> None:
+    """Every file explain will write can be written, and the pictures' library is there, before any work."""
+    from .explain.draw import FEATURE
+    from .plotting import pyplot
+    if args.out:
+        check_writable(args.out, "output")
+    for flag, path in (("--graph", args.graph), ("--op-graph", args.op_graph)):
+        if path:
+            check_plot_path(path, f"{flag} (drawing)")
+    if args.html:
+        check_writable(args.html, "page")
+        pyplot(f"--html (the page's picture; {FEATURE})")
+    named = [p for p in (args.out, args.graph, args.op_graph, args.html) if p]
+    same = {str(Path(p).resolve()) for p in named}
+    if len(same) < len(named):
+        raise SymbackpropError("explain was given the same file for two outputs; give each its own name")
 
 
 def _write(args: argparse.Namespace, text: str) -> int:

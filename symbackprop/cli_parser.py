@@ -228,6 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--standalone", action="store_true",
                          help="with --latex: a whole document (preamble and all) that pdflatex compiles")
     explain.add_argument("-o", "--out", type=_text, metavar="FILE", help="write to FILE instead of the terminal")
+    pictures = explain.add_argument_group("pictures (need matplotlib: pip install 'symbackprop[plot]')")
+    pictures.add_argument("--graph", type=_text, metavar="FILE.svg",
+                          help="draw the network (.svg, .png, .pdf): each neuron with z, a, δ and b, each weight "
+                               "with its value and ∂L/∂w (its colour), --param's paths to the loss highlighted; "
+                               "an --arch network as one box per layer with its shapes")
+    pictures.add_argument("--op-graph", type=_text, metavar="FILE.svg",
+                          help="draw the computation graph of a tiny network: every ×, + and activation with its "
+                               "value and ∂L/∂(node), every arrow with its local derivative")
+    pictures.add_argument("--html", type=_text, metavar="FILE.html",
+                          help="write one self-contained interactive page (works offline): click a weight to light "
+                               "up its paths and see its chain-rule product with every factor's value; step "
+                               "through the forward pass, the loss, each layer's δ and the update")
 
     cost = sub.add_parser(
         "cost", epilog=DEFAULTS_RULE,

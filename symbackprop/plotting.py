@@ -7,6 +7,7 @@ matplotlib cannot write, or a place nothing can be written, before any long work
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from .atomic import check_writable, write_atomically
@@ -16,14 +17,17 @@ from .errors import SymbackpropError
 PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
 
 
-def pyplot():
-    """``matplotlib.pyplot`` on the file-only Agg backend, or a named error if matplotlib is missing."""
+def pyplot(feature: str = "--plot"):
+    """``matplotlib.pyplot`` on the file-only Agg backend (in Jupyter, on the notebook's own
+    backend, so that a returned figure shows inline), or an error naming ``feature`` and the
+    extra to install when matplotlib is missing."""
     try:
         import matplotlib
-        matplotlib.use("Agg")
+        if "ipykernel" not in sys.modules:
+            matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SymbackpropError("--plot needs matplotlib: pip install 'symbackprop[plot]'") from None
+        raise SymbackpropError(f"{feature} needs matplotlib: pip install 'symbackprop[plot]'") from None
     return plt
 
 
@@ -31,7 +35,7 @@ def _format(path: Path) -> str:
     return path.suffix.lower().lstrip(".")
 
 
-def check_plot_path(path: str | os.PathLike | None) -> None:
+def check_plot_path(path: str | os.PathLike | None, feature: str = "--plot") -> None:
     """Fail now, not after a long run, when a plot cannot be written to ``path``."""
     if not path:
         return
@@ -40,14 +44,16 @@ def check_plot_path(path: str | os.PathLike | None) -> None:
         raise SymbackpropError(f"cannot plot to {path}: the file name must end in one of "
                                f"{', '.join('.' + f for f in PLOT_FORMATS)}")
     check_writable(path, "plot")
-    pyplot()
+    pyplot(feature)
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> None:
-    """``fig`` to ``path`` in the format its extension names, atomically; the figure is closed."""
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100, tight: bool = False) -> None:
+    """``fig`` to ``path`` in the format its extension names, atomically; the figure is closed.
+    ``tight`` crops the margins to what is drawn (pictures whose size follows their content)."""
     path = Path(path)
     check_plot_path(path)
+    extra = {"bbox_inches": "tight", "pad_inches": 0.1} if tight else {}
     try:
-        write_atomically(path, lambda f: fig.savefig(f, dpi=dpi, format=_format(path)))
+        write_atomically(path, lambda f: fig.savefig(f, dpi=dpi, format=_format(path), **extra))
     finally:
         pyplot().close(fig)

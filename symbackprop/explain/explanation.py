@@ -9,6 +9,7 @@ forwards its ``to_*`` methods and Jupyter hooks to the renderer.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -123,6 +124,8 @@ class Explanation:
     backward: list[LayerBackward]
     updates: list[Update]
     values: dict[sp.Symbol, float] = field(repr=False, default_factory=dict)
+    #: every parameter's chain rule (``chain`` is the chosen one's), for the picture and the page
+    chains: dict[sp.Symbol, ChainRule] = field(repr=False, default_factory=dict)
 
     def gradient(self, name: str) -> float:
         """∂L/∂param by the user's name (``"W1[0,1]"``), from the backward pass."""
@@ -146,6 +149,23 @@ class Explanation:
         """HTML (what Jupyter shows): the same blocks as the text, math in Unicode with its LaTeX attached."""
         from .render_html import render_html
         return render_html(self)
+
+    def draw(self, path: "str | os.PathLike | None" = None, param: str | None = None):
+        """The network picture (matplotlib): neurons with z, a, δ, b; weights coloured by ∂L/∂w;
+        ``param``'s paths to the loss highlighted.  Returns the figure, or writes ``path``
+        (.svg, .png, .pdf) and returns None."""
+        from .draw import draw_explanation
+        return draw_explanation(self, path, param)
+
+    def draw_operations(self, path: "str | os.PathLike | None" = None):
+        """Every ×, + and activation as a node with its value and ∂L/∂(node), micrograd-style."""
+        from .draw import draw_operations
+        return draw_operations(self, path)
+
+    def to_page(self) -> str:
+        """A self-contained interactive HTML page (works offline): click a weight for its chain rule."""
+        from .page import render_page
+        return render_page(self)
 
     def __str__(self) -> str:
         return self.to_text()

@@ -84,14 +84,16 @@ def explain(network: "Network", x: Sequence[float], y: Sequence[float] | float,
     target, _ = parse_param(network, param)
     deriv = derive_unrolled(network)
     values = _evaluate(deriv, X, Y, params)
+    rules = _ChainRules(deriv, values)
+    chains = {p: rules.chain_rule(p) for p in deriv.gradients}
     return Explanation(
         network=network, x=tuple(X), y=tuple(Y), lr=float(lr),
         forward=_forward_rows(deriv, values),
         loss=Quantity(deriv.loss, deriv.definitions[deriv.loss], values[deriv.loss]),
-        chain=_chain_rule(deriv, target, values),
+        chain=chains[target],
         backward=_backward(deriv, values),
         updates=[Update(p, values[p], values[g], float(lr)) for p, g in deriv.gradients.items()],
-        values=values)
+        values=values, chains=chains)
 
 
 def _one_sample(network: "Network", x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -184,68 +186,81 @@ def _backward(deriv: "UnrolledDerivation", values: dict) -> list[LayerBackward]:
             for l in range(len(deriv.network.layers), 0, -1)]
 
 
-def _chain_rule(deriv: "UnrolledDerivation", param: sp.Symbol, values: dict) -> ChainRule:
-    """Every path from ``param`` to the loss, each factor ``sympy.diff`` of one definition."""
-    defs = deriv.definitions
-    net = deriv.network
-    depth = len(net.layers)
-    layer = int(re.match(r"[Wb](\d+)", param.name)[1])
-    neuron = int(param.name.split("_")[-1])
+class _ChainRules:
+    """Every parameter's paths to the loss, each factor ``sympy.diff`` of one definition.
 
+    The paths above a neuron are the same for every parameter below it, so they are found
+    once per neuron and shared; the page and the picture ask for every parameter's chain."""
+
+    def __init__(self, deriv: "UnrolledDerivation", values: dict):
+        self.deriv, self.values = deriv, values
+        net = deriv.network
+        self.depth = len(net.layers)
+        self.defs = deriv.definitions
+        self.data_loss = self.defs[deriv.loss].subs({L1: 0, L2: 0})
+        self.acts = [[self.sym("a", l, k) for k in range(net.sizes[l])] for l in range(self.depth + 1)]
+        self.zs = [[self.sym("z", l, k) for k in range(net.sizes[l])] for l in range(self.depth + 1)]
+        self.from_z = functools.lru_cache(maxsize=None)(self._from_z)
+        self.from_a = functools.lru_cache(maxsize=None)(self._from_a)
+        self.readers = functools.lru_cache(maxsize=None)(self._readers)
+        self.count = functools.lru_cache(maxsize=None)(self._count)
+
+    @staticmethod
     def sym(kind: str, l: int, k: int) -> sp.Symbol:
         return sp.Symbol(f"{kind}{l}_{k}", real=True)
 
-    def factor(of: sp.Symbol, wrt: sp.Symbol, expr: sp.Expr) -> Factor:
-        return Factor(of, wrt, expr, _value(expr, values))
+    def factor(self, of: sp.Symbol, wrt: sp.Symbol, expr: sp.Expr) -> Factor:
+        return Factor(of, wrt, expr, _value(expr, self.values))
 
-    loss_data = defs[deriv.loss]
-    data_loss = loss_data.subs({L1: 0, L2: 0})
-    acts = [[sym("a", l, k) for k in range(net.sizes[l])] for l in range(depth + 1)]
-    zs = [[sym("z", l, k) for k in range(net.sizes[l])] for l in range(depth + 1)]
+    def couples(self, l: int, k: int, j: int) -> bool:
+        return self.deriv.network.layers[l - 1].act.elementwise is False or k == j
 
-    def couples(l: int, k: int, j: int) -> bool:
-        return net.layers[l - 1].act.elementwise is False or k == j
-
-    def from_z(l: int, j: int) -> list[list[Factor]]:
+    def _from_z(self, l: int, j: int) -> tuple[tuple[Factor, ...], ...]:
         """Paths from z{l}_j up to the loss, each as factors from the loss down to z{l}_j."""
-        act = net.layers[l - 1].act
+        act = self.deriv.network.layers[l - 1].act
         paths = []
-        for k in range(net.sizes[l]):
-            if not couples(l, k, j):
+        for k in range(self.deriv.network.sizes[l]):
+            if not self.couples(l, k, j):
                 continue
-            step = factor(acts[l][k], zs[l][j], local_partial(act, defs, acts[l], zs[l], k, j))
-            paths += [upper + [step] for upper in from_a(l, k)]
-        return paths
+            step = self.factor(self.acts[l][k], self.zs[l][j],
+                               local_partial(act, self.defs, self.acts[l], self.zs[l], k, j))
+            paths += [upper + (step,) for upper in self.from_a(l, k)]
+        return tuple(paths)
 
-    def readers(l: int, k: int) -> list[tuple[int, int]]:
+    def _readers(self, l: int, k: int) -> tuple[tuple[int, int], ...]:
         """The ``(layer, neuron)`` whose z reads a{l}_k: the next layer's, and a residual
         block's end when a{l} is the block's input (the skip path)."""
-        return [(r, q) for r in net.readers(l) for q in range(net.sizes[r])
-                if sp.diff(defs[zs[r][q]], acts[l][k]) != 0]
+        net = self.deriv.network
+        return tuple((r, q) for r in net.readers(l) for q in range(net.sizes[r])
+                     if sp.diff(self.defs[self.zs[r][q]], self.acts[l][k]) != 0)
 
-    def from_a(l: int, k: int) -> list[list[Factor]]:
-        if l == depth:
-            return [[factor(deriv.loss, acts[l][k], sp.diff(data_loss, acts[l][k]))]]
+    def _from_a(self, l: int, k: int) -> tuple[tuple[Factor, ...], ...]:
+        if l == self.depth:
+            return ((self.factor(self.deriv.loss, self.acts[l][k], sp.diff(self.data_loss, self.acts[l][k])),),)
         paths = []
-        for r, q in readers(l, k):
-            step = factor(zs[r][q], acts[l][k], sp.diff(defs[zs[r][q]], acts[l][k]))
-            paths += [upper + [step] for upper in from_z(r, q)]
-        return paths
+        for r, q in self.readers(l, k):
+            step = self.factor(self.zs[r][q], self.acts[l][k], sp.diff(self.defs[self.zs[r][q]], self.acts[l][k]))
+            paths += [upper + (step,) for upper in self.from_z(r, q)]
+        return tuple(paths)
 
-    @functools.lru_cache(maxsize=None)
-    def count(l: int, j: int) -> int:
+    def _count(self, l: int, j: int) -> int:
         """How many paths lead from z{l}_j to the loss."""
+        net = self.deriv.network
         ks = range(net.sizes[l]) if not net.layers[l - 1].act.elementwise else (j,)
-        return sum(1 if l == depth else sum(count(r, q) for r, q in readers(l, k)) for k in ks)
+        return sum(1 if l == self.depth else sum(self.count(r, q) for r, q in self.readers(l, k)) for k in ks)
 
-    z_param = zs[layer][neuron]
-    local = factor(z_param, param, sp.diff(defs[z_param], param))
-    n_paths = count(layer, neuron)
-    paths = [Path(tuple(p + [local])) for p in from_z(layer, neuron)] if n_paths <= MAX_PATHS else []
-    reg = loss_data - data_loss
-    penalty_expr = sp.diff(reg, param)
-    penalty = Quantity(param, penalty_expr, _value(penalty_expr, values)) if penalty_expr != 0 else None
-    delta = sym("d", layer, neuron)
-    grad = deriv.gradients[param]
-    return ChainRule(param, tuple(paths), penalty, Quantity(delta, defs[delta], values[delta]), local,
-                     Quantity(grad, defs[grad], values[grad]), 0 if paths else n_paths)
+    def chain_rule(self, param: sp.Symbol) -> ChainRule:
+        deriv, defs, values = self.deriv, self.defs, self.values
+        layer = int(re.match(r"[Wb](\d+)", param.name)[1])
+        neuron = int(param.name.split("_")[-1])
+        z_param = self.zs[layer][neuron]
+        local = self.factor(z_param, param, sp.diff(defs[z_param], param))
+        n_paths = self.count(layer, neuron)
+        paths = tuple(Path(p + (local,)) for p in self.from_z(layer, neuron)) if n_paths <= MAX_PATHS else ()
+        reg = defs[deriv.loss] - self.data_loss
+        penalty_expr = sp.diff(reg, param)
+        penalty = Quantity(param, penalty_expr, _value(penalty_expr, values)) if penalty_expr != 0 else None
+        delta = self.sym("d", layer, neuron)
+        grad = deriv.gradients[param]
+        return ChainRule(param, paths, penalty, Quantity(delta, defs[delta], values[delta]), local,
+                         Quantity(grad, defs[grad], values[grad]), 0 if paths else n_paths)
