@@ -236,7 +236,8 @@ def cmd_train(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if args.plot:
         from .train.plot import plot_history
-        plot_history(result.history, args.plot, title=f"{data.name}: {result.checkpoint.network}")
+        plot_history(result.history, args.plot, title=f"{data.name}: {result.checkpoint.network}",
+                     test_accuracy=acc, test_label="held-out test" if result.held_out else "training points'")
         print(f"plotted {args.plot}")
     return 0
 

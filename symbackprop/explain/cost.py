@@ -101,31 +101,44 @@ def cost_table(rows: Sequence[CostRow]) -> str:
     return "\n".join([HEADER, "-" * len(HEADER), *map(format_row, rows), FOOTNOTE])
 
 
-def plot_cost(rows: Sequence[CostRow], path: str | os.PathLike, title: str = "") -> None:
+#: one colour and marker per series, the same in the count and the time panels
+_SERIES = {"naive": ("naive", "C0", "o-"), "naive_cse": ("naive + CSE", "C1", "s--"),
+           "chain_rule": ("chain rule (backprop)", "C2", "^-"), "forward": ("forward only", "C3", "v:")}
+
+
+def cost_figure(rows: Sequence[CostRow], title: str = ""):
     """Operation counts (top) and derivation times (bottom) against width (left) and depth (right)."""
-    from ..plotting import pyplot, save_figure
-    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex="col")
-    for col, (sweep, label) in enumerate((("width", "width (w-w-1)"), ("depth", "hidden layers"))):
+    from ..plotting import pyplot
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for col, sweep in enumerate(("width", "depth")):
         chosen = [r for r in rows if r.sweep == sweep]
+        width = f" of width {chosen[0].sizes[1]}" if chosen and len(chosen[0].sizes) > 2 else ""
+        label = "width w of the w-w-1 network" if sweep == "width" else f"hidden layers{width}"
         xs = [r.sizes[0] if sweep == "width" else len(r.sizes) - 2 for r in chosen]
         top, bottom = axes[0][col], axes[1][col]
-        for key, name, style in (("naive", "naive", "o-"), ("naive_cse", "naive + CSE", "s--"),
-                                 ("chain_rule", "chain rule (backprop)", "^-"), ("forward", "forward only", "v:")):
+        for key, (name, colour, style) in _SERIES.items():
             pairs = [(x, getattr(r, key)) for x, r in zip(xs, chosen) if getattr(r, key) is not None]
             if pairs:
-                top.plot(*zip(*pairs), style, label=name)
-        top.set(yscale="log", ylabel="operations per sample", title=f"growing the {sweep}")
-        pairs = [(x, r.naive_seconds) for x, r in zip(xs, chosen) if r.naive_seconds is not None]
-        if pairs:
-            bottom.plot(*zip(*pairs), "o-", label="naive")
-        bottom.plot(xs, [r.chain_seconds for r in chosen], "^-", label="chain rule")
-        bottom.set(yscale="log", xlabel=label, ylabel="derivation time (s)")
-        bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-        top.legend(fontsize=8)
-        bottom.legend(fontsize=8)
+                top.plot(*zip(*pairs), style, color=colour, label=name)
+        top.set(yscale="log", xlabel=label, ylabel="operations per sample (log)", title=f"growing the {sweep}")
+        for key, attr in (("naive", "naive_seconds"), ("chain_rule", "chain_seconds")):
+            name, colour, style = _SERIES[key]
+            pairs = [(x, getattr(r, attr)) for x, r in zip(xs, chosen) if getattr(r, attr) is not None]
+            if pairs:
+                bottom.plot(*zip(*pairs), style, color=colour, label=name)
+        bottom.set(yscale="log", xlabel=label, ylabel="derivation + CSE time (s, log)")
+        for ax in (top, bottom):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend(fontsize=8)
     fig.suptitle(title or "How shared partial derivatives cut the cost of gradients", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    return fig
+
+
+def plot_cost(rows: Sequence[CostRow], path: str | os.PathLike, title: str = "") -> None:
+    """:func:`cost_figure`, written to ``path``."""
+    from ..plotting import save_figure
+    save_figure(cost_figure(rows, title), path)

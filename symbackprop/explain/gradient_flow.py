@@ -151,9 +151,13 @@ def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float =
     return result
 
 
-def plot_gradient_flow(flow: GradientFlow, path: str | os.PathLike) -> None:
-    """Three panels: norms per layer before training, first/last ratio per epoch, training loss per epoch."""
-    from ..plotting import pyplot, save_figure
+def gradient_flow_figure(flow: GradientFlow):
+    """Three panels: norms per layer before training, first/last ratio per epoch, training loss per epoch.
+    One colour per initialisation in every panel; solid without clipping, dashed with it."""
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
+    from ..plotting import pyplot
     plt = pyplot()
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.5))
     colors = {}
@@ -168,15 +172,26 @@ def plot_gradient_flow(flow: GradientFlow, path: str | os.PathLike) -> None:
         if r.train_loss:
             right.plot(np.arange(1, len(r.train_loss) + 1), r.train_loss, style, color=color, label=r.setup.label)
         if r.diverged_at:
-            right.axvline(r.diverged_at, color=color, linestyle=":", label=f"{r.setup.label}: diverged")
-    left.set(yscale="log", xlabel="layer (1 = input side)", ylabel="‖∂L/∂W‖ before training",
+            right.axvline(r.diverged_at, color=color, linestyle=":", label=f"{r.setup.label}: diverged here")
+    left.set(yscale="log", xlabel="layer (1 = input side)", ylabel="‖∂L/∂W‖ before training (log)",
              title="gradient norm per layer")
-    middle.set(yscale="log", xlabel="epoch", ylabel="‖∂L/∂W₁‖ / ‖∂L/∂W_L‖", title="first layer vs last layer")
+    middle.set(yscale="log", xlabel="epoch (0 = before training)", ylabel="‖∂L/∂W₁‖ / ‖∂L/∂W_L‖ (log)",
+               title="first layer vs last layer")
     middle.axhspan(0.1, 10, color="0.9", zorder=0)
-    right.set(yscale="log", xlabel="epoch", ylabel="training loss", title="training")
+    right.set(yscale="log", xlabel="epoch", ylabel="training loss (log)", title="training")
     for ax in (left, middle, right):
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Vanishing and exploding gradients: {'-'.join(map(str, flow.sizes))} on digits", fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        handles, labels = ax.get_legend_handles_labels()
+        if ax is middle:  # the grey band is explained where it is drawn
+            handles.append(Patch(color="0.9", label="within 10× (neither vanishing nor exploding)"))
+        ax.legend(handles=handles, fontsize=7)
+    fig.suptitle(f"Vanishing and exploding gradients: {'-'.join(map(str, flow.sizes))} on digits "
+                 "(solid: no clipping; dashed: gradient clipping)", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    return fig
 
+
+def plot_gradient_flow(flow: GradientFlow, path: str | os.PathLike) -> None:
+    """:func:`gradient_flow_figure`, written to ``path``."""
+    from ..plotting import save_figure
+    save_figure(gradient_flow_figure(flow), path)
