@@ -5,6 +5,8 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from symbackprop.cli import main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -128,3 +130,24 @@ def test_readme_sweep_command_runs_as_written(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "8 configurations × 3 folds" in out and "LocalCluster" in out
     assert (tmp_path / "sweep.csv").is_file() and (tmp_path / "sweep-best.npz").is_file()
+
+
+def test_readme_pictures_block_runs_as_written_and_makes_the_committed_picture(capsys, tmp_path, monkeypatch):
+    """The README's picture commands, in a scratch folder; the committed PNG is what the first one draws."""
+    pytest.importorskip("matplotlib")
+    import struct
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs" / "images").mkdir(parents=True)
+    block = README.read_text().split("## See every number", 1)[1].split("```bash", 2)[2].split("```", 1)[0]
+    commands = [shlex.split(line.split("  #")[0]) for line in block.strip().splitlines()]
+    assert commands[0][:2] == ["pip", "install"]
+    for argv in commands[1:]:
+        assert argv[0] == "symbackprop" and main(argv[1:]) == 0, argv
+    for name in ("docs/images/backprop-2-3-1.png", "ops.svg", "backprop.html", "cnn.svg"):
+        assert (tmp_path / name).is_file(), name
+
+    def size(path: Path) -> tuple[int, int]:
+        return struct.unpack(">II", path.read_bytes()[16:24])  # a PNG's IHDR width and height
+    committed = README.parent / "docs" / "images" / "backprop-2-3-1.png"
+    assert size(committed) == size(tmp_path / "docs/images/backprop-2-3-1.png")
+    assert "![The 2-3-1 network" in README.read_text()
