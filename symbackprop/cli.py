@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 import warnings
 
 from .atomic import check_writable
-from .cli_parser import PARAM_DEFAULT, build_parser
-from .cli_types import given, image_shape
+from .cli_explain import cmd_explain, model_from_flags
+from .cli_parser import build_parser
+from .cli_types import given
 from .cli_sweep import cmd_sweep
 from .cli_training import cmd_evaluate, cmd_predict, cmd_train
 from .errors import SymbackpropError, SymbackpropWarning
@@ -24,24 +24,12 @@ from .interrupts import TrainingInterrupted, caused_by_interrupt
 __all__ = ["build_parser", "main"]
 
 
-def _model(args: argparse.Namespace):
-    """The network the model flags of derive, explain and export describe: the same flags give the
-    same network in each (the output activation: the hidden one for mse, else the one the loss expects)."""
-    from .model import Network, get_loss
-    output = args.output or get_loss(args.loss).output_after(args.activation)
-    if args.arch:
-        from .model.architecture import build_network
-        return build_network(args.arch, image_shape(args.image_shape), args.outputs, args.activation,
-                             output, args.loss, l1=args.l1, l2=args.l2)
-    return Network.mlp(args.sizes, args.activation, output, args.loss, l1=args.l1, l2=args.l2)
-
-
 def cmd_derive(args: argparse.Namespace) -> int:
     from .derive.index_level import derive_index_level
     from .derive.unrolled import derive_unrolled
     from .simplify.report import NAIVE_PARAM_LIMIT, count_index, count_unrolled
 
-    net = _model(args)
+    net = model_from_flags(args)
     if args.view == "unrolled":
         from .codegen.compiled import UNROLLED_PARAM_LIMIT
         if net.n_params > UNROLLED_PARAM_LIMIT:
@@ -66,85 +54,6 @@ def cmd_derive(args: argparse.Namespace) -> int:
         print(count_unrolled(net, naive=naive).table())
     else:
         print(count_index(derive_index_level(net)).table())
-    return 0
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import explain
-
-    if args.standalone and args.format != "latex":
-        raise SymbackpropError("--standalone makes a whole LaTeX document: give it with --latex")
-    _check_explain_outputs(args)
-    net = _model(args)
-    if not net.unrollable:
-        if args.format or args.op_graph or args.html:
-            flag = f"--{args.format}" if args.format else "--op-graph" if args.op_graph else "--html"
-            raise SymbackpropError(f"{flag} writes the step-by-step walk-through of networks whose "
-                                   "weights can be written out one by one; this network's derived rules "
-                                   "are printed as text (leave out the flag; --graph draws its layers)")
-        unused = sorted(given(args) & {"input", "target", "lr", "seed"})
-        if unused:
-            raise SymbackpropError(f"--{unused[0]} has no effect on an image network's explanation, which "
-                                   "prints the derived rules (no numbers); leave it out")
-        from .explain import draw_network, explain_image_network
-        param = None if args.param == PARAM_DEFAULT else args.param
-        text = explain_image_network(net, param)
-        if args.graph:
-            draw_network(net, args.graph)
-            print(f"wrote {args.graph}")
-        return _write(args, text) if args.out or not args.graph else 0
-    x = args.input if args.input is not None else [1.0 / (1 + k) for k in range(net.n_inputs)]
-    if args.target is not None:
-        y = args.target
-    elif not net.layers[-1].act.elementwise:  # a distribution over the outputs: one class
-        y = [1.0] + [0.0] * (net.n_outputs - 1)
-    else:
-        y = [float((k + 1) % 2) for k in range(net.n_outputs)]
-    ex = explain(net, x, y, param=args.param, lr=args.lr, seed=args.seed)
-    if args.op_graph:
-        from .explain.op_graph import op_graph
-        op_graph(ex)  # a graph too large to draw is refused before anything is written
-    for path, draw in ((args.graph, ex.draw), (args.op_graph, ex.draw_operations)):
-        if path:
-            draw(path)
-            print(f"wrote {path}")
-    if args.html:
-        from .atomic import write_text_atomically
-        write_text_atomically(args.html, ex.to_page())
-        print(f"wrote {args.html}")
-    if (args.graph or args.op_graph or args.html) and not (args.out or args.format):
-        return 0  # the pictures were asked for; the walk-through goes to the terminal only with -o or a format
-    if args.format == "latex":
-        return _write(args, ex.to_latex(standalone=args.standalone))
-    return _write(args, ex.to_markdown() if args.format == "markdown" else ex.to_text())
-
-
-def _check_explain_outputs(args: argparse.Namespace) -> None:
-    """Every file explain will write can be written, and the pictures' library is there, before any work."""
-    from .explain.draw import FEATURE
-    from .plotting import pyplot
-    if args.out:
-        check_writable(args.out, "output")
-    for flag, path in (("--graph", args.graph), ("--op-graph", args.op_graph)):
-        if path:
-            check_plot_path(path, f"{flag} (drawing)")
-    if args.html:
-        check_writable(args.html, "page")
-        pyplot(f"--html (the page's picture; {FEATURE})")
-    named = [p for p in (args.out, args.graph, args.op_graph, args.html) if p]
-    same = {str(Path(p).resolve()) for p in named}
-    if len(same) < len(named):
-        raise SymbackpropError("explain was given the same file for two outputs; give each its own name")
-
-
-def _write(args: argparse.Namespace, text: str) -> int:
-    """``text`` to ``-o FILE`` (atomically) or the terminal."""
-    if args.out:
-        from .atomic import write_text_atomically
-        write_text_atomically(args.out, text)
-        print(f"wrote {args.out}")
-    else:
-        print(text, end="")
     return 0
 
 
@@ -207,7 +116,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         ckpt = load_checkpoint(args.model)
         net, params, normalizer = ckpt.network, ckpt.params, ckpt.normalizer
     elif args.sizes or args.arch:
-        net = _model(args)
+        net = model_from_flags(args)
         params = normalizer = None
     else:
         raise SymbackpropError("export needs a checkpoint (symbackprop export model.npz -o kernels.py) "

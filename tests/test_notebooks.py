@@ -36,7 +36,13 @@ def test_notebook_runs_clean(path):
     client.execute()  # raises CellExecutionError, with the cell and its traceback, if any cell fails
     outputs = [o for cell in book.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    # the pictures and the rich reprs reach the reader: figures as images, explanations as HTML
+    # the pictures and the rich reprs reach the reader: each drawing cell shows exactly one image
+    # (not a second one from a plotting backend), explanations and derivations as HTML
+    for cell in book.cells:
+        if cell.cell_type == "code" and cell.source.strip().splitlines()[-1].rstrip().endswith(")") and \
+                any(word in cell.source.splitlines()[-1] for word in ("draw", "_plot(")):
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert len(images) == 1, f"{path.name}: {cell.source.splitlines()[-1]!r} shows {len(images)} images"
     kinds = {k for o in outputs for k in o.get("data", {})}
     assert "image/png" in kinds
     if path.name in ("chain_rule.ipynb", "cnn_rules.ipynb"):

@@ -143,8 +143,29 @@ def test_a_residual_networks_skip_connection_is_drawn_and_lit():
     picture = network_picture(ex)
     kinds = {e.kind for e in picture.edges}
     assert {"identity", "skip", "weight", "loss"} <= kinds
-    # W1[0,1] feeds a1_1, which reaches the block's end both through layer 2 and around it
-    assert "skip3_1" in picture.highlighted_edges and "W2_1_0" in picture.highlighted_edges
+    # W1[0,1] feeds a1_1, which reaches the block's end both through layer 2 and around it (the skip)
+    assert picture.highlighted_edges == {"W1_0_1", "W2_1_0", "W2_1_1", "identity3_0", "identity3_1", "skip3_1",
+                                         "W4_0_0", "W4_1_0", "loss0"}
+    assert picture.highlighted_nodes == {"x0", "n1_1", "n2_0", "n2_1", "n3_0", "n3_1", "n4_0", "L"}
+
+
+def test_a_bias_lights_its_neuron_and_its_routes_but_no_edge_of_its_own():
+    net, x, y = NETWORKS["2-3-1"]
+    picture = network_picture(explain(net, x, y, param="b1[2]"))
+    assert picture.highlighted_edges == {"W2_2_0", "loss0"}
+    assert picture.highlighted_nodes == {"n1_2", "n2_0", "L"}
+
+
+def test_a_weight_with_too_many_paths_to_list_lights_its_own_edge_and_says_so(tmp_path):
+    from symbackprop.explain.walkthrough import MAX_PATHS
+    net = Network([Dense(2, 5, "tanh"), Dense(5, 8, "tanh"), Dense(8, 3, "softmax")], loss="cce")
+    ex = explain(net, [0.5, 0.1], 0, param="W1[0,1]")
+    assert not ex.chain.paths and ex.chain.paths_omitted > MAX_PATHS  # 8 · 3 · 3 = 72 paths
+    picture = network_picture(ex)
+    assert picture.highlighted_edges == {"W1_0_1"} and picture.highlighted_nodes == {"x0", "n1_1"}
+    ex.draw(tmp_path / "net.svg")
+    text = " ".join(line for lines in svg_texts(tmp_path / "net.svg").values() for line in lines)
+    assert f"its {ex.chain.paths_omitted} paths are too many to list" in text
 
 
 @pytest.mark.parametrize("name", ["layer", "2-3-1", "softmax"])
@@ -179,6 +200,19 @@ def test_operation_graph_is_drawn_with_values_and_refused_when_too_large(tmp_pat
         op_graph(explain(wide, [0.1, 0.2, 0.3, 0.4], 0))
 
 
+def test_operation_graph_of_a_piecewise_loss_is_one_node_per_where():
+    from symbackprop.model.losses import Loss
+    huber = Loss("huber_pictured", "where(abs(a - y) <= 1, (a - y)**2 / 2, abs(a - y) - 1/2)")
+    net = Network([Dense(2, 2, "tanh"), Dense(2, 1, "identity")], loss=huber)
+    ex = explain(net, [0.5, -1.0], [3.0])
+    graph = op_graph(ex)
+    assert "where" in {n.op for n in graph.nodes}
+    params = teaching_params(net, 0)
+    _, grads = symbackprop.compile(net, warm_up=False).loss_and_grad(np.array([[0.5, -1.0]]), np.array([[3.0]]),
+                                                                     params)
+    assert graph.named("W2_1_0").grad == pytest.approx(grads["W2"][1, 0], rel=1e-9)
+
+
 def test_an_image_network_is_drawn_one_box_per_layer(tmp_path):
     from symbackprop.model.architecture import build_network
     net = build_network("cnn", (1, 8, 8), 10, "relu", "softmax", "cce")
@@ -187,8 +221,15 @@ def test_an_image_network_is_drawn_one_box_per_layer(tmp_path):
     for shown in ("1: Conv2D (relu)", "W1 16×1×3×3", "16×8×8", "4: MaxPool2D", "32×2×2", "6: Dense (softmax)",
                   "1,290 parameters"):
         assert shown in text
-    fig = draw_network(net)  # no path: the figure itself, for Jupyter
-    assert fig.axes
+    plot = draw_network(net)  # no path: the plot itself, which Jupyter shows
+    assert plot._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n" and plot.figure.axes
+
+
+def test_a_residual_block_is_drawn_with_its_skip_arc(tmp_path):
+    net = Network([Dense(2, 2, "tanh"), Residual([Dense(2, 2, "tanh")]), Dense(2, 1, "sigmoid")], loss="mse")
+    draw_network(net, tmp_path / "boxes.svg")
+    ids = {g.get("id") for g in ET.parse(tmp_path / "boxes.svg").getroot().iter(f"{SVG}g")}
+    assert "skip-3" in ids  # the arc from the block's input (layer 1's output) to its end, layer 3
 
 
 def test_cli_writes_each_picture_and_the_page(tmp_path, capsys):
@@ -209,10 +250,12 @@ def test_cli_writes_each_picture_and_the_page(tmp_path, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--graph", "net.txt"], "the file name must end in one of .png, .svg"),
     (["--graph", "missing/net.svg"], "does not exist"),
-    (["--graph", "same.svg", "--html", "same.svg"], "the same file for two outputs"),
+    (["--markdown", "-o", "same.svg", "--graph", "same.svg"], "the same file for two outputs"),
     (["--sizes", "4,8,3", "--loss", "cce", "--op-graph", "ops.svg"], "too many to draw one by one"),
     (["--arch", "cnn", "--image-shape", "1,8,8", "--outputs", "10", "--html", "p.html"], "--html writes"),
-    (["--arch", "cnn", "--image-shape", "1,8,8", "--outputs", "10", "--op-graph", "o.svg"], "--op-graph writes"),
+    (["--arch", "cnn", "--image-shape", "1,8,8", "--outputs", "10", "--op-graph", "o.svg"], "--op-graph draws"),
+    (["--html", "page.svg"], "give it a name ending in .html"),
+    (["--sizes", "8,30,10", "--html", "p.html"], "has 580 parameters (at most 200)"),
 ])
 def test_cli_refuses_a_picture_it_cannot_make_in_one_line(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -222,10 +265,26 @@ def test_cli_refuses_a_picture_it_cannot_make_in_one_line(argv, message, tmp_pat
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 
+def test_a_document_to_the_terminal_stays_clean_of_the_wrote_lines(tmp_path, capsys):
+    assert main(["explain", "--sizes", "2,3,1", "--graph", str(tmp_path / "g.svg"), "--markdown"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("## Backpropagation, step by step") and "wrote" not in out
+    assert err.strip() == f"wrote {tmp_path / 'g.svg'}"
+
+
+def test_a_network_too_large_for_neurons_is_drawn_one_box_per_layer(tmp_path, capsys):
+    assert main(["explain", "--sizes", "8,30,10", "--graph", str(tmp_path / "g.png")]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'g.png'} (one box per layer)"
+
+
 def test_missing_matplotlib_is_named_with_the_extra(tmp_path, monkeypatch, capsys):
     import sys
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
     assert main(["explain", "--graph", str(tmp_path / "g.svg")]) == 2
-    assert "--graph (drawing) needs matplotlib: pip install 'symbackprop[plot]'" in capsys.readouterr().err
+    assert "--graph needs matplotlib: pip install 'symbackprop[plot]' (in a checkout: pip install -e '.[plot]')" \
+        in capsys.readouterr().err
+    net, x, y = NETWORKS["2-3-1"]
+    with pytest.raises(symbackprop.SymbackpropError, match="drawing .* needs matplotlib"):
+        explain(net, x, y).draw()  # in Python too: one named error, not a ModuleNotFoundError

@@ -14,9 +14,9 @@ pytest.importorskip("matplotlib")
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from symbackprop.explain.cost import cost_figure, cost_sweep  # noqa: E402
+from symbackprop.explain.cost import cost_plot, cost_sweep  # noqa: E402
 from symbackprop.train.loop import EpochRecord, History  # noqa: E402
-from symbackprop.train.plot import history_figure  # noqa: E402
+from symbackprop.train.plot import history_plot  # noqa: E402
 
 
 def colours_by_label(fig) -> dict[str, set[str]]:
@@ -43,7 +43,7 @@ def history(stopped_early: bool = False) -> History:
 
 
 def test_training_plot_shows_accuracy_on_0_1_with_the_test_accuracy_and_one_colour_per_series():
-    fig = history_figure(history(stopped_early=True), "digits", test_accuracy=0.9722)
+    fig = history_plot(history(stopped_early=True), "digits", test_accuracy=0.9722).figure
     left, right = fig.axes
     assert right.get_ylim()[0] == 0.0 and right.get_ylim()[1] >= 1.0
     for ax in (left, right):
@@ -60,7 +60,7 @@ def test_training_plot_shows_accuracy_on_0_1_with_the_test_accuracy_and_one_colo
 
 def test_cost_plot_keeps_a_series_colour_across_count_and_time_panels():
     rows = cost_sweep(widths=(2, 3), depths=(1, 2))
-    fig = cost_figure(rows)
+    fig = cost_plot(rows).figure
     assert_labelled(fig)
     for label, colours in colours_by_label(fig).items():
         assert len(colours) == 1, f"{label} is drawn in {colours}"
@@ -69,11 +69,11 @@ def test_cost_plot_keeps_a_series_colour_across_count_and_time_panels():
 
 
 def test_gradient_flow_plot_explains_its_grey_band():
-    from symbackprop.explain.gradient_flow import FlowRun, FlowSetup, GradientFlow, gradient_flow_figure
+    from symbackprop.explain.gradient_flow import FlowRun, FlowSetup, GradientFlow, gradient_flow_plot
     setup = FlowSetup("sigmoid + Xavier", "sigmoid + Xavier", "sigmoid", "xavier_uniform")
     flow = GradientFlow(sizes=[64, 32, 10], epochs=1, lr=0.1,
                         runs=[FlowRun(setup, np.array([[1e-3, 1.0], [1e-2, 1.0]]), [1.0], 0.5)])
-    fig = gradient_flow_figure(flow)
+    fig = gradient_flow_plot(flow).figure
     assert_labelled(fig)
     middle = fig.axes[1]
     assert any("within 10×" in t.get_text() for t in middle.get_legend().get_texts())

@@ -106,13 +106,12 @@ _SERIES = {"naive": ("naive", "C0", "o-"), "naive_cse": ("naive + CSE", "C1", "s
            "chain_rule": ("chain rule (backprop)", "C2", "^-"), "forward": ("forward only", "C3", "v:")}
 
 
-def cost_figure(rows: Sequence[CostRow], title: str = ""):
+def cost_plot(rows: Sequence[CostRow], title: str = "") -> "Plot":  # noqa: F821 (symbackprop.plotting's)
     """Operation counts (top) and derivation times (bottom) against width (left) and depth (right)."""
+    from ..plotting import Plot, new_figure
+    fig = new_figure(figsize=(10, 7))
     from matplotlib.ticker import MaxNLocator
-
-    from ..plotting import pyplot
-    plt = pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    axes = fig.subplots(2, 2)
     for col, sweep in enumerate(("width", "depth")):
         chosen = [r for r in rows if r.sweep == sweep]
         width = f" of width {chosen[0].sizes[1]}" if chosen and len(chosen[0].sizes) > 2 else ""
@@ -135,10 +134,9 @@ def cost_figure(rows: Sequence[CostRow], title: str = ""):
             ax.legend(fontsize=8)
     fig.suptitle(title or "How shared partial derivatives cut the cost of gradients", fontsize=10)
     fig.tight_layout()
-    return fig
+    return Plot(fig)
 
 
 def plot_cost(rows: Sequence[CostRow], path: str | os.PathLike, title: str = "") -> None:
-    """:func:`cost_figure`, written to ``path``."""
-    from ..plotting import save_figure
-    save_figure(cost_figure(rows, title), path)
+    """:func:`cost_plot`, written to ``path``."""
+    cost_plot(rows, title).save(path)

@@ -146,24 +146,32 @@ class Explanation:
         return render_latex(self, standalone=standalone)
 
     def to_html(self) -> str:
-        """HTML (what Jupyter shows): the same blocks as the text, math in Unicode with its LaTeX attached."""
+        """HTML (what Jupyter shows): the same blocks as the text, math as MathML with its LaTeX attached."""
         from .render_html import render_html
         return render_html(self)
 
     def draw(self, path: "str | os.PathLike | None" = None, param: str | None = None):
-        """The network picture (matplotlib): neurons with z, a, δ, b; weights coloured by ∂L/∂w;
-        ``param``'s paths to the loss highlighted.  Returns the figure, or writes ``path``
-        (.svg, .png, .pdf) and returns None."""
+        """The network picture: neurons with z, a, δ, b; weights with w and ∂L/∂w (their colour);
+        the paths of ``param`` (default: the explained parameter, ``W1[0,1]``) to the loss lit.
+
+        Returns a :class:`~symbackprop.plotting.Plot`, which Jupyter shows and ``.save(path)``
+        writes (.svg, .png, .pdf); given ``path``, it is written first.  Needs matplotlib."""
         from .draw import draw_explanation
         return draw_explanation(self, path, param)
 
     def draw_operations(self, path: "str | os.PathLike | None" = None):
-        """Every ×, + and activation as a node with its value and ∂L/∂(node), micrograd-style."""
+        """The computation graph, micrograd-style: every ×, + and activation with its value and
+        ∂L/∂(node), every arrow with its local derivative.  Tiny networks only (at most
+        :data:`~symbackprop.explain.op_graph.MAX_OP_NODES` nodes, else ArchitectureError);
+        returns a :class:`~symbackprop.plotting.Plot`, as :meth:`draw` does."""
         from .draw import draw_operations
         return draw_operations(self, path)
 
     def to_page(self) -> str:
-        """A self-contained interactive HTML page (works offline): click a weight for its chain rule."""
+        """The interactive page (what ``explain --html`` writes) as one HTML string: offline, with
+        the picture, a click-a-weight chain-rule panel and a step control.  Save it with
+        ``Path("step.html").write_text(ex.to_page(), encoding="utf-8")``.  (:meth:`to_html` is
+        the static walk-through Jupyter shows.)  Needs matplotlib for the picture."""
         from .page import render_page
         return render_page(self)
 

@@ -151,15 +151,14 @@ def gradient_flow(depth: int = 8, width: int = 32, epochs: int = 20, lr: float =
     return result
 
 
-def gradient_flow_figure(flow: GradientFlow):
+def gradient_flow_plot(flow: GradientFlow) -> "Plot":  # noqa: F821 (symbackprop.plotting's)
     """Three panels: norms per layer before training, first/last ratio per epoch, training loss per epoch.
     One colour per initialisation in every panel; solid without clipping, dashed with it."""
+    from ..plotting import Plot, new_figure
+    fig = new_figure(figsize=(15, 4.5))
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
-
-    from ..plotting import pyplot
-    plt = pyplot()
-    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.5))
+    left, middle, right = fig.subplots(1, 3)
     colors = {}
     for r in flow.runs:
         color = colors.setdefault(r.setup.family, f"C{len(colors)}")
@@ -188,10 +187,9 @@ def gradient_flow_figure(flow: GradientFlow):
     fig.suptitle(f"Vanishing and exploding gradients: {'-'.join(map(str, flow.sizes))} on digits "
                  "(solid: no clipping; dashed: gradient clipping)", fontsize=10)
     fig.tight_layout()
-    return fig
+    return Plot(fig)
 
 
 def plot_gradient_flow(flow: GradientFlow, path: str | os.PathLike) -> None:
-    """:func:`gradient_flow_figure`, written to ``path``."""
-    from ..plotting import save_figure
-    save_figure(gradient_flow_figure(flow), path)
+    """:func:`gradient_flow_plot`, written to ``path``."""
+    gradient_flow_plot(flow).save(path)

@@ -27,27 +27,47 @@ def _indexed(letter: str, layer: str | None, indices: list[str], latex: bool) ->
     return f"{letter}{sup}{','.join(i.translate(_SUBSCRIPT) for i in indices)}"
 
 
-def display_name(name: str, latex: bool = False) -> str:
-    """``z1_0`` → ``z¹₀`` (or ``z^{(1)}_{0}``); names that are not the derivation's come back as they are."""
+def parse_name(name: str) -> tuple[str, str, str | None, list[str]] | None:
+    """What a derivation name stands for, as ``(kind, letter, layer, indices)``, or None:
+
+    * ``("loss_partial", letter, layer, indices)``: ``dL_dW1_0_1`` (∂L/∂W¹₀,₁) and ``g2_0`` (∂L/∂a²₀);
+    * ``("indexed", letter, layer, indices)``: ``z1_0``, ``a1_0``, ``W1_0_1``, ``b1_0``, ``d1_1``
+      (letter ``δ``);
+    * ``("indexed", letter, None, [index])``: an input or target ``x0``, ``y1``, or ``l1``/``l2`` (λ).
+
+    The Unicode, LaTeX and MathML spellings are all made from this one reading."""
     m = re.match(r"dL_d([Wb])(\d+)_(\d+)(?:_(\d+))?$", name)
     if m:
-        inner = _indexed(m[1], m[2], [g for g in m.groups()[2:] if g is not None], latex)
-        return rf"\frac{{\partial L}}{{\partial {inner}}}" if latex else f"∂L/∂{inner}"
+        return "loss_partial", m[1], m[2], [g for g in m.groups()[2:] if g is not None]
     m = re.match(r"([zaWb])(\d+)_(\d+)(?:_(\d+))?$", name)
     if m:
-        return _indexed(m[1], m[2], [g for g in m.groups()[2:] if g is not None], latex)
+        return "indexed", m[1], m[2], [g for g in m.groups()[2:] if g is not None]
     m = re.match(r"g(\d+)_(\d+)$", name)
     if m:
-        inner = _indexed("a", m[1], [m[2]], latex)
-        return rf"\frac{{\partial L}}{{\partial {inner}}}" if latex else f"∂L/∂{inner}"
+        return "loss_partial", "a", m[1], [m[2]]
     m = re.match(r"d(\d+)_(\d+)$", name)
     if m:
-        return _indexed(r"\delta" if latex else "δ", m[1], [m[2]], latex)
+        return "indexed", "δ", m[1], [m[2]]
     m = re.match(r"([xy])(\d+)$", name)
     if m:
-        return _indexed(m[1], None, [m[2]], latex)
-    return {"l1": r"\lambda_{1}", "l2": r"\lambda_{2}"}.get(name, name) if latex else \
-        {"l1": "λ₁", "l2": "λ₂"}.get(name, name)
+        return "indexed", m[1], None, [m[2]]
+    if name in ("l1", "l2"):
+        return "indexed", "λ", None, [name[1]]
+    return None
+
+
+def display_name(name: str, latex: bool = False) -> str:
+    """``z1_0`` → ``z¹₀`` (or ``z^{(1)}_{0}``); names that are not the derivation's come back as they are."""
+    parts = parse_name(name)
+    if parts is None:
+        return name
+    kind, letter, layer, indices = parts
+    if latex:
+        letter = {"δ": r"\delta", "λ": r"\lambda"}.get(letter, letter)
+    inner = _indexed(letter, layer, indices, latex)
+    if kind == "loss_partial":
+        return rf"\frac{{\partial L}}{{\partial {inner}}}" if latex else f"∂L/∂{inner}"
+    return inner
 
 
 def partial(of: sp.Symbol, wrt: sp.Symbol, latex: bool = False) -> str:
@@ -137,17 +157,30 @@ class _LatexPrinter(LatexPrinter):
                           r"{} \;\mathrm{{if}}\; {},\; \mathrm{{else}}\; {}")
 
 
-def _piecewise(expr: sp.Piecewise, show, step: str, ramp: str, general: str) -> str:
-    """A two-piece ``Piecewise`` as a step (Iverson bracket ``[z > 0]``), a ramp ``max(0, z)``,
-    or ``a if c, else b``."""
+def piecewise_form(expr: sp.Piecewise) -> tuple:
+    """How a ``Piecewise`` reads: ``("step", c)`` (an Iverson bracket ``[c]``), ``("ramp", e)``
+    (``max(0, e)``), ``("general", e1, c, e2)`` (``e1 if c, else e2``) or ``("pieces", args)``.
+    The Unicode, LaTeX and MathML printers each spell these forms."""
     if len(expr.args) == 2 and expr.args[1].cond == sp.true:
         (e1, c1), (e2, _) = expr.args
         if e1 == 1 and e2 == 0:
-            return step.format(show(c1))
+            return "step", c1
         if e2 == 0 and isinstance(c1, sp.StrictGreaterThan) and c1.rhs == 0 and c1.lhs == e1:
-            return ramp.format(show(e1))
-        return general.format(show(e1), show(c1), show(e2))
-    return " or ".join(f"{show(e)} if {show(c)}" for e, c in expr.args)
+            return "ramp", e1
+        return "general", e1, c1, e2
+    return "pieces", expr.args
+
+
+def _piecewise(expr: sp.Piecewise, show, step: str, ramp: str, general: str) -> str:
+    """A ``Piecewise`` in one line, in the spelling of ``step``, ``ramp`` and ``general``."""
+    form = piecewise_form(expr)
+    if form[0] == "step":
+        return step.format(show(form[1]))
+    if form[0] == "ramp":
+        return ramp.format(show(form[1]))
+    if form[0] == "general":
+        return general.format(show(form[1]), show(form[2]), show(form[3]))
+    return " or ".join(f"{show(e)} if {show(c)}" for e, c in form[1])
 
 
 def latex(expr: sp.Expr) -> str:

@@ -7,7 +7,7 @@ derivative is the derivation's own ∂a/∂z).  The gradients are accumulated he
 reverse-mode over this graph, so a z node's gradient agreeing with the derivation's δ is
 a check of the derivation, not a copy of it.
 
-Only tiny networks: a 2-3-1 network has 38 nodes, and past :data:`MAX_OP_NODES` the
+Only tiny networks: a 2-3-1 network has 37 nodes, and past :data:`MAX_OP_NODES` the
 picture is unreadable (draw the network instead).
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sympy as sp
 
 from ..errors import ArchitectureError
 from . import notation as nt
+from .evaluate import value_of
 
 # ``Explanation`` and its records are named in annotations, not imported: explanation.py imports
 # this module to draw itself.
@@ -109,13 +110,16 @@ class _Builder:
         return self.by_symbol[s]
 
     def _activation(self, a: sp.Symbol) -> int:
-        definition = self.defs[a]
-        zs = sorted((s for s in definition.free_symbols if s in self.defs), key=lambda s: s.name)
-        children = [self.symbol(z) for z in zs]
         name = self.activation[a]
-        me = self.node(_ACTIVATION_LABELS.get(name, name), nt.display_name(a.name), self.values[a], False)
-        for z, child in zip(zs, children):
-            self.edges.append((child, me, _number(sp.diff(definition, z), self.values)))
+        return self._whole(self.defs[a], _ACTIVATION_LABELS.get(name, name), nt.display_name(a.name))
+
+    def _whole(self, e: sp.Expr, label: str, name: str | None) -> int:
+        """``e`` as one node (an activation, a piecewise formula) fed by the symbols it reads."""
+        inputs = sorted(e.free_symbols, key=lambda s: s.name)
+        children = [self.symbol(s) for s in inputs]
+        me = self.node(label, name, _number(e, self.values), False)
+        for s, child in zip(inputs, children):
+            self.edges.append((child, me, _number(sp.diff(e, s), self.values)))
         return me
 
     def expr(self, e: sp.Expr, name: str | None = None) -> int:
@@ -123,6 +127,8 @@ class _Builder:
             return self.symbol(e)
         if e.is_Number:
             return self.node(nt.number(float(e)), None, float(e), True)
+        if isinstance(e, sp.Piecewise):  # a formula's where(...): one node, as an activation is
+            return self._whole(e, "where", name)
         if isinstance(e, sp.Pow) and e.exp.is_Number:  # x² is one operation on x
             args = [e.base]
         else:
@@ -144,7 +150,12 @@ class _TooLarge(Exception):
 
 
 def _number(e: sp.Expr, values: dict) -> float:
-    return float(sp.sympify(e).xreplace({s: sp.Float(values[s]) for s in e.free_symbols}).evalf())
+    """``e``'s value (the walk-through's evaluation); not finite is refused in one line."""
+    result = value_of(e, values)
+    if result is None:
+        raise ArchitectureError(f"{nt.unicode(e)} is not a finite number at this sample, so the computation "
+                                "graph cannot be drawn; explain another input")
+    return result
 
 
 def op_graph(ex: "Explanation") -> OpGraph:

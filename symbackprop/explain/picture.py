@@ -18,7 +18,7 @@ import sympy as sp
 
 from ..model.layers import ResidualAdd
 from . import notation as nt
-from .param_names import parse_param, user_name
+from .param_names import param_name_parts, parse_param, user_name
 
 # ``Explanation`` and its records are named in annotations, not imported: explanation.py imports
 # this module to draw itself.
@@ -66,6 +66,13 @@ class NetworkPicture:
     #: edge ids and node ids on that parameter's paths to the loss
     highlighted_edges: frozenset[str]
     highlighted_nodes: frozenset[str]
+    #: how many paths the parameter has, and whether the chain rule listed them (≤ MAX_PATHS)
+    paths: int = 0
+    paths_listed: bool = True
+    #: the loss has an L1/L2 penalty (so ∂L/∂w includes its derivative)
+    penalised: bool = False
+    #: a layer's activation couples its neurons (softmax: a path may pass from one to another)
+    coupled: bool = False
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -86,7 +93,6 @@ def edge_id(param: sp.Symbol | str) -> str:
 
 
 _NEURON = re.compile(r"([az])(\d+)_(\d+)$")
-_WEIGHT = re.compile(r"W(\d+)_(\d+)_(\d+)$")
 
 
 def _neuron_of(symbol: sp.Symbol) -> tuple[int, int] | None:
@@ -107,15 +113,14 @@ def path_members(network, path: "Path") -> tuple[list[str], list[str]]:
         wrt, of = _neuron_of(f.wrt), _neuron_of(f.of)
         if of is not None:
             nodes.append(neuron_id(*of))
-        if f.of.name.startswith("z") and f.wrt.name[0] in "Wb":  # the parameter's own edge
-            weight = _WEIGHT.match(f.wrt.name)
-            if weight:  # a bias has no edge: its path starts at its neuron
+        own = param_name_parts(f.wrt.name)
+        if f.of.name.startswith("z") and own is not None:  # the parameter's own edge (a bias has none)
+            if own[0] == "W":
                 edges.append(edge_id(f.wrt))
-                nodes.insert(0, neuron_id(int(weight[1]) - 1, int(weight[2])))
+                nodes.insert(0, neuron_id(own[1] - 1, own[2][0]))
         elif f.of.name.startswith("z") and wrt is not None:
             (l, k), (r, q) = wrt, of
-            layer = network.layers[r - 1]
-            if isinstance(layer, ResidualAdd):
+            if isinstance(network.layers[r - 1], ResidualAdd):
                 edges.append(f"{'identity' if l == r - 1 else 'skip'}{r}_{q}")
             else:
                 edges.append(f"W{r}_{k}_{q}")
@@ -123,6 +128,24 @@ def path_members(network, path: "Path") -> tuple[list[str], list[str]]:
             edges.append(f"loss{wrt[1]}")
             nodes.append(LOSS)
     return edges, list(dict.fromkeys(nodes))
+
+
+def lit_members(network, chain: "ChainRule") -> tuple[frozenset[str], frozenset[str]]:
+    """What to light for ``chain``'s parameter: every edge and node of its listed paths; when
+    they were too many to list, its own edge and neuron (the picture and the page agree)."""
+    edges: set[str] = set()
+    nodes: set[str] = set()
+    for path in chain.paths:
+        e, n = path_members(network, path)
+        edges.update(e)
+        nodes.update(n)
+    if not chain.paths:
+        kind, layer, index = param_name_parts(chain.param.name)
+        nodes.add(neuron_id(layer, index[-1]))
+        if kind == "W":
+            edges.add(edge_id(chain.param))
+            nodes.add(neuron_id(layer - 1, index[0]))
+    return frozenset(edges), frozenset(nodes)
 
 
 def network_picture(ex: "Explanation", param: str | None = None) -> NetworkPicture:
@@ -162,12 +185,9 @@ def network_picture(ex: "Explanation", param: str | None = None) -> NetworkPictu
                                   v[symbol], gradient[f"dL_d{name}"]))
     depth = len(net.layers)
     edges += [Edge(f"loss{k}", neuron_id(depth, k), LOSS, kind="loss") for k in range(net.n_outputs)]
-    on_path_edges: set[str] = set()
-    on_path_nodes: set[str] = set()
-    for path in chain.paths:
-        e, n = path_members(net, path)
-        on_path_edges.update(e)
-        on_path_nodes.update(n)
+    lit_edges, lit_nodes = lit_members(net, chain)
     title = f"{net!r}: loss {nt.number(ex.loss.value)}"
-    return NetworkPicture(title, tuple(columns), tuple(edges), chain.param.name,
-                          frozenset(on_path_edges), frozenset(on_path_nodes))
+    return NetworkPicture(title, tuple(columns), tuple(edges), chain.param.name, lit_edges, lit_nodes,
+                          paths=len(chain.paths) or chain.paths_omitted, paths_listed=bool(chain.paths),
+                          penalised=bool(net.l1 or net.l2),
+                          coupled=any(not layer.act.elementwise for layer in net.layers))

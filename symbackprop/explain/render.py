@@ -14,19 +14,26 @@ from typing import Union
 
 import sympy as sp
 
+from . import mathml as mm
 from . import notation as nt
 from .param_names import user_name
 
-# ``Explanation``, ``Factor`` and ``Quantity`` below are the records of .explanation, named in
+# ``Explanation``, ``ChainRule``, ``Factor`` and ``Quantity`` below are the records of .explanation, named in
 # annotations but not imported: that module imports this one to render itself.
 
 
 @dataclass(frozen=True)
 class Math:
-    """A piece of mathematics in both spellings."""
+    """A piece of mathematics in each spelling: Unicode, LaTeX and presentation MathML."""
 
     text: str
     tex: str
+    #: MathML without the ``<math>`` wrapper; None: the Unicode text, as ``<mtext>``
+    mathml: str | None = None
+
+    @property
+    def ml(self) -> str:
+        return self.mathml if self.mathml is not None else mm.text(self.text)
 
 
 Cell = Union[str, Math]
@@ -64,16 +71,16 @@ Block = Union[Heading, Paragraph, Equation, Table]
 # -- pieces ------------------------------------------------------------------------------
 
 def sym(s: sp.Symbol) -> Math:
-    return Math(nt.display_name(s.name), nt.display_name(s.name, latex=True))
+    return Math(nt.display_name(s.name), nt.display_name(s.name, latex=True), mm.symbol(s.name))
 
 
 def expr(e: sp.Expr) -> Math:
-    return Math(nt.unicode(e), nt.latex(e))
+    return Math(nt.unicode(e), nt.latex(e), mm.expr(e))
 
 
 def value(v: float) -> Math:
     text = nt.number(v)
-    return Math(text, text.replace("−", "-"))
+    return Math(text, text.replace("−", "-"), mm.number(v))
 
 
 def numbers(e: sp.Expr, values: dict) -> Math:
@@ -81,36 +88,57 @@ def numbers(e: sp.Expr, values: dict) -> Math:
 
 
 def partial(f: "Factor") -> Math:
-    return Math(nt.partial(f.of, f.wrt), nt.partial(f.of, f.wrt, latex=True))
+    return loss_partial(f.of, f.wrt)
+
+
+def loss_partial(of: sp.Symbol, wrt: sp.Symbol) -> Math:
+    """∂of/∂wrt in each spelling."""
+    return Math(nt.partial(of, wrt), nt.partial(of, wrt, latex=True), mm.partial(of, wrt))
 
 
 def equals(*parts: Math) -> Math:
     """``a = b = …`` as one piece of math (inside a table cell or a sentence)."""
-    return Math(" = ".join(p.text for p in parts), " = ".join(p.tex for p in parts))
+    return Math(" = ".join(p.text for p in parts), " = ".join(p.tex for p in parts),
+                mm.op("=").join(p.ml for p in parts))
 
 
 def product(parts: list[Math]) -> Math:
-    return Math(" · ".join(p.text for p in parts), r" \cdot ".join(p.tex for p in parts))
+    return Math(" · ".join(p.text for p in parts), r" \cdot ".join(p.tex for p in parts),
+                mm.op("·").join(p.ml for p in parts))
+
+
+def _negative(p: Math) -> bool:
+    return p.text.startswith("−")
 
 
 def sum_of(parts: list[Math]) -> Math:
     """``a + b + …``, a negative number after the first in parentheses: ``0.1 + (−0.2)``."""
     def text(k: int, p: Math) -> str:
-        return f"({p.text})" if k and p.text.startswith("−") else p.text
+        return f"({p.text})" if k and _negative(p) else p.text
 
     def tex(k: int, p: Math) -> str:
-        return rf"\left({p.tex}\right)" if k and p.tex.startswith("-") else p.tex
-    return Math(" + ".join(text(k, p) for k, p in enumerate(parts)), " + ".join(tex(k, p) for k, p in enumerate(parts)))
+        return rf"\left({p.tex}\right)" if k and _negative(p) else p.tex
+
+    def ml(k: int, p: Math) -> str:
+        return f"<mrow><mo>(</mo>{p.ml}<mo>)</mo></mrow>" if k and _negative(p) else f"<mrow>{p.ml}</mrow>"
+    return Math(" + ".join(text(k, p) for k, p in enumerate(parts)), " + ".join(tex(k, p) for k, p in enumerate(parts)),
+                mm.op("+").join(ml(k, p) for k, p in enumerate(parts)))
+
+
+def _tuple(pieces: list[str]) -> str:
+    return "<mrow><mo>(</mo>" + mm.op(",").join(pieces) + "<mo>)</mo></mrow>"
 
 
 def vector(vs) -> Math:
     shown = [nt.number(v) for v in vs]
-    return Math("(" + ", ".join(shown) + ")", r"\left(" + ", ".join(s.replace("−", "-") for s in shown) + r"\right)")
+    return Math("(" + ", ".join(shown) + ")", r"\left(" + ", ".join(s.replace("−", "-") for s in shown) + r"\right)",
+                _tuple([mm.number(v) for v in vs]))
 
 
 def symbols(ss) -> Math:
     return Math("(" + ", ".join(nt.display_name(s.name) for s in ss) + ")",
-                r"\left(" + ", ".join(nt.display_name(s.name, latex=True) for s in ss) + r"\right)")
+                r"\left(" + ", ".join(nt.display_name(s.name, latex=True) for s in ss) + r"\right)",
+                _tuple([mm.symbol(s.name) for s in ss]))
 
 
 def definition(q: "Quantity", values: dict) -> Equation:
@@ -170,25 +198,29 @@ def document(ex: "Explanation") -> list[Block]:
             blocks.append(Equation((sym(r.z.symbol), numbers(r.z.expr, v), value(r.z.value))))
     blocks += [Heading("2. Loss"), Paragraph((f"{net.loss.long_name}, for this one sample:",)),
                definition(ex.loss, v)]
-    blocks += _chain_blocks(ex)
+    blocks += chain_blocks(ex)
     blocks += _backward_blocks(ex)
     blocks += _update_blocks(ex)
     return blocks
 
 
-def _chain_blocks(ex: "Explanation") -> list[Block]:
-    c = ex.chain
+def chain_blocks(ex: "Explanation", c: "ChainRule | None" = None, number: str = "3. ") -> list[Block]:
+    """The chain rule of one parameter (default: the explained one): its paths, each as a
+    product of local derivatives with their values, their sum, and δ's form of the same sum."""
+    c = c or ex.chain
     v = ex.values
     name = user_name(c.param)
     deriv_loss = sp.Symbol("L")
-    grad = Math(nt.partial(deriv_loss, c.param), nt.partial(deriv_loss, c.param, latex=True))
-    blocks: list[Block] = [Heading(f"3. The chain rule for {nt.display_name(c.param.name)} ({name})")]
+    grad = loss_partial(deriv_loss, c.param)
+    blocks: list[Block] = [Heading(f"{number}The chain rule for {nt.display_name(c.param.name)} ({name})")]
     if c.paths:
         count = len(c.paths)
         blocks.append(Paragraph((sym(c.param), f" reaches the loss along {count} path{'s' * (count > 1)}; "
                                  "each contributes the product of the local derivatives along it"
                                  + (", and the contributions add up:" if count > 1 else ":"),)))
-        blocks.append(Equation((grad, sum_of([product([partial(f) for f in p.factors]) for p in c.paths]))))
+        penalty_term = [expr(c.penalty.expr)] if c.penalty is not None else []
+        blocks.append(Equation((grad, sum_of([product([partial(f) for f in p.factors]) for p in c.paths]
+                                             + penalty_term))))
         for k, p in enumerate(c.paths, start=1):
             if count > 1:
                 blocks.append(Heading(f"path {k}", 3))
@@ -210,8 +242,7 @@ def _chain_blocks(ex: "Explanation") -> list[Block]:
                                  equals(expr(c.penalty.expr), numbers(c.penalty.expr, v), value(c.penalty.value)),
                                  ".")))
     blocks.append(Paragraph(("Backprop computes the same sum once per neuron: the error ",
-                             equals(sym(c.delta.symbol), Math(nt.partial(deriv_loss, c.local.of),
-                                                              nt.partial(deriv_loss, c.local.of, latex=True))),
+                             equals(sym(c.delta.symbol), loss_partial(deriv_loss, c.local.of)),
                              " gathers every path above the neuron, and",)))
     blocks.append(Equation((grad, expr(c.gradient.expr), numbers(c.gradient.expr, v), value(c.gradient.value))))
     return blocks

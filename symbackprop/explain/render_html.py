@@ -1,43 +1,69 @@
-"""An explanation as HTML, for Jupyter's ``_repr_html_``: the same blocks as the text,
-Markdown and LaTeX layouts (:func:`~symbackprop.explain.render.document`), so no format
-can disagree on a number.
+"""An explanation as HTML, for Jupyter's ``_repr_html_`` and the interactive page: the same
+blocks as the text, Markdown and LaTeX layouts (:func:`~symbackprop.explain.render.document`),
+so no format can disagree on a number.
 
-Math is shown in its Unicode spelling, which needs no renderer; each piece carries its
-LaTeX spelling in ``data-tex`` (and as a tooltip), for a reader who wants to copy it.
+Math is MathML (:mod:`~symbackprop.explain.mathml`), which browsers and Jupyter render
+with nothing to download; each piece carries its LaTeX spelling as a tooltip and in
+``data-tex``, for a reader who wants to copy it.
 """
 from __future__ import annotations
 
 import html
+from typing import Iterable
 
-from .render import Cell, Equation, Heading, Math, Paragraph, document
+from .render import Block, Cell, Equation, Heading, Math, Paragraph, document
 
-_STYLE = ("<style>.symbackprop-explanation .math {font-family: 'DejaVu Serif', 'Cambria Math', serif; "
-          "white-space: nowrap}</style>")
+_STYLE = ("<style>.symbackprop-explanation table {border-collapse: collapse} "
+          ".symbackprop-explanation td, .symbackprop-explanation th {padding: 2px 8px; "
+          "border-bottom: 1px solid #eee}</style>")
+
+
+def _math(m: Math, display: bool = False) -> str:
+    tex = html.escape(m.tex, quote=True)
+    kind = "block" if display else "inline"
+    return f'<math display="{kind}" data-tex="{tex}" title="{tex}"><mrow>{m.ml}</mrow></math>'
 
 
 def _cell(cell: Cell) -> str:
-    if isinstance(cell, Math):
-        tex = html.escape(cell.tex, quote=True)
-        return f'<span class="math" data-tex="{tex}" title="{tex}">{html.escape(cell.text)}</span>'
-    return html.escape(cell)
+    return _math(cell) if isinstance(cell, Math) else html.escape(cell)
 
 
-def render_html(ex: "Explanation") -> str:  # noqa: F821 (the record of .explanation, not imported: it imports us)
-    """One ``<div>`` with headings, paragraphs, equations and tables."""
-    out = ['<div class="symbackprop-explanation">', _STYLE]
-    for b in document(ex):
+def blocks_html(blocks: Iterable[Block], heading_offset: int = 2) -> str:
+    """Headings, paragraphs, display equations and tables as HTML (numeric columns right-aligned)."""
+    out = []
+    for b in blocks:
         if isinstance(b, Heading):
-            level = min(b.level + 2, 6)
+            level = min(b.level + heading_offset, 6)
             out.append(f"<h{level}>{html.escape(b.text)}</h{level}>")
         elif isinstance(b, Paragraph):
             out.append("<p>" + "".join(_cell(p) for p in b.parts) + "</p>")
         elif isinstance(b, Equation):
-            out.append("<p style='margin-left:2em'>" + " = ".join(_cell(p) for p in b.parts) + "</p>")
+            out.append(f"<div class='eq'>{_math(_aligned(b), display=True)}</div>")
         else:
             def row(cells, tag: str) -> str:
-                return "<tr>" + "".join(f"<{tag} style='text-align:{'right' if k in b.numeric else 'left'}'>"
+                return "<tr>" + "".join(f"<{tag} class='{'num' if k in b.numeric else 'txt'}' "
+                                        f"style='text-align:{'right' if k in b.numeric else 'left'}'>"
                                         f"{_cell(c)}</{tag}>" for k, c in enumerate(cells)) + "</tr>"
             out.append("<table><thead>" + row(b.header, "th") + "</thead><tbody>"
                        + "".join(row(r, "td") for r in b.rows) + "</tbody></table>")
-    out.append("</div>")
     return "\n".join(out)
+
+
+def _aligned(eq: Equation) -> Math:
+    """``a = b = c = d`` as rows aligned on their equals signs (LaTeX's ``align``): a formula, the
+    same with numbers and the value each get a line, so no equation runs off the page."""
+    first, *rest = eq.parts
+    if len(rest) < 2:
+        rows = [(first.ml, rest[0].ml)] if rest else []
+        ml = "<mo>=</mo>".join(f"<mrow>{p}</mrow>" for row in rows for p in row) if rows else first.ml
+    else:
+        cells = [(first.ml, rest[0].ml)] + [("", p.ml) for p in rest[1:]]
+        ml = ("<mtable columnalign='right left' columnspacing='0.2em'>"
+              + "".join(f"<mtr><mtd><mrow>{lhs}</mrow></mtd><mtd><mrow><mo>=</mo>{rhs}</mrow></mtd></mtr>"
+                        for lhs, rhs in cells) + "</mtable>")
+    return Math(" = ".join(p.text for p in eq.parts), " = ".join(p.tex for p in eq.parts), ml)
+
+
+def render_html(ex: "Explanation") -> str:  # noqa: F821 (the record of .explanation, not imported: it imports us)
+    """One ``<div>`` with headings, paragraphs, equations and tables."""
+    return f'<div class="symbackprop-explanation">{_STYLE}\n{blocks_html(document(ex))}\n</div>'

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -35,8 +34,9 @@ from ..derive.unrolled import derive_unrolled, local_partial
 from ..errors import ArchitectureError, DataError
 from ..model import naming
 from ..model.layers import ResidualAdd
+from .evaluate import value_of
 from .explanation import ChainRule, Explanation, Factor, LayerBackward, NeuronRow, Path, Quantity, Update
-from .param_names import parse_param
+from .param_names import param_name_parts, parse_param
 
 if TYPE_CHECKING:
     from ..derive.unrolled import UnrolledDerivation
@@ -128,22 +128,13 @@ def _evaluate(deriv: "UnrolledDerivation", x: np.ndarray, y: np.ndarray, params:
             values.update({s: float(array[j]) for j, s in enumerate(symbols)})
     values[L1], values[L2] = deriv.network.l1, deriv.network.l2
     for assignment in deriv.program:
-        value = _value(assignment.expr, values)
+        value = value_of(assignment.expr, values)
         if value is None:
             raise DataError(f"{assignment.symbol} is not a finite number for this input and these weights "
                             f"(a saturated activation: an output rounds to exactly 0 or 1 and a log or a "
                             f"division meets it); explain a smaller input")
         values[assignment.symbol] = value
     return values
-
-
-def _value(expr: sp.Expr, values: dict) -> float | None:
-    """``expr``'s value as a float, or None where it is not a finite real number (log(0), 0/0)."""
-    result = sp.sympify(expr).xreplace({s: sp.Float(values[s]) for s in expr.free_symbols}).evalf()
-    if not result.is_real or not result.is_finite:
-        return None
-    value = float(result)
-    return value if math.isfinite(value) else None
 
 
 def _forward_rows(deriv: "UnrolledDerivation", values: dict) -> list[list[NeuronRow]]:
@@ -210,7 +201,7 @@ class _ChainRules:
         return sp.Symbol(f"{kind}{l}_{k}", real=True)
 
     def factor(self, of: sp.Symbol, wrt: sp.Symbol, expr: sp.Expr) -> Factor:
-        return Factor(of, wrt, expr, _value(expr, self.values))
+        return Factor(of, wrt, expr, value_of(expr, self.values))
 
     def couples(self, l: int, k: int, j: int) -> bool:
         return self.deriv.network.layers[l - 1].act.elementwise is False or k == j
@@ -251,15 +242,15 @@ class _ChainRules:
 
     def chain_rule(self, param: sp.Symbol) -> ChainRule:
         deriv, defs, values = self.deriv, self.defs, self.values
-        layer = int(re.match(r"[Wb](\d+)", param.name)[1])
-        neuron = int(param.name.split("_")[-1])
+        _, layer, index = param_name_parts(param.name)
+        neuron = index[-1]
         z_param = self.zs[layer][neuron]
         local = self.factor(z_param, param, sp.diff(defs[z_param], param))
         n_paths = self.count(layer, neuron)
         paths = tuple(Path(p + (local,)) for p in self.from_z(layer, neuron)) if n_paths <= MAX_PATHS else ()
         reg = defs[deriv.loss] - self.data_loss
         penalty_expr = sp.diff(reg, param)
-        penalty = Quantity(param, penalty_expr, _value(penalty_expr, values)) if penalty_expr != 0 else None
+        penalty = Quantity(param, penalty_expr, value_of(penalty_expr, values)) if penalty_expr != 0 else None
         delta = self.sym("d", layer, neuron)
         grad = deriv.gradients[param]
         return ChainRule(param, paths, penalty, Quantity(delta, defs[delta], values[delta]), local,

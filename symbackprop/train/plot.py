@@ -12,20 +12,21 @@ import os
 
 from .loop import History
 
+# ``Plot`` (symbackprop.plotting) is named in annotations only: matplotlib loads when a plot is made
+
 #: one colour per series, the same in every panel
 COLOURS = {"training": "C0", "validation": "C1", "test": "C2"}
 
 
-def history_figure(history: History, title: str = "", test_accuracy: float | None = None,
-                   test_label: str = "held-out test"):
+def history_plot(history: History, title: str = "", test_accuracy: float | None = None,
+                 test_label: str = "held-out test") -> "Plot":
     """Training and validation loss (left) and validation accuracy (right) per epoch, with the
     final test accuracy as a marked point at the last epoch when it is given."""
+    from ..plotting import Plot, new_figure
+    fig = new_figure(figsize=(10, 4))
     from matplotlib.ticker import MaxNLocator
-
-    from ..plotting import pyplot
-    plt = pyplot()
     epochs = [e.epoch for e in history.epochs]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left, right = fig.subplots(1, 2)
     left.plot(epochs, history.train_loss, color=COLOURS["training"], label="training loss")
     if any(v is not None for v in history.val_loss):
         left.plot(epochs, history.val_loss, color=COLOURS["validation"], label="validation loss")
@@ -49,11 +50,10 @@ def history_figure(history: History, title: str = "", test_accuracy: float | Non
                    color="0.4")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return fig
+    return Plot(fig)
 
 
 def plot_history(history: History, path: str | os.PathLike, title: str = "", test_accuracy: float | None = None,
                  test_label: str = "held-out test") -> None:
-    """:func:`history_figure`, written to ``path`` (its extension names the format)."""
-    from ..plotting import save_figure
-    save_figure(history_figure(history, title, test_accuracy, test_label), path)
+    """:func:`history_plot`, written to ``path`` (its extension names the format)."""
+    history_plot(history, title, test_accuracy, test_label).save(path)
