@@ -51,7 +51,7 @@ def check_plot_path(path: str | os.PathLike | None, feature: str = "--plot") -> 
         return
     path = Path(path)
     if _format(path) not in PLOT_FORMATS:
-        raise SymbackpropError(f"cannot draw to {path}: the file name must end in one of "
+        raise SymbackpropError(f"{feature} cannot write {path}: the file name must end in one of "
                                f"{', '.join('.' + f for f in PLOT_FORMATS)}")
     check_writable(path, "picture")
     require_matplotlib(feature)

@@ -267,13 +267,14 @@ TARGETS = ["csv", "idx", "checkpoint", "arch", "cli", "parsers", "grid"]
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_fuzz(target, checkpoint_bytes, monkeypatch, tmp_path):
+def test_fuzz(target, checkpoint_bytes, monkeypatch, tmp_path, registries_restored):
+    # registries_restored: an --activation NAME=FORMULA the fuzzer draws (w=z*2) registers a kind
     monkeypatch.chdir(tmp_path)  # --save m.npz, --plot p.png land here
     _run(target, DEFAULT_EXAMPLES, checkpoint_bytes, monkeypatch)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS)
-def test_fuzz_at_length(target, checkpoint_bytes, monkeypatch, tmp_path):
+def test_fuzz_at_length(target, checkpoint_bytes, monkeypatch, tmp_path, registries_restored):
     monkeypatch.chdir(tmp_path)
     _run(target, SLOW_EXAMPLES, checkpoint_bytes, monkeypatch)

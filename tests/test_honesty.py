@@ -172,7 +172,7 @@ def test_explain_seed_and_gradient_flow_settings_are_checked(capsys):
 def test_an_unwritable_plot_is_refused_before_training_and_never_costs_the_result(capsys, tmp_path):
     out = refused(capsys, "train", "--dataset", "xor", "--plot", tmp_path / "x.txt", message="the file name must end")
     assert out == ""  # nothing was loaded or trained
-    refused(capsys, "train", "--plot", tmp_path, message="cannot plot to")
+    refused(capsys, "train", "--plot", tmp_path, message="--plot cannot write")
     refused(capsys, "cost", "--plot", tmp_path / "missing" / "c.png", message="folder")
 
 

@@ -142,7 +142,7 @@ class Explanation:
 
     def to_latex(self, standalone: bool = False) -> str:
         """LaTeX: a fragment to paste into a document, or with ``standalone`` a whole document."""
-        from .render import render_latex
+        from .render_latex import render_latex
         return render_latex(self, standalone=standalone)
 
     def to_html(self) -> str:
@@ -189,5 +189,5 @@ class Explanation:
         return self.to_markdown()
 
     def _repr_latex_(self) -> str:
-        from .render import render_latex
+        from .render_latex import render_latex
         return render_latex(self, notebook=True)

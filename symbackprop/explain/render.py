@@ -1,13 +1,12 @@
-"""An explanation as a document: Unicode text for the terminal, Markdown, LaTeX.
+"""An explanation as a document: Unicode text for the terminal and Markdown here, LaTeX in
+:mod:`~symbackprop.explain.render_latex`, HTML in :mod:`~symbackprop.explain.render_html`.
 
 :func:`document` turns an :class:`~symbackprop.explain.explanation.Explanation` into a
-list of blocks (headings, paragraphs, equations, tables) whose pieces of math carry both
-their Unicode and their LaTeX spelling; each ``render_*`` function only lays the blocks
-out.  So the three formats cannot disagree on a number or a formula.
+list of blocks (headings, paragraphs, equations, tables) whose pieces of math carry their
+Unicode, LaTeX and MathML spellings; each ``render_*`` function only lays the blocks
+out.  So the formats cannot disagree on a number or a formula.
 """
 from __future__ import annotations
-
-import re
 
 from dataclasses import dataclass
 from typing import Union
@@ -323,91 +322,3 @@ def render_markdown(ex: "Explanation") -> str:
             out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in b.rows]
             out.append("")
     return "\n".join(out)
-
-
-_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻ˡ", "0123456789+-l"))
-_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋ⱼᵢₖ", "0123456789+-jik"))
-
-
-def _scripts(text: str) -> str:
-    """Runs of Unicode super- and subscripts (W¹₀,₁) as LaTeX math (W$^{1}_{0,1}$)."""
-    out, k = [], 0
-    while k < len(text):
-        for table, mark in ((_SUPERSCRIPTS, "^"), (_SUBSCRIPTS, "_")):
-            run = ""
-            while k < len(text) and (text[k] in table or (run and text[k] == "," and k + 1 < len(text)
-                                                           and text[k + 1] in table)):
-                run += table.get(text[k], ",")
-                k += 1
-            if run:
-                out.append(f"${mark}{{{run}}}$")
-                break
-        else:
-            out.append(text[k])
-            k += 1
-    return "".join(out)
-
-
-def _tex_text(text: str) -> str:
-    """Prose as LaTeX text: special characters escaped, the explanation's Unicode symbols as
-    commands, so the result is plain ASCII that any LaTeX compiles."""
-    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("&", r"\&"), ("%", r"\%"), ("#", r"\#"),
-                 ("{", r"\{"), ("}", r"\}"), ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}"), ("Σ", r"$\Sigma$"),
-                 ("·", r"$\cdot$"), ("η", r"$\eta$"), ("δ", r"$\delta$"), ("∂", r"$\partial$"), ("−", "-"),
-                 ("←", r"$\leftarrow$"), ("→", r"$\rightarrow$"), ("×", r"$\times$"), ("≤", r"$\leq$"),
-                 ("≥", r"$\geq$"), ("σ", r"$\sigma$"), ("ε", r"$\varepsilon$"), ("…", r"\ldots{}"),
-                 ("–", "--"), ("—", "---"), ("‖", r"$\|$"), ("²", r"$^{2}$")):
-        text = text.replace(a, b)
-    text = re.sub(r"(?<!\\)\$\$", "", _scripts(text))  # W$^{1}$$_{0}$ -> W$^{1}_{0}$
-    return "".join(ch if ord(ch) < 128 else f"[U+{ord(ch):04X}]" for ch in text)  # never raw Unicode
-
-
-#: what a standalone document wraps the fragment in (standard packages of every TeX distribution)
-_PREAMBLE = r"""\documentclass[10pt]{article}
-\usepackage[T1]{fontenc}
-\usepackage{amsmath,amssymb}
-\usepackage[margin=1.5cm,landscape]{geometry}
-\setlength{\parindent}{0pt}
-\begin{document}
-\small
-"""
-
-
-def _tex(cell: Cell) -> str:
-    return (f"${cell.tex}$" if cell.tex else "") if isinstance(cell, Math) else _tex_text(cell)
-
-
-def render_latex(ex: "Explanation", notebook: bool = False, standalone: bool = False) -> str:
-    """LaTeX: a document fragment (sections, ``tabular``, display math), a whole document that
-    pdflatex compiles (``standalone=True``), or for a notebook (``notebook=True``) display
-    math only, which MathJax renders.  The text outside math is plain ASCII."""
-    out: list[str] = [_PREAMBLE] if standalone else []
-    for b in document(ex):
-        if isinstance(b, Heading):
-            if notebook:
-                out.append(rf"$$\textbf{{{_tex_text(b.text).replace('$', '')}}}$$")
-            else:
-                out.append(rf"\{'sub' * (b.level - 1)}section*{{{_tex_text(b.text)}}}")
-        elif isinstance(b, Paragraph):
-            if notebook:
-                out.append("$$" + " ".join(p.tex if isinstance(p, Math) else rf"\text{{{p}}}" for p in b.parts) + "$$")
-            else:
-                out.append("".join(_tex(p) for p in b.parts) + "\n")
-        elif isinstance(b, Equation):
-            body = " = ".join(p.tex for p in b.parts)
-            out.append(f"$${body}$$" if notebook else rf"\[ {body} \]")
-        else:
-            cols = "".join("r" if k in b.numeric else "l" for k in range(len(b.header)))
-            if notebook:
-                def cell(c: Cell) -> str:
-                    return c.tex if isinstance(c, Math) else rf"\text{{{c}}}"
-                rows = [" & ".join(cell(c) for c in b.header)] + [" & ".join(cell(c) for c in r) for r in b.rows]
-                out.append(rf"$$\begin{{array}}{{{cols}}}" + r" \\ ".join(rows) + r"\end{array}$$")
-            else:
-                out.append(rf"\begin{{tabular}}{{{cols}}}")
-                out.append(" & ".join(_tex(c) for c in b.header) + r" \\ \hline")
-                out += [" & ".join(_tex(c) for c in row) + r" \\" for row in b.rows]
-                out.append(r"\end{tabular}" + "\n")
-    if standalone:
-        out.append(r"\end{document}")
-    return "\n".join(out) + "\n"
