@@ -232,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     pictures.add_argument("--graph", type=_text, metavar="FILE.svg",
                           help="draw the network (.svg, .png, .pdf): each neuron with z, a, δ and b, each weight "
                                "with its value and ∂L/∂w (its colour), --param's paths to the loss highlighted; "
-                               "an --arch network as one box per layer with its shapes")
+                               "an --arch network (or one too large to draw neuron by neuron) as one box per "
+                               "layer. With --graph, --op-graph or --html the walk-through itself is written only "
+                               "when -o or a format flag asks for it")
     pictures.add_argument("--op-graph", type=_text, metavar="FILE.svg",
                           help="draw the computation graph of a tiny network: every ×, + and activation with its "
                                "value and ∂L/∂(node), every arrow with its local derivative")

@@ -62,10 +62,17 @@ def _place_labels(segments: dict[str, tuple[tuple[float, float], tuple[float, fl
     return spots
 
 
-def _positions(picture: NetworkPicture) -> dict[str, tuple[float, float]]:
-    """Each node's centre: one column per layer, each column centred vertically."""
+def _positions(picture: NetworkPicture, labelled: set[str]) -> dict[str, tuple[float, float]]:
+    """Each node's centre: one column per layer, each column centred vertically; a gap whose
+    weights are labelled is wider the more weights it has, so that their labels find room."""
     tallest = max(len(c) for c in picture.columns)
-    return {n.id: (k * COLUMN_SPACING, ((tallest - 1) / 2 - row) * ROW_SPACING)
+    xs, x = [], 0.0
+    for k, column in enumerate(picture.columns):
+        if k:
+            n_labels = len(column) * len(picture.columns[k - 1]) if f"n{k}" in labelled else 0
+            x += min(max(COLUMN_SPACING, 1.1 + 0.55 * n_labels), 2 * COLUMN_SPACING)
+        xs.append(x)
+    return {n.id: (xs[k], ((tallest - 1) / 2 - row) * ROW_SPACING)
             for k, column in enumerate(picture.columns) for row, n in enumerate(column)}
 
 
@@ -108,7 +115,7 @@ def network_figure(picture: NetworkPicture, every_halo: bool = False):
     for e in weights:
         into.setdefault(e.target.split("_")[0], []).append(e.id)
     labelled = {layer for layer, ids in into.items() if len(ids) <= MAX_EDGE_LABELS}
-    pos = _positions(picture)
+    pos = _positions(picture, labelled)
     right = max(x for x, _ in pos.values())
     tallest = max(len(c) for c in picture.columns)
     fig = new_figure(FEATURE, figsize=(right + 4.0, ROW_SPACING * max(tallest, 2) + 1.8))

@@ -97,7 +97,9 @@ def text(words: str) -> str:
 
 
 def op(sign: str) -> str:
-    return f"<mo>{html.escape(sign)}</mo>"
+    """An operator, spaced as an infix one even where it opens a line (``= 0.13·…``)."""
+    return f'<mo form="infix" lspace="0.25em" rspace="0.25em">{html.escape(sign)}</mo>'
+
 
 
 def math(*parts: str, display: bool = False) -> str:

@@ -23,7 +23,7 @@ from . import notation as nt
 from .picture import LOSS, NetworkPicture, lit_members, network_picture, neuron_id
 from .param_names import user_name
 from .render import Heading, Paragraph, Table, chain_blocks, definition, document, sym, value
-from .render_html import blocks_html
+from .render_html import MATH_STYLE, blocks_html
 
 # ``Explanation`` and its records are named in annotations, not imported: explanation.py imports
 # this module to draw itself.
@@ -110,7 +110,7 @@ def render_page(ex: "Explanation") -> str:
     title = f"Backpropagation, step by step: {ex.network!r}"
     walkthrough = blocks_html([b for b in document(ex) if not (isinstance(b, Heading) and b.level == 1)])
     return _asset("page.html").format(
-        title=html.escape(title), style=_asset("page.css"), script=_asset("page.js"), svg=svg,
+        title=html.escape(title), style=_asset("page.css") + MATH_STYLE, script=_asset("page.js"), svg=svg,
         buttons="".join(buttons), data=_json(data), walkthrough=walkthrough,
         sample=html.escape(f"input x = ({', '.join(nt.number(v) for v in ex.x)}), target y = "
                            f"({', '.join(nt.number(v) for v in ex.y)}), learning rate η = {nt.number(ex.lr)}, "

@@ -120,8 +120,13 @@ def sum_of(parts: list[Math]) -> Math:
 
     def ml(k: int, p: Math) -> str:
         return f"<mrow><mo>(</mo>{p.ml}<mo>)</mo></mrow>" if k and _negative(p) else f"<mrow>{p.ml}</mrow>"
+    if len(parts) > 2 and sum(len(p.text) for p in parts) > 60:  # a long sum: one term per line
+        rows = "".join(f"<mtr><mtd>{mm.op('+') if k else ''}{ml(k, p)}</mtd></mtr>" for k, p in enumerate(parts))
+        mathml = f"<mtable class='terms'>{rows}</mtable>"
+    else:
+        mathml = mm.op("+").join(ml(k, p) for k, p in enumerate(parts))
     return Math(" + ".join(text(k, p) for k, p in enumerate(parts)), " + ".join(tex(k, p) for k, p in enumerate(parts)),
-                mm.op("+").join(ml(k, p) for k, p in enumerate(parts)))
+                mathml)
 
 
 def _tuple(pieces: list[str]) -> str:
@@ -243,7 +248,8 @@ def chain_blocks(ex: "Explanation", c: "ChainRule | None" = None, number: str = 
     blocks.append(Paragraph(("Backprop computes the same sum once per neuron: the error ",
                              equals(sym(c.delta.symbol), loss_partial(deriv_loss, c.local.of)),
                              " gathers every path above the neuron, and",)))
-    blocks.append(Equation((grad, expr(c.gradient.expr), numbers(c.gradient.expr, v), value(c.gradient.value))))
+    with_numbers = [] if isinstance(c.gradient.expr, sp.Symbol) else [numbers(c.gradient.expr, v)]  # a bias: δ itself
+    blocks.append(Equation((grad, expr(c.gradient.expr), *with_numbers, value(c.gradient.value))))
     return blocks
 
 

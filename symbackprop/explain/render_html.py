@@ -11,11 +11,15 @@ from __future__ import annotations
 import html
 from typing import Iterable
 
+from . import mathml as mm
 from .render import Block, Cell, Equation, Heading, Math, Paragraph, document
 
+#: MathML Core has no columnalign: an aligned equation's columns are aligned by CSS
+MATH_STYLE = (".eq mtd:first-child {text-align: right} .eq mtd:last-child {text-align: left} "
+              "mtable.terms mtd {text-align: left}")
 _STYLE = ("<style>.symbackprop-explanation table {border-collapse: collapse} "
           ".symbackprop-explanation td, .symbackprop-explanation th {padding: 2px 8px; "
-          "border-bottom: 1px solid #eee}</style>")
+          f"border-bottom: 1px solid #eee}} {MATH_STYLE}</style>")
 
 
 def _math(m: Math, display: bool = False) -> str:
@@ -55,11 +59,11 @@ def _aligned(eq: Equation) -> Math:
     first, *rest = eq.parts
     if len(rest) < 2:
         rows = [(first.ml, rest[0].ml)] if rest else []
-        ml = "<mo>=</mo>".join(f"<mrow>{p}</mrow>" for row in rows for p in row) if rows else first.ml
+        ml = mm.op("=").join(f"<mrow>{p}</mrow>" for row in rows for p in row) if rows else first.ml
     else:
         cells = [(first.ml, rest[0].ml)] + [("", p.ml) for p in rest[1:]]
         ml = ("<mtable columnalign='right left' columnspacing='0.2em'>"
-              + "".join(f"<mtr><mtd><mrow>{lhs}</mrow></mtd><mtd><mrow><mo>=</mo>{rhs}</mrow></mtd></mtr>"
+              + "".join(f"<mtr><mtd><mrow>{lhs}</mrow></mtd><mtd><mrow>{mm.op('=')}<mspace width='0.3em'/>{rhs}</mrow></mtd></mtr>"
                         for lhs, rhs in cells) + "</mtable>")
     return Math(" = ".join(p.text for p in eq.parts), " = ".join(p.tex for p in eq.parts), ml)
 
