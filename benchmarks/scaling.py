@@ -83,10 +83,11 @@ def plot(results: dict[str, list[dict]], path: str) -> None:
         compile_s = [r["cold_compile_s"] for r in rows]
         if all(c is not None for c in compile_s):
             axes[1][col].bar(x, compile_s)
-        axes[1][col].set_ylabel("cold compile, s")
+        axes[1][col].set_ylabel("cold derive + compile, s")
         for ax in (axes[0][col], axes[1][col]):
             ax.set_xticks(list(x))
             ax.set_xticklabels(labels, rotation=20, fontsize=8)
+            ax.set_xlabel("batch size" if sweep == "batch" else f"network sizes ({sweep} sweep)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
