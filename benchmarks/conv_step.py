@@ -99,56 +99,26 @@ class ConvProblem:
         return b * (2 * conv1 + 3 * conv2 + 3 * dense)
 
 
-class TorchCNN:
-    name = "pytorch"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_step import JaxJit, TorchEager  # noqa: E402 (train_step imports no numerical library at import)
 
-    def __init__(self, pb: ConvProblem, threads: int):
-        import torch
-        torch.set_num_threads(threads)
-        self.torch, self.pb = torch, pb
-        self.X = torch.from_numpy(pb.X).reshape(-1, 1, pb.size, pb.size)
-        self.labels = torch.from_numpy(pb.labels)
-        self.reset()
-        self.compile_seconds = None
 
-    def reset(self) -> None:
-        torch = self.torch
-        self.p = [torch.tensor(a, requires_grad=True) for a in self.pb.init]
-        self.opt = torch.optim.SGD(self.p, lr=self.pb.lr, momentum=self.pb.mu)
+class TorchCNN(TorchEager):
+    """train_step.py's PyTorch peer (the same optimiser, epochs and batches) with the CNN's forward."""
 
-    def logits(self, x):
+    def _logits(self, x):
         F = self.torch.nn.functional
         W1, b1, W3, b3, W6, b6 = self.p
         x = F.max_pool2d(F.relu(F.conv2d(x, W1, b1, padding=1)), 2)
         x = F.max_pool2d(F.relu(F.conv2d(x, W3, b3, padding=1)), 2)
         return x.flatten(1) @ W6 + b6
 
-    def epoch(self, order) -> None:
-        F = self.torch.nn.functional
-        order = self.torch.from_numpy(order)
-        for s in range(self.pb.steps):
-            idx = order[s * self.pb.batch:(s + 1) * self.pb.batch]
-            self.opt.zero_grad(set_to_none=True)
-            F.cross_entropy(self.logits(self.X[idx]), self.labels[idx]).backward()
-            self.opt.step()
 
-    def weights(self):
-        return [a.detach().numpy().copy() for a in self.p]
+class JaxCNN(JaxJit):
+    """train_step.py's jitted JAX step (the same update, epochs and timing) with the CNN's forward."""
 
-
-class JaxCNN:
-    name = "jax.jit"
-
-    def __init__(self, pb: ConvProblem):
-        import jax
-        if pb.dtype.itemsize == 8:
-            jax.config.update("jax_enable_x64", True)
-        import jax.numpy as jnp
+    def model(self, jax, jnp):
         from jax import lax
-        self.jax, self.jnp, self.pb = jax, jnp, pb
-        self.X = jnp.asarray(pb.X).reshape(-1, 1, pb.size, pb.size)
-        self.Y = jnp.asarray(pb.Y)
-        batch, lr, mu = pb.batch, pb.lr, pb.mu
 
         def conv(x, W, b):
             out = lax.conv_general_dilated(x, W, (1, 1), "SAME", dimension_numbers=("NCHW", "OIHW", "NCHW"))
@@ -162,37 +132,7 @@ class JaxCNN:
             x = pool(jax.nn.relu(conv(x, W1, b1)))
             x = pool(jax.nn.relu(conv(x, W3, b3)))
             return x.reshape(x.shape[0], -1) @ W6 + b6
-
-        def loss(p, x, y):
-            return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(logits(p, x)), axis=1))
-
-        def step(p, v, X, Y, order, s):
-            idx = lax.dynamic_slice(order, (s * batch,), (batch,))
-            g = jax.grad(loss)(p, X[idx], Y[idx])
-            v = [mu * vk + gk for vk, gk in zip(v, g)]
-            return [pk - lr * vk for pk, vk in zip(p, v)], v
-
-        self.step = jax.jit(step, donate_argnums=(0, 1))
-        self.reset()
-        start = time.perf_counter()
-        jax.block_until_ready(self.step(self.p, self.v, self.X, self.Y, jnp.asarray(pb.orders[0]), 0))
-        self.compile_seconds = time.perf_counter() - start
-        self.reset()
-
-    def reset(self) -> None:
-        self.p = [self.jnp.asarray(a.copy()) for a in self.pb.init]
-        self.v = [self.jnp.zeros_like(a) for a in self.p]
-
-    def epoch(self, order) -> None:
-        order = self.jnp.asarray(order)
-        p, v = self.p, self.v
-        for s in range(self.pb.steps):
-            p, v = self.step(p, v, self.X, self.Y, order, s)
-        self.p, self.v = self.jax.block_until_ready((p, v))
-
-    def weights(self):
-        import numpy as np
-        return [np.asarray(a) for a in self.p]
+        return logits
 
 
 def compile_probe(size: str, cache: str) -> None:
@@ -266,7 +206,6 @@ def main(argv=None) -> None:
     if args.compile_probe:
         return compile_probe(*args.compile_probe)
     set_threads(args.threads)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import numpy as np
     from train_step import matmul_rate
     rate = matmul_rate(np.dtype(args.dtype))

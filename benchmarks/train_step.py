@@ -245,15 +245,8 @@ class JaxJit:
         import jax.numpy as jnp
         self.jax, self.jnp, self.pb = jax, jnp, pb
         self.X, self.Y = jnp.asarray(pb.X), jnp.asarray(pb.Y)
-        depth = len(pb.init) // 2
         batch, lr, mu = pb.batch, pb.lr, pb.mu
-
-        def logits(p, x):
-            for l in range(depth):
-                x = x @ p[2 * l] + p[2 * l + 1]
-                if l < depth - 1:
-                    x = jax.nn.relu(x)
-            return x
+        logits = self.model(jax, jnp)
 
         def loss(p, x, y):
             return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(logits(p, x)), axis=1))
@@ -272,6 +265,18 @@ class JaxJit:
         jax.block_until_ready(self.step(self.p, self.v, self.X, self.Y, order, 0))
         self.compile_seconds = time.perf_counter() - start
         self.reset()
+
+    def model(self, jax, jnp):
+        """``logits(params, x)``: the dense ReLU network (conv_step.py's CNN overrides it)."""
+        depth = len(self.pb.init) // 2
+
+        def logits(p, x):
+            for l in range(depth):
+                x = x @ p[2 * l] + p[2 * l + 1]
+                if l < depth - 1:
+                    x = jax.nn.relu(x)
+            return x
+        return logits
 
     def reset(self) -> None:
         self.p = [self.jnp.asarray(a.copy()) for a in self.pb.init]

@@ -92,8 +92,3 @@ class Plot:
     def __repr__(self) -> str:
         width, height = self.figure.get_size_inches()
         return f"Plot({width:.1f}×{height:.1f} in; .save(path) writes it, Jupyter shows it)"
-
-
-def save_figure(fig, path: str | os.PathLike, dpi: int = 100, tight: bool = False) -> None:
-    """``fig`` to ``path`` in the format its extension names, atomically."""
-    Plot(fig, dpi, tight).save(path)

@@ -96,8 +96,7 @@ def render_page(ex: "Explanation") -> str:
     for symbol, chain in ex.chains.items():
         edges, nodes = lit_members(ex.network, chain)
         params[symbol.name] = {"label": nt.display_name(symbol.name), "name": user_name(symbol),
-                               "gradient": chain.gradient.value, "edges": sorted(edges), "nodes": sorted(nodes),
-                               "html": _chain_panel(ex, chain)}
+                               "edges": sorted(edges), "nodes": sorted(nodes), "html": _chain_panel(ex, chain)}
     data = {"params": params, "steps": _steps(ex, picture), "chosen": ex.chain.param.name}
     buttons = []
     for l in range(1, len(ex.network.layers) + 1):

@@ -78,9 +78,6 @@ class NetworkPicture:
     def nodes(self) -> tuple[Node, ...]:
         return tuple(n for column in self.columns for n in column)
 
-    def node(self, node_id: str) -> Node:
-        return next(n for n in self.nodes if n.id == node_id)
-
 
 def neuron_id(layer: int, index: int) -> str:
     """``x0`` for an input (layer 0), ``n1_0`` for neuron 0 of layer 1."""

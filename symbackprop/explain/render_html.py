@@ -57,9 +57,8 @@ def _aligned(eq: Equation) -> Math:
     """``a = b = c = d`` as rows aligned on their equals signs (LaTeX's ``align``): a formula, the
     same with numbers and the value each get a line, so no equation runs off the page."""
     first, *rest = eq.parts
-    if len(rest) < 2:
-        rows = [(first.ml, rest[0].ml)] if rest else []
-        ml = mm.op("=").join(f"<mrow>{p}</mrow>" for row in rows for p in row) if rows else first.ml
+    if len(rest) < 2:  # a = b fits one line
+        ml = mm.op("=").join(f"<mrow>{p.ml}</mrow>" for p in eq.parts)
     else:
         cells = [(first.ml, rest[0].ml)] + [("", p.ml) for p in rest[1:]]
         ml = ("<mtable columnalign='right left' columnspacing='0.2em'>"
