@@ -20,6 +20,7 @@ from ..derive.index_level import B, IndexDerivation, LayerRule, Statement, dims,
 from ..model import naming
 from ..simplify.stabilize import logistic_forms, stabilize
 from . import abi, ir
+from .layer_functions import layer_function
 from .lowering import Lowerer
 from .module import KernelModule, entry_point
 from .rewrites import flat_view
@@ -96,15 +97,17 @@ def _row_sums(l: int) -> sp.IndexedBase:
     return sp.IndexedBase(naming.array("rowsum", l))
 
 
-def _forward(deriv: IndexDerivation, low: Lowerer) -> list[ir.Node]:
-    """Forward pass into the work arrays ``z`` and ``a``.
+def _forward(deriv: IndexDerivation, low: Lowerer) -> list[tuple[int, list[ir.Node]]]:
+    """Forward pass into the work arrays ``z`` and ``a``: each layer's statements.
 
     A normalized map ``a = f(z) / Sum_s f(z[n, s])`` (softmax) is computed as ``a = f(z)``,
     then the row sums into ``rowsum{l}``, then ``a /= rowsum``: ``f`` runs once per
     element, and the loss reads the row sums instead of recomputing them.
     """
-    out: list[ir.Node] = []
+    layers = []
     for rule in deriv.layers:
+        out: list[ir.Node] = []
+        layers.append((rule.layer, out))
         for stmt in (*rule.before, rule.z):
             out += low.lower(stmt.target, stmt.expr, stmt.loops, into_existing=True)
         if rule.kind.act.shift_invariant:
@@ -122,7 +125,7 @@ def _forward(deriv: IndexDerivation, low: Lowerer) -> list[ir.Node]:
         out += low.lower(a, normalized[0], loops, into_existing=True)
         out += low.lower(rowsum, sp.Sum(a.base[row, k], (k, 0, width - 1)), loops[:1], into_existing=True)
         out += low.lower(a, a / rowsum, loops, into_existing=True)
-    return out
+    return layers
 
 
 def _loss_expr(deriv: IndexDerivation) -> sp.Expr:
@@ -140,15 +143,18 @@ def _loss_expr(deriv: IndexDerivation) -> sp.Expr:
     return sp.Sum(stabilize(per_sample), (n, 0, B - 1)) / B + deriv.penalty
 
 
-def _backward(deriv: IndexDerivation, low: Lowerer) -> list[ir.Node]:
-    """Backward pass into the delta, input-gradient and parameter-gradient arrays."""
-    out: list[ir.Node] = []
+def _backward(deriv: IndexDerivation, low: Lowerer) -> list[tuple[int, list[ir.Node]]]:
+    """Backward pass into the delta, input-gradient and parameter-gradient arrays: each layer's
+    statements, output layer first."""
+    layers = []
     for rule in reversed(deriv.layers):
+        out: list[ir.Node] = []
+        layers.append((rule.layer, out))
         for stmt in rule.backward:
             if stmt is rule.delta and rule.delta_is_gradient:
                 continue  # d{l} and g{l} share memory
             out += low.lower(stmt.target, logistic_forms(stmt.expr), stmt.loops, into_existing=True)
-    return out
+    return layers
 
 
 def _layer_arrays(deriv: IndexDerivation, rule: LayerRule, backward: bool) -> list[ir.Node]:
@@ -175,9 +181,14 @@ def _layer_arrays(deriv: IndexDerivation, rule: LayerRule, backward: bool) -> li
 
 
 def _allocations(deriv: IndexDerivation, backward: bool, low: Lowerer) -> list[ir.Node]:
-    """Every work array, then the copies of transposed weights and the flat views the lowered
-    statements use (:attr:`Lowerer.transposed_copies`, :attr:`Lowerer.flat_views`)."""
+    """Every work array, then the copies of transposed weights, the rules' scratch arrays (patch
+    matrices) and the flat views the lowered statements use (:attr:`Lowerer.transposed_copies`,
+    :attr:`Lowerer.scratch`, :attr:`Lowerer.flat_views`)."""
     out = [node for rule in deriv.layers for node in _layer_arrays(deriv, rule, backward)]
+    values = {node.target: node.value for node in _sizes(deriv)}  # allocations come before the sizes
+    for name, (extents, zeros) in low.scratch.items():
+        shape = tuple(sp.sympify(e).xreplace(values) for e in extents)
+        out.append(ir.Allocate(sp.Symbol(name), shape, "a0", zeros=zeros))
     for weight, copy in low.transposed_copies.items():
         W = sp.Symbol(weight)
         out.append(ir.Allocate(sp.Symbol(copy), (ir.Dim(W, 1), ir.Dim(W, 0)), weight))
@@ -197,13 +208,35 @@ def _work_arrays(deriv: IndexDerivation) -> dict[str, tuple[sp.Expr, ...]]:
     return work
 
 
+def _bound_names(params: list[str], allocations: list[ir.Node]) -> list[str]:
+    """What an entry point has bound before its first layer call: its arguments and arrays."""
+    made = [str(node.name) if isinstance(node, (ir.Allocate, ir.FlatView)) else str(node.target)
+            for node in allocations if isinstance(node, (ir.Allocate, ir.FlatView, ir.Assign))]
+    return ["a0", "Y", *params, *(naming.gradient(p) for p in params), "l1", "l2", *made]
+
+
+def _calls(parts, direction: str, arrays: list[str], sizes, functions: dict) -> list[ir.Node]:
+    """Calls of each layer's function for one pass (made on first use, shared by the entry points)."""
+    out: list[ir.Node] = []
+    for layer, body in parts:
+        if not body:
+            continue
+        name = f"{direction}{layer}"
+        function, call = layer_function(name, body, arrays, sizes)
+        known = functions.setdefault(name, function)
+        if known.arguments != function.arguments:
+            raise AssertionError(f"{name} is called with different arrays by two entry points")
+        out.append(call)
+    return out
+
+
 def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     """The kernel module of ``deriv``.
 
-    Each entry point is one flat function (the forward, loss and backward statements in
-    it as each needs them) rather than a chain of calls: Numba re-optimizes every callee
-    inside each caller, so flat functions compile in less time.  The passes write into
-    arrays allocated up front, so the fused ``train_epoch`` allocates once per epoch.
+    Each layer's forward and backward statements are a function of their own
+    (:mod:`.layer_functions`), compiled once and called by every entry point; the loss is
+    short and stays inline.  The passes write into arrays the entry point allocates up
+    front, so the fused ``train_epoch`` allocates once per epoch.
     """
     net = deriv.network
     params = parameter_names(deriv)
@@ -212,23 +245,33 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     forward_low = Lowerer(matrices, contiguous=work)
     forward = _forward(deriv, forward_low)
     loss = Lowerer().lower(LOSS, _loss_expr(deriv), [])
-    backward_low = Lowerer(matrices, contiguous=work, flat_views=set(forward_low.flat_views))
+    backward_low = Lowerer(matrices, contiguous=work, flat_views=set(forward_low.flat_views),
+                           scratch=dict(forward_low.scratch), unfolded=dict(forward_low.unfolded))
     backward = _backward(deriv, backward_low)
     sizes = _sizes(deriv)
     forward_only = _allocations(deriv, False, forward_low)
     with_backward = _allocations(deriv, True, backward_low)
     outputs = sp.Symbol(naming.array(naming.A, len(net.layers)))
 
+    layer_functions: dict[str, ir.KernelFunction] = {}
+    forward_calls = _calls(forward, "forward", _bound_names(params, forward_only), sizes, layer_functions)
+    arrays = _bound_names(params, with_backward)
+    step = [*sizes, *_calls(forward, "forward", arrays, sizes, layer_functions), *loss,
+            *_calls(backward, "backward", arrays, sizes, layer_functions)]
+
     def entry(name: str, body) -> ir.KernelFunction:
         return entry_point(name, abi.ENTRY_POINTS[name].signature(params), body)
 
     functions = (
-        entry("forward", [*forward_only, *sizes, *forward, ir.Return((outputs,))]),
-        entry("loss", [*forward_only, *sizes, *forward, *loss, ir.Return((LOSS,))]),
-        entry("evaluate", [*forward_only, *sizes, *forward, *loss, ir.Return((LOSS, outputs))]),
-        entry("loss_and_grad", [*with_backward, *sizes, *forward, *loss, *backward, ir.Return((LOSS,))]),
+        ir.Comment("---- each layer's passes, called by the entry points below ----"),
+        *layer_functions.values(),
+        ir.Comment("---- entry points ----"),
+        entry("forward", [*forward_only, *sizes, *forward_calls, ir.Return((outputs,))]),
+        entry("loss", [*forward_only, *sizes, *forward_calls, *loss, ir.Return((LOSS,))]),
+        entry("evaluate", [*forward_only, *sizes, *forward_calls, *loss, ir.Return((LOSS, outputs))]),
+        entry("loss_and_grad", [*with_backward, *step, ir.Return((LOSS,))]),
         ir.Comment("---- one epoch of training in one call ----"),
-        train_epoch(params, len(net.input_shape), with_backward, [*sizes, *forward, *loss, *backward]),
+        train_epoch(params, len(net.input_shape), with_backward, step),
     )
     model = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
              if net.any_width else repr(net))

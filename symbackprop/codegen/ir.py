@@ -48,6 +48,18 @@ class Transposed(sp.Function):
     nargs = 1
 
 
+class Part(sp.Function):
+    """``array[i]``: the sub-array at index ``i`` of the leading axis (a view: one sample)."""
+
+    nargs = 2
+
+
+class Reshaped(sp.Function):
+    """``array.reshape((rows, cols))``: a contiguous array (or ``Part``) seen as a matrix, a view."""
+
+    nargs = 3
+
+
 class FloorDiv(sp.Function):
     """``a // b`` on integers."""
 
@@ -112,6 +124,9 @@ class Allocate:
     name: sp.Symbol
     shape: tuple[sp.Basic, ...]
     dtype: str
+    #: ``np.zeros``: for arrays some of whose elements are never written (an unfolded patch
+    #: matrix's padding)
+    zeros: bool = False
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,14 @@ class KernelPrinter(PythonCodePrinter):
     def _print_Transposed(self, expr: ir.Transposed) -> str:
         return f"{self._print(expr.args[0])}.T"
 
+    def _print_Part(self, expr: ir.Part) -> str:
+        array, index = expr.args
+        return f"{self._print(array)}[{self._print(index)}]"
+
+    def _print_Reshaped(self, expr: ir.Reshaped) -> str:
+        array, rows, cols = (self._print(a) for a in expr.args)
+        return f"{array}.reshape(({rows}, {cols}))"
+
     def _print_FloorDiv(self, expr: ir.FloorDiv) -> str:
         a, b = (self.parenthesize(arg, sp.printing.precedence.PRECEDENCE["Mul"]) for arg in expr.args)
         return f"{a} // {b}"
@@ -183,7 +191,8 @@ class KernelPrinter(PythonCodePrinter):
     def _print_Allocate(self, node: ir.Allocate) -> str:
         shape = ", ".join(self._expr(e) for e in node.shape)
         dtype = f"np.{node.dtype}" if node.dtype in ("int64", "float64") else f"{safe_identifier(node.dtype)}.dtype"
-        return f"{self._expr(node.name)} = np.empty(({shape}{',' if len(node.shape) == 1 else ''}), dtype={dtype})"
+        make = "np.zeros" if node.zeros else "np.empty"
+        return f"{self._expr(node.name)} = {make}(({shape}{',' if len(node.shape) == 1 else ''}), dtype={dtype})"
 
     def _print_FlatView(self, node: ir.FlatView) -> str:
         return f"{self._expr(node.name)} = {self._expr(node.array)}.reshape(-1)"

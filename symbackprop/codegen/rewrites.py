@@ -37,6 +37,8 @@ class LoweringContext(Protocol):
     contiguous: dict[str, tuple[sp.Expr, ...]]
     flat_views: set[str]
     transposed_copies: dict[str, str]
+    scratch: dict[str, tuple[tuple[sp.Expr, ...], bool]]
+    unfolded: dict[tuple, str]
 
     def fresh(self, prefix: str) -> sp.Symbol: ...
 
