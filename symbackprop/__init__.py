@@ -33,6 +33,7 @@ _LAZY = {name: ".model" for name in ("Activation", "AvgPool2D", "Conv2D", "Dense
                                      "MaxPool2D", "Network", "Parameters", "Residual", "register_activation",
                                      "register_layer", "register_loss", "rule_layer")}
 _LAZY.update({name: ".train.model" for name in ("Model", "fit")})
+_LAZY["using_threads"] = ".train.threads"
 _LAZY.update({name: ".train" for name in ("EpochRecord", "History", "LambdaCallback", "Optimizer", "Schedule",
                                           "TrainSettings", "TrainingInterrupted")})
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from .explain.explanation import Explanation
     from .train import EpochRecord, History, LambdaCallback, Optimizer, Schedule, TrainSettings, TrainingInterrupted
     from .train.model import Model, fit
+    from .train.threads import using_threads
     from .model import (Activation, AvgPool2D, Conv2D, Dense, Flatten, Layer, Loss, MaxPool2D, Network, Parameters,
                         Residual, register_activation, register_layer, register_loss, rule_layer)
 
@@ -52,7 +54,7 @@ __all__ = ["Activation", "ArchitectureError", "AvgPool2D", "CacheError", "Checkp
            "SymbackpropError", "SymbackpropWarning", "TrainSettings", "TrainingDiverged", "TrainingError",
            "TrainingInterrupted", "UnknownActivationError", "UnknownLossError",
            "__version__", "derivation", "explanation", "fit", "register_activation", "register_layer", "register_loss",
-           "rule_layer"]
+           "rule_layer", "using_threads"]
 
 #: what :func:`derivation` can write
 VIEWS = ("index", "unrolled", "naive")

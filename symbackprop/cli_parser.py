@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "digits, 64-256-10 ReLU + softmax, cross-entropy, mini-batch SGD.")
     _add_data_options(train)
     add_training_options(train)
+    train.add_argument("--threads", metavar="N", type=_positive, default=None,
+                       help="threads for the BLAS products (convolutions and dense layers); default: BLAS's own "
+                            "setting (see docs/performance.md for what 2 threads gain)")
     r = train.add_argument_group("output")
     r.add_argument("--save", metavar="FILE", type=_text, help="checkpoint file, written atomically after every epoch")
     r.add_argument("--resume", metavar="FILE", type=_text, help="continue training from a checkpoint: its model, data, split "

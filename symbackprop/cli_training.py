@@ -184,6 +184,7 @@ def _data_shape(args: argparse.Namespace, data) -> tuple[int, ...]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .train.session import train_session
+    from .train.threads import using_threads
 
     settings = _settings(args)
     settings.check()  # every setting, and every output path, before any work
@@ -222,10 +223,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                             "(give --image-shape C,ROWS,COLS if they are)")
         data.X_train, data.y_train = shifted_copies(data.X_train, data.y_train, data.image_shape)
         print(f"augmented: {len(data.y_train):,} training images (each also moved by one pixel four ways)")
-    result = train_session(data, network, settings, resume=args.resume, save=args.save, seed=args.seed,
-                           init=args.init, dtype=args.dtype, normalize=args.normalize, view=args.view,
-                           cache_dir=args.cache_dir, say=print, progress_bar=not args.no_progress, every=args.every,
-                           data_info={"augment": augment, "image_shape": data.image_shape})
+    with using_threads(args.threads):
+        result = train_session(data, network, settings, resume=args.resume, save=args.save, seed=args.seed,
+                               init=args.init, dtype=args.dtype, normalize=args.normalize, view=args.view,
+                               cache_dir=args.cache_dir, say=print, progress_bar=not args.no_progress,
+                               every=args.every, data_info={"augment": augment, "image_shape": data.image_shape})
     acc = result.test_accuracy
     correct = int(round(acc * len(data.y_test)))
     which = "held-out test accuracy" if result.held_out else \

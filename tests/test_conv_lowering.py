@@ -1,0 +1,116 @@
+"""Convolution and max pooling lowered to BLAS products, copies and scatters.
+
+The numbers are checked where every image kernel's are (``test_conv.py``: PyTorch and
+central differences on drawn networks with every stride and padding).  Here: that the
+rules fire on the derived statements (every convolution of the drawn networks goes
+through gemm, not scalar loops), that each layer's passes are one shared function, and
+that training with them gives the weights the plain loop nests give.
+"""
+import numpy as np
+import pytest
+import sympy as sp
+from sklearn.datasets import load_digits
+
+import symbackprop
+from symbackprop.codegen import compiled as compiled_module
+from symbackprop.codegen import ir, lowering, selection, unfold
+from symbackprop.codegen.index_kernels import index_module
+from symbackprop.derive import derive_index_level
+from symbackprop.model.architecture import build_network
+from symbackprop.train import Optimizer
+
+from .test_conv import draw_network
+
+
+def _function(module, name: str) -> ir.KernelFunction:
+    return next(f for f in module.functions if isinstance(f, ir.KernelFunction) and f.name == name)
+
+
+def _products(function: ir.KernelFunction) -> list[ir.MatMul]:
+    return [node for node in ir.walk(function.body) if isinstance(node, ir.MatMul)]
+
+
+def _depth(nodes, level: int = 0) -> int:
+    return max((_depth(node.body, level + 1) if isinstance(node, ir.Loop) else level for node in nodes),
+               default=level)
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_every_convolution_of_the_drawn_networks_is_a_blas_product(seed):
+    net = draw_network(seed)
+    module = index_module(derive_index_level(net), "test")
+    for l, layer in enumerate(net.layers, start=1):
+        if type(layer).__name__ != "Conv2D":
+            continue
+        forward, backward = _function(module, f"forward{l}"), _function(module, f"backward{l}")
+        assert len(_products(forward)) == 1, f"layer {l} forward of {net}"
+        # kernel gradient (first and later samples), and the input gradient unless l == 1
+        assert len(_products(backward)) == (2 if l == 1 else 3), f"layer {l} backward of {net}"
+        # no loop nest deeper than the copy into the patch matrix (6: sample, channel, 2 offsets, 2 positions)
+        assert _depth(forward.body) <= 6 and _depth(backward.body) <= 6
+
+
+def test_kernel_gradient_reuses_the_forward_patch_matrix():
+    net = build_network("cnn", (1, 8, 8), 10, "relu", "softmax", "cce")
+    module = index_module(derive_index_level(net), "test")
+    forward, backward = _function(module, "forward3"), _function(module, "backward3")
+    copies = [n for n in ir.walk(forward.body) if isinstance(n, ir.Assign) and str(n.target).startswith("patches_")]
+    assert len(copies) == 1
+    patches = str(copies[0].target.base.label)
+    assert patches in backward.arguments
+    assert not [n for n in ir.walk(backward.body) if isinstance(n, ir.Assign) and str(n.target).startswith("patches_")]
+
+
+def test_layers_are_functions_shared_by_the_entry_points():
+    net = build_network("cnn", (1, 8, 8), 10, "relu", "softmax", "cce")
+    module = index_module(derive_index_level(net), "test")
+    names = [f.name for f in module.functions if isinstance(f, ir.KernelFunction)]
+    layers = [name for name in names if name.startswith(("forward", "backward")) and name[-1].isdigit()]
+    assert len(layers) == len(set(layers)) == 12  # one forward and one backward function per layer
+
+    def called(entry: str) -> list[str]:
+        return [str(node.call.args[0]) for node in ir.walk(_function(module, entry).body)
+                if isinstance(node, ir.Evaluate) and str(node.call.args[0]) in layers]
+    forward = [f"forward{l}" for l in range(1, 7)]
+    assert called("forward") == called("evaluate") == forward
+    assert called("loss_and_grad") == called("train_epoch") == forward + [f"backward{l}" for l in range(6, 0, -1)]
+
+
+def test_max_pooling_reads_its_winner_and_scatters_to_it():
+    net = build_network("cnn", (1, 8, 8), 10, "relu", "softmax", "cce")
+    module = index_module(derive_index_level(net), "test")
+    backward = _function(module, "backward2")
+    deltas = [n for n in ir.walk(backward.body) if isinstance(n, ir.Assign) and n.value.has(sp.KroneckerDelta)]
+    assert not deltas
+    scatter, = [n for n in ir.walk(backward.body) if isinstance(n, ir.Assign) and n.op == "+"]
+    assert scatter.target.has(ir.FloorDiv) and scatter.value == sp.IndexedBase("d2")[scatter.value.indices]
+
+
+def _train_one_epoch(net, X, Y, cache_dir) -> np.ndarray:
+    compiled = symbackprop.compile(net, cache_dir=cache_dir)
+    params = net.init_params(0)
+    grads = params.zeros_like()
+    optimizer = Optimizer("momentum", momentum=0.9)
+    order = np.random.default_rng(0).permutation(len(X))
+    compiled.train_epoch(X, Y, order, 32, params, grads, optimizer.kernel_args(params.flat), 0.05)
+    return params.flat.copy()
+
+
+def test_trained_weights_equal_the_plain_loop_kernels(tmp_path, monkeypatch):
+    """One epoch of the README CNN on the digits: through BLAS, and with the rules switched off
+    (scalar loop nests, the kernels before this lowering) -- relative difference under 1e-10."""
+    net = build_network("cnn", (1, 8, 8), 10, "relu", "softmax", "cce")
+    digits = load_digits()
+    X = (digits.images / 16.0).reshape(-1, 1, 8, 8)[:640]
+    Y = np.eye(10)[digits.target[:640]]
+    fast = _train_one_epoch(net, X, Y, tmp_path / "fast")
+    plain_rules = tuple(rule for rule in lowering.RULES if rule not in (
+        unfold.unfolded_product, unfold.scattered_product, selection.window_select, selection.winner_scatter))
+    monkeypatch.setattr(lowering, "RULES", plain_rules)
+    plain_module = compiled_module.kernel_module(derive_index_level(net))
+    assert not any(isinstance(n, ir.MatMul) for f in plain_module.functions if isinstance(f, ir.KernelFunction)
+                   and f.name == "backward3" for n in ir.walk(f.body))
+    plain = _train_one_epoch(net, X, Y, tmp_path / "plain")
+    assert np.abs(fast - plain).max() / np.abs(plain).max() < 1e-10
+    start = net.init_params(0).flat
+    assert np.abs(fast - start).max() > 1e-3  # the epoch did train
