@@ -40,7 +40,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--peers", nargs="+", default=["torch", "jax"])
+    parser.add_argument("--peers", nargs="*", default=["torch", "jax"],
+                        help="peers to time beside symbackprop (none: symbackprop alone, no peer imported)")
+    parser.add_argument("--plot", metavar="FILE", help="also plot time per step against image size (needs matplotlib)")
     parser.add_argument("--idx", help="an MNIST-format IDX image file (28×28) to train on instead of random images")
     parser.add_argument("--no-compile-times", action="store_true")
     parser.add_argument("--json", help="also write the results to this file")
@@ -217,6 +219,34 @@ def main(argv=None) -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
+    if args.plot:
+        plot_sizes(results, args)
+
+
+def plot_sizes(results: list[dict], args) -> None:
+    """Median time per step against image size, one line per implementation (log-log), with the
+    FLOP limit for reference: how each one grows from the digits' 8×8 to 56×56."""
+    from symbackprop.plotting import new_figure
+    figure = new_figure(figsize=(6.4, 4.2))
+    axes = figure.add_subplot()
+    sizes = [res["size"] for res in results]
+    for name in [row["name"] for row in results[0]["rows"]]:
+        medians = [next(r["median"] for r in res["rows"] if r["name"] == name) * 1e3 for res in results]
+        axes.plot(sizes, medians, marker="o", label=name)
+    limits = [res["rows"][0]["median"] / res["rows"][0]["flop_limit_x"] * 1e3 for res in results]
+    axes.plot(sizes, limits, linestyle=":", color="grey", label="FLOP limit (matmul rate)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xticks(sizes, [f"{s}×{s}" for s in sizes])
+    axes.minorticks_off()
+    axes.set_xlabel("image size (1 channel)")
+    axes.set_ylabel("ms per training step (median)")
+    axes.set_title(f"README CNN, batch {args.batch}, {args.dtype}, {args.threads} thread(s)")
+    axes.legend()
+    axes.grid(True, which="major", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(args.plot, dpi=110)
+    print(f"plotted {args.plot}")
 
 
 if __name__ == "__main__":

@@ -20,10 +20,11 @@ from ..derive.index_level import B, IndexDerivation, LayerRule, Statement, dims,
 from ..model import naming
 from ..simplify.stabilize import logistic_forms, stabilize
 from . import abi, ir
+from .fusion import fuse_sample_loops
 from .layer_functions import layer_function
 from .lowering import Lowerer
 from .module import KernelModule, entry_point
-from .rewrites import flat_view
+from .rewrites import flat_view, rows_view
 from .training_kernel import train_epoch
 
 A0 = sp.Symbol("a0")
@@ -97,6 +98,12 @@ def _row_sums(l: int) -> sp.IndexedBase:
     return sp.IndexedBase(naming.array("rowsum", l))
 
 
+def _is_view(rule: LayerRule) -> bool:
+    """A reshape layer (Flatten) after the first: its ``z`` and the gradient it passes down are views.
+    (Of the first layer, the input ``a0`` is the caller's array, which may not be contiguous.)"""
+    return rule.is_reshape and rule.layer > 1
+
+
 def _forward(deriv: IndexDerivation, low: Lowerer) -> list[tuple[int, list[ir.Node]]]:
     """Forward pass into the work arrays ``z`` and ``a``: each layer's statements.
 
@@ -108,6 +115,8 @@ def _forward(deriv: IndexDerivation, low: Lowerer) -> list[tuple[int, list[ir.No
     for rule in deriv.layers:
         out: list[ir.Node] = []
         layers.append((rule.layer, out))
+        if _is_view(rule):  # z is a view of the input (_layer_arrays)
+            continue
         for stmt in (*rule.before, rule.z):
             out += low.lower(stmt.target, stmt.expr, stmt.loops, into_existing=True)
         if rule.kind.act.shift_invariant:
@@ -150,6 +159,8 @@ def _backward(deriv: IndexDerivation, low: Lowerer) -> list[tuple[int, list[ir.N
     for rule in reversed(deriv.layers):
         out: list[ir.Node] = []
         layers.append((rule.layer, out))
+        if _is_view(rule):  # the incoming gradient is a view of the input's (_layer_arrays)
+            continue
         for stmt in rule.backward:
             if stmt is rule.delta and rule.delta_is_gradient:
                 continue  # d{l} and g{l} share memory
@@ -167,13 +178,19 @@ def _layer_arrays(deriv: IndexDerivation, rule: LayerRule, backward: bool) -> li
     array = {kind: sp.Symbol(naming.array(kind, l)) for kind in (naming.Z, naming.A, naming.DELTA, naming.INCOMING)}
     out: list[ir.Node] = [ir.Allocate(sp.Symbol(buffer.name), shape, "int64" if buffer.dtype == "int64" else "a0")
                           for buffer in rule.buffers]
-    out.append(ir.Allocate(array[naming.Z], shape, "a0"))
+    previous = {kind: sp.Symbol(naming.array(kind, l - 1)) for kind in (naming.A, naming.INCOMING)}
+    if _is_view(rule):  # Flatten: a view of the input; nothing is copied either way
+        out.append(ir.Assign(array[naming.Z], ir.Reshaped(previous[naming.A], *shape)))
+    else:
+        out.append(ir.Allocate(array[naming.Z], shape, "a0"))
     out.append(ir.Assign(array[naming.A], array[naming.Z]) if rule.is_identity else ir.Allocate(array[naming.A], shape,
                                                                                                    "a0"))
     if _normalized_map(rule.a) is not None:
         out.append(ir.Allocate(sp.Symbol(str(_row_sums(l).label)), shape[:1], "a0"))
     if backward:
-        if l < len(deriv.layers):
+        if _is_view(rule):
+            out.append(ir.Assign(array[naming.INCOMING], ir.Reshaped(previous[naming.INCOMING], *shape)))
+        elif l < len(deriv.layers):
             out.append(ir.Allocate(array[naming.INCOMING], shape, "a0"))
         d, g = array[naming.DELTA], array[naming.INCOMING]
         out.append(ir.Assign(d, g) if rule.delta_is_gradient else ir.Allocate(d, shape, "a0"))
@@ -193,6 +210,7 @@ def _allocations(deriv: IndexDerivation, backward: bool, low: Lowerer) -> list[i
         W = sp.Symbol(weight)
         out.append(ir.Allocate(sp.Symbol(copy), (ir.Dim(W, 1), ir.Dim(W, 0)), weight))
     out += [ir.FlatView(sp.Symbol(flat_view(name)), sp.Symbol(name)) for name in sorted(low.flat_views)]
+    out += [ir.FlatView(sp.Symbol(rows_view(name)), sp.Symbol(name), per_sample=True) for name in sorted(low.row_views)]
     return out
 
 
@@ -215,14 +233,27 @@ def _bound_names(params: list[str], allocations: list[ir.Node]) -> list[str]:
     return ["a0", "Y", *params, *(naming.gradient(p) for p in params), "l1", "l2", *made]
 
 
-def _calls(parts, direction: str, arrays: list[str], sizes, functions: dict) -> list[ir.Node]:
+def _aliases(allocations: list[ir.Node]) -> dict[str, str]:
+    """Names of the same memory -> the array's own name: ``a2 = z2``, ``d3_rows = d3.reshape(...)``."""
+    out: dict[str, str] = {}
+    for node in allocations:
+        if isinstance(node, ir.Assign) and isinstance(node.value, (sp.Symbol, ir.Reshaped)):
+            base = str(node.value if isinstance(node.value, sp.Symbol) else node.value.args[0])
+            out[str(node.target)] = out.get(base, base)
+        elif isinstance(node, ir.FlatView):
+            out[str(node.name)] = out.get(str(node.array), str(node.array))
+    return out
+
+
+def _calls(parts, direction: str, arrays: list[str], sizes, functions: dict,
+           aliases: dict[str, str]) -> list[ir.Node]:
     """Calls of each layer's function for one pass (made on first use, shared by the entry points)."""
     out: list[ir.Node] = []
     for layer, body in parts:
         if not body:
             continue
         name = f"{direction}{layer}"
-        function, call = layer_function(name, body, arrays, sizes)
+        function, call = layer_function(name, fuse_sample_loops(body, n, B, aliases), arrays, sizes)
         known = functions.setdefault(name, function)
         if known.arguments != function.arguments:
             raise AssertionError(f"{name} is called with different arrays by two entry points")
@@ -246,6 +277,7 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     forward = _forward(deriv, forward_low)
     loss = Lowerer().lower(LOSS, _loss_expr(deriv), [])
     backward_low = Lowerer(matrices, contiguous=work, flat_views=set(forward_low.flat_views),
+                           row_views=set(forward_low.row_views),
                            scratch=dict(forward_low.scratch), unfolded=dict(forward_low.unfolded))
     backward = _backward(deriv, backward_low)
     sizes = _sizes(deriv)
@@ -254,10 +286,11 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     outputs = sp.Symbol(naming.array(naming.A, len(net.layers)))
 
     layer_functions: dict[str, ir.KernelFunction] = {}
-    forward_calls = _calls(forward, "forward", _bound_names(params, forward_only), sizes, layer_functions)
+    aliases = _aliases(with_backward)
+    forward_calls = _calls(forward, "forward", _bound_names(params, forward_only), sizes, layer_functions, aliases)
     arrays = _bound_names(params, with_backward)
-    step = [*sizes, *_calls(forward, "forward", arrays, sizes, layer_functions), *loss,
-            *_calls(backward, "backward", arrays, sizes, layer_functions)]
+    step = [*sizes, *_calls(forward, "forward", arrays, sizes, layer_functions, aliases), *loss,
+            *_calls(backward, "backward", arrays, sizes, layer_functions, aliases)]
 
     def entry(name: str, body) -> ir.KernelFunction:
         return entry_point(name, abi.ENTRY_POINTS[name].signature(params), body)

@@ -131,10 +131,12 @@ class Allocate:
 
 @dataclass(frozen=True)
 class FlatView:
-    """``name = array.reshape(-1)``: the one-dimensional view flat loops use."""
+    """``name = array.reshape(-1)``: the one-dimensional view flat loops use; ``per_sample``:
+    ``array.reshape((array.shape[0], -1))``, one flat row per sample."""
 
     name: sp.Symbol
     array: sp.Symbol
+    per_sample: bool = False
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class Lowerer:
     contiguous: dict[str, tuple[sp.Expr, ...]] = field(default_factory=dict)
     #: arrays whose flat view (:func:`.rewrites.flat_view`) the statements lowered so far use
     flat_views: set[str] = field(default_factory=set)
+    #: image work arrays whose per-sample rows view (:func:`.rewrites.rows_view`) the statements use
+    row_views: set[str] = field(default_factory=set)
     #: parameter -> the work array holding its transpose, for those the statements so far use
     transposed_copies: dict[str, str] = field(default_factory=dict)
     #: arrays the rules allocate (patch matrices, products' scratch): name -> (extents, zero-filled)

@@ -195,7 +195,9 @@ class KernelPrinter(PythonCodePrinter):
         return f"{self._expr(node.name)} = {make}(({shape}{',' if len(node.shape) == 1 else ''}), dtype={dtype})"
 
     def _print_FlatView(self, node: ir.FlatView) -> str:
-        return f"{self._expr(node.name)} = {self._expr(node.array)}.reshape(-1)"
+        array = self._expr(node.array)
+        shape = f"({array}.shape[0], -1)" if node.per_sample else "-1"
+        return f"{self._expr(node.name)} = {array}.reshape({shape})"
 
     def _print_MatMul(self, node: ir.MatMul) -> str:
         left, right, out = (self._expr(a) for a in (node.left, node.right, node.out))

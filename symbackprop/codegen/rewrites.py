@@ -36,6 +36,7 @@ class LoweringContext(Protocol):
     parameters: frozenset[str]
     contiguous: dict[str, tuple[sp.Expr, ...]]
     flat_views: set[str]
+    row_views: set[str]
     transposed_copies: dict[str, str]
     scratch: dict[str, tuple[tuple[sp.Expr, ...], bool]]
     unfolded: dict[tuple, str]
@@ -67,6 +68,11 @@ def single_assignment(nodes) -> tuple[sp.Expr, sp.Expr, list[tuple[sp.Symbol, sp
 def flat_view(name: str) -> str:
     """The name of work array ``name``'s one-dimensional view (made once, where it is allocated)."""
     return f"{name}_flat"
+
+
+def rows_view(name: str) -> str:
+    """The name of image work array ``name``'s view as one flat row per sample."""
+    return f"{name}_rows"
 
 
 def _name(array: sp.Indexed) -> str:
@@ -161,6 +167,28 @@ def row_accumulation(nest, low: LoweringContext, into_existing: bool) -> list[ir
     return zero + low.expand(ir.nest(target, target + body, [(k, hi + 1)] + list(loops)))
 
 
+def sample_accumulation(nest, low: LoweringContext, into_existing: bool) -> list[ir.Node] | None:
+    """``t[o] = Σ_n Σ_.. f(X[n, o, ..])`` (a convolution's bias gradient) as ``t = 0`` and then,
+    for each sample ``n``, ``t[o] += Σ_.. f(X[n, o, ..])``.
+
+    Applies when the first summation index is the first index of every array the sum
+    reads and not one of the target's: each sample's part is then summed in a loop over
+    ``n``, which fuses with the layer's other loops over the samples (:mod:`.fusion`).
+    """
+    target, expr, loops, op = single_assignment(nest)
+    if op or not into_existing or not isinstance(target, sp.Indexed) or not isinstance(expr, sp.Sum) \
+            or len(expr.limits) < 2:
+        return None
+    (k, lo, hi), *more = expr.limits
+    body = expr.function
+    reads = body.atoms(sp.Indexed)
+    if lo != 0 or k in target.indices or not reads or any(r.indices[0] != k for r in reads) \
+            or body.has(sp.Sum, ArgMax, InRange):
+        return None
+    zero = low.expand(ir.nest(target, sp.S.Zero, loops))
+    return zero + [ir.Loop(k, hi + 1, tuple(low.expand(ir.nest(target, target + sp.Sum(body, *more), loops))))]
+
+
 # -- elementwise statements over whole arrays ---------------------------------------------------------
 def flat_loop(nest, low: LoweringContext, into_existing: bool) -> list[ir.Node] | None:
     """``t[n, j] = f(x[n, j], y[n, j], ...)`` as one loop over the arrays' flat views.
@@ -180,13 +208,20 @@ def flat_loop(nest, low: LoweringContext, into_existing: bool) -> list[ir.Node] 
     if any(array.indices != index or low.contiguous.get(name) != extents for array, name in zip(arrays, names)):
         return None
     e = low.fresh("e")
-    views = {array: sp.IndexedBase(flat_view(name))[e] for array, name in zip(arrays, names)}
+    if len(loops) > 2:  # images: one flat row per sample, so that a layer's sample loops fuse (.fusion)
+        (sample, batch), *inner = loops
+        views = {array: sp.IndexedBase(rows_view(name))[sample, e] for array, name in zip(arrays, names)}
+        flat_loops = [(sample, batch), (e, sp.Mul(*(extent for _, extent in inner)))]
+        used = low.row_views
+    else:
+        views = {array: sp.IndexedBase(flat_view(name))[e] for array, name in zip(arrays, names)}
+        flat_loops, used = [(e, ir.Length(sp.Symbol(flat_view(names[0]))))], low.flat_views
     body = expr.xreplace(views)
-    if body.free_symbols & set(index):
+    if body.free_symbols & (set(index) - {flat_loops[0][0]}) or (len(flat_loops) == 1 and body.has(*index)):
         return None
-    low.flat_views.update(names)
-    return low.expand(ir.nest(views[target], body, [(e, ir.Length(sp.Symbol(flat_view(names[0]))))]))
+    used.update(names)
+    return low.expand(ir.nest(views[target], body, flat_loops))
 
 
 #: the rules, in the order the lowering tries them
-RULES: tuple[Callable[..., list[ir.Node] | None], ...] = (gemm, row_accumulation, flat_loop)
+RULES: tuple[Callable[..., list[ir.Node] | None], ...] = (gemm, row_accumulation, sample_accumulation, flat_loop)

@@ -19,6 +19,7 @@ import sympy as sp
 from ..model.notation import InRange
 from . import ir
 from .rewrites import LoweringContext, single_assignment
+from .unfold import zeroed
 
 
 def _delta_split(function: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
@@ -82,6 +83,6 @@ def winner_scatter(nest, low: LoweringContext, into_existing: bool) -> list[ir.N
     place = {u: u - e_u.args[0] + ir.FloorDiv(winner, width), v: v - e_v.args[0] + sp.Mod(winner, width, evaluate=False)}
     scatter = ir.Assign(target.xreplace(place), value, "+")
     extents = {**dict(loops), **{k: hi + 1 for k, _, hi in expr.limits}}
+    adds = ir.nest(scatter.target, scatter.value, [(i, extents[i]) for i in value.indices], "+")
     return [ir.Comment(f"each window's error to its winner (max pooling): {target.base.label} = 0, then add"),
-            ir.Assign(ir.Whole(sp.Symbol(str(target.base.label))), sp.Float(0.0)),
-            *ir.nest(scatter.target, scatter.value, [(i, extents[i]) for i in value.indices], "+")]
+            *zeroed(target, adds)]

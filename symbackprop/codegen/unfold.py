@@ -297,7 +297,17 @@ def scattered_product(nest, low: LoweringContext, into_existing: bool) -> list[i
     if scatter is None:
         return None
     low.scratch[str(spread.label)] = (tuple(extents[i] for i in axes), False)
-    return [*product,
-            ir.Comment(f"col2im: each window's part of {spread.label} added back where it was read"),
-            ir.Assign(ir.Whole(sp.Symbol(str(target.base.label))), sp.Float(0.0)),
-            *scatter]
+    return [*product, ir.Comment(f"col2im: each window's part of {spread.label} added back where it was read"),
+            *zeroed(target, scatter)]
+
+
+def zeroed(target: sp.Indexed, scatter: tuple[ir.Node, ...]) -> list[ir.Node]:
+    """``target = 0``, then the ``scatter`` adding into it; per sample when the scatter's outer
+    loop is over the target's first (batch) index, so that it fuses with the layer's other
+    sample loops (:mod:`.fusion`)."""
+    array = sp.Symbol(str(target.base.label))
+    outer = scatter[0] if len(scatter) == 1 else None
+    if isinstance(outer, ir.Loop) and outer.start is None and outer.index == target.indices[0]:
+        zero = ir.Assign(ir.Whole(ir.Part(array, outer.index)), sp.Float(0.0))
+        return [ir.Loop(outer.index, outer.stop, (zero, *outer.body))]
+    return [ir.Assign(ir.Whole(array), sp.Float(0.0)), *scatter]
