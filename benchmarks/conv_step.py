@@ -51,9 +51,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def set_threads(count: int) -> None:
-    """Thread limits for every library; before NumPy, PyTorch or JAX are imported."""
+    """Thread limits for every library; before NumPy, PyTorch or JAX are imported.
+
+    Numba's threads (symbackprop's batch-parallel epoch at 2 threads) come from its
+    ``workqueue`` layer here: with its OpenMP layer, OpenMP's idle threads spin after each
+    parallel step and PyTorch's step in the same process took 26-64 ms instead of 11.
+    """
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(count)
+    os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
     if count == 1:
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -71,6 +77,7 @@ class ConvProblem:
     def __init__(self, size: int, args: argparse.Namespace):
         import numpy as np
         self.size, self.batch, self.lr, self.mu, self.steps = size, args.batch, args.lr, args.momentum, args.steps
+        self.threads = args.threads
         self.dtype = np.dtype(args.dtype)
         self.network = cnn(size)
         n = self.steps * self.batch

@@ -130,7 +130,9 @@ class Symbackprop:
 
     def epoch(self, order) -> None:
         pb = self.pb
-        self.compiled.train_epoch(pb.X, pb.Y, order, pb.batch, self.params, self.grads, self.update, pb.lr)
+        # threads > 1: an image network splits each batch among Numba's threads (dense: BLAS's threads)
+        self.compiled.train_epoch(pb.X, pb.Y, order, pb.batch, self.params, self.grads, self.update, pb.lr,
+                                  threads=getattr(pb, "threads", 1))
 
     def weights(self):
         return [a.copy() for a in self.params.arrays()]

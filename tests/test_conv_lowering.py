@@ -123,3 +123,31 @@ def test_trained_weights_equal_the_plain_loop_kernels(tmp_path, monkeypatch):
     assert np.abs(fast - plain).max() / np.abs(plain).max() < 1e-10
     start = net.init_params(0).flat
     assert np.abs(fast - start).max() > 1e-3  # the epoch did train
+
+
+@pytest.mark.slow  # the parallel epoch compiles in about 30 s, cold
+def test_two_threads_split_each_batch_and_train_to_the_same_weights(tmp_path):
+    """``parallel_epoch``: each batch in one part per thread, the parts' gradients added by size.
+    The same weights as one thread, to rounding (the sums run in another order); a batch of 5
+    splits 3 + 2 and a last batch of 1 is not split."""
+    from symbackprop import Conv2D, Dense, Flatten, MaxPool2D, Network
+    net = Network([Conv2D(1, 2, 3, padding="same", activation="relu"), MaxPool2D(2), Flatten(),
+                   Dense(8, 3, "softmax")], loss="cce", input_shape=(1, 4, 4), l2=0.01)
+    compiled = symbackprop.compile(net, cache_dir=tmp_path)
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((11, 1, 4, 4)), np.eye(3)[rng.integers(0, 3, 11)]
+    order = rng.permutation(11)
+    weights, totals = [], []
+    for threads in (1, 2):
+        params, optimizer = net.init_params(0), Optimizer("momentum", momentum=0.9)
+        grads = params.zeros_like()
+        with symbackprop.using_threads(threads):
+            total, bad, _ = compiled.train_epoch(X, Y, order, 5, params, grads, optimizer.kernel_args(params.flat),
+                                                 0.1, threads=threads)
+        assert bad == -1
+        weights.append(params.flat.copy())
+        totals.append(total)
+    assert ("parallel_epoch", "float64") in compiled.warm
+    assert totals[1] == pytest.approx(totals[0], rel=1e-12)
+    assert np.abs(weights[1] - weights[0]).max() < 1e-12 * np.abs(weights[0]).max()
+    assert np.abs(weights[0] - net.init_params(0).flat).max() > 1e-3

@@ -158,8 +158,13 @@ class CompiledNetwork:
 
     def train_epoch(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray, batch_size: int, params: Parameters,
                     grads: Parameters, update: abi.UpdateArguments, lr: float, steps_before: int = 0,
-                    clip_value: float | None = None, clip_norm: float | None = None) -> tuple[float, int, float]:
+                    clip_value: float | None = None, clip_norm: float | None = None,
+                    threads: int = 1) -> tuple[float, int, float]:
         """One epoch of training in one kernel call, for data already passed through :meth:`data`.
+
+        ``threads`` above 1 on an image network: each batch is split among Numba's threads
+        (``parallel_epoch``; set their number with ``numba.set_num_threads``, as
+        ``symbackprop.using_threads`` does); BLAS should then run one thread per call.
 
         ``order`` lists the rows in batch order; ``update`` is the optimizer as kernel arguments
         (:meth:`Optimizer.kernel_args <symbackprop.train.optimizers.Optimizer.kernel_args>`).
@@ -169,10 +174,22 @@ class CompiledNetwork:
         values = self._values(X=X, T=Y, order=order, batch_size=batch_size, flat=params.flat, gflat=grads.flat,
                               lr=lr, steps_before=float(steps_before), clip_value=clip_value or 0.0,
                               clip_norm=clip_norm or 0.0, **abi.UpdateArguments(*update)._asdict())
-        total, bad_batch, bad_loss = self.module.train_epoch(*abi.arguments("train_epoch", values, params.arrays(),
-                                                                            grads.arrays()))
-        self._ran("train_epoch", params)
+        arguments = abi.arguments("train_epoch", values, params.arrays(), grads.arrays())
+        if threads > 1 and self.splits_batches:
+            from threadpoolctl import threadpool_limits
+            with threadpool_limits(limits=1, user_api="blas"):  # each thread's products on its own core
+                total, bad_batch, bad_loss = self.module.parallel_epoch(*arguments, threads)
+            self._ran("parallel_epoch", params)
+        else:
+            total, bad_batch, bad_loss = self.module.train_epoch(*arguments)
+            self._ran("train_epoch", params)
         return float(total), int(bad_batch), float(bad_loss)
+
+    @property
+    def splits_batches(self) -> bool:
+        """Whether training on several threads splits each batch among them (image networks'
+        index kernels) rather than leaving the threads to BLAS (dense networks)."""
+        return len(self.network.input_shape) == 3 and hasattr(self.module, "parallel_epoch")
 
     def predict(self, X, params: Parameters) -> np.ndarray:
         """Class labels for every row of ``X`` (see :meth:`classes`)."""

@@ -23,6 +23,7 @@ from . import abi, ir
 from .fusion import fuse_sample_loops
 from .layer_functions import layer_function
 from .lowering import Lowerer
+from .parallel_epoch import parallel_epoch, step_function
 from .module import KernelModule, entry_point
 from .rewrites import flat_view, rows_view
 from .training_kernel import train_epoch
@@ -305,6 +306,10 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
         entry("loss_and_grad", [*with_backward, *step, ir.Return((LOSS,))]),
         ir.Comment("---- one epoch of training in one call ----"),
         train_epoch(params, len(net.input_shape), with_backward, step),
+        ir.Comment("---- the same, each batch split among the threads (--threads N) ----"),
+        step_function(params, with_backward, step),
+        *parallel_epoch(params, [len(shape) for shape in net.param_shapes().values()], len(net.input_shape),
+                        with_backward),
     )
     model = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
              if net.any_width else repr(net))

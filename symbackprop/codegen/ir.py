@@ -54,6 +54,18 @@ class Part(sp.Function):
     nargs = 2
 
 
+class Rows(sp.Function):
+    """``array[lo:hi]``: rows ``lo`` to ``hi - 1`` of the leading axis (a view: part of a batch)."""
+
+    nargs = 3
+
+
+class ShapedLike(sp.Function):
+    """``array.reshape(other.shape)``: a flat or reshaped view in the shape of another array."""
+
+    nargs = 2
+
+
 class Reshaped(sp.Function):
     """``array.reshape((rows, cols))``: a contiguous array (or ``Part``) seen as a matrix, a view."""
 
@@ -105,6 +117,8 @@ class Loop:
     stop: sp.Basic
     body: tuple["Node", ...]
     start: sp.Basic | None = None
+    #: ``prange``: Numba runs the iterations on its threads (only in a ``parallel=True`` function)
+    parallel: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,15 @@ from .printer import KernelPrinter
 #: (softmax's normalization, the mean over the batch) from being vectorized
 KERNEL_DECORATOR = '@njit(cache=True, fastmath={"reassoc", "contract", "arcp"}, error_model="numpy")'
 
+#: the batch-parallel epoch (:mod:`.parallel_epoch`): the same, with Numba's threads
+PARALLEL_DECORATOR = ('@njit(cache=True, parallel=True, fastmath={"reassoc", "contract", "arcp"}, '
+                      'error_model="numpy")')
+
 _IMPORTS = """\
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import get_num_threads, njit, prange, types
 from numba.extending import intrinsic
 """
 

@@ -137,6 +137,14 @@ class KernelPrinter(PythonCodePrinter):
         array, index = expr.args
         return f"{self._print(array)}[{self._print(index)}]"
 
+    def _print_Rows(self, expr: ir.Rows) -> str:
+        array, lo, hi = (self._print(a) for a in expr.args)
+        return f"{array}[{lo}:{hi}]"
+
+    def _print_ShapedLike(self, expr: ir.ShapedLike) -> str:
+        array, other = (self._print(a) for a in expr.args)
+        return f"{array}.reshape({other}.shape)"
+
     def _print_Reshaped(self, expr: ir.Reshaped) -> str:
         array, rows, cols = (self._print(a) for a in expr.args)
         return f"{array}.reshape(({rows}, {cols}))"
@@ -182,7 +190,8 @@ class KernelPrinter(PythonCodePrinter):
 
     def _print_Loop(self, node: ir.Loop) -> str:
         bounds = self._expr(node.stop) if node.start is None else f"{self._expr(node.start)}, {self._expr(node.stop)}"
-        return f"for {self._expr(node.index)} in range({bounds}):\n" + self._block(node.body)
+        loop = "prange" if node.parallel else "range"
+        return f"for {self._expr(node.index)} in {loop}({bounds}):\n" + self._block(node.body)
 
     def _print_Branch(self, node: ir.Branch) -> str:
         text = f"if {self._condition(node.condition)}:\n" + self._block(node.body)

@@ -38,7 +38,8 @@ def _gather(input_ndim: int, X: sp.Symbol, a0: sp.Symbol, r: sp.Symbol, row: sp.
 
 
 def train_epoch(params: Sequence[str], input_ndim: int, allocate: Sequence[ir.Node],
-                step: Sequence[ir.Node]) -> ir.KernelFunction:
+                step: Sequence[ir.Node], name: str = "train_epoch", doc: Sequence[str] = _DOC,
+                extra_arguments: Sequence[str] = ()) -> ir.KernelFunction:
     """``train_epoch`` for a network with parameters ``params``.
 
     ``input_ndim``: axes of one sample (1 for features, 3 for images); ``allocate``:
@@ -86,4 +87,4 @@ def train_epoch(params: Sequence[str], input_ndim: int, allocate: Sequence[ir.No
     ))
     body = (ir.Assign(rows, ir.Dim(order, 0)), ir.Assign(whole, ir.FloorDiv(rows, batch_size)),
             ir.Assign(total, sp.Float(0.0)), passes, ir.Return((total, sp.Integer(-1), sp.Float(0.0))))
-    return entry_point("train_epoch", abi.ENTRY_POINTS["train_epoch"].signature(params), body, _DOC)
+    return entry_point(name, (*abi.ENTRY_POINTS["train_epoch"].signature(params), *extra_arguments), body, tuple(doc))

@@ -23,6 +23,7 @@ from ..model.parameters import Parameters
 from ..interrupts import TrainingInterrupted, caused_by_interrupt, deferred_interrupts
 from .monitor import layer_gradient_norms, monitor_sample
 from .optimizers import Optimizer, Schedule
+from .threads import threads_in_use
 
 
 @dataclass
@@ -250,7 +251,7 @@ def _run_epoch(compiled: CompiledNetwork, params: Parameters, grads: Parameters,
     """One epoch in one compiled call; returns the sum over batches of loss times batch size."""
     total, bad_batch, bad_loss = compiled.train_epoch(X, Y, order, batch_size, params, grads,
                                                       opt.kernel_args(params.flat), rate, opt.steps, clip_value,
-                                                      clip_norm)
+                                                      clip_norm, threads=threads_in_use())
     if bad_batch >= 0:
         opt.steps += bad_batch
         raise TrainingDiverged(f"training diverged at epoch {epoch}, batch {bad_batch + 1}: loss is {bad_loss}; "
