@@ -26,6 +26,7 @@ from .lowering import Lowerer
 from .parallel_epoch import parallel_epoch, step_function
 from .module import KernelModule, entry_point
 from .rewrites import flat_view, rows_view
+from .selection import winners_and_values
 from .training_kernel import train_epoch
 
 A0 = sp.Symbol("a0")
@@ -118,6 +119,13 @@ def _forward(deriv: IndexDerivation, low: Lowerer) -> list[tuple[int, list[ir.No
         layers.append((rule.layer, out))
         if _is_view(rule):  # z is a view of the input (_layer_arrays)
             continue
+        if len(rule.before) == 1:  # max pooling: the winners and their values in one pass, if it can
+            (winner,), value = rule.before, rule.z
+            both = winners_and_values((winner.target, winner.expr, winner.loops), (value.target, value.expr,
+                                                                                  value.loops), low)
+            if both is not None:
+                out += both
+                continue
         for stmt in (*rule.before, rule.z):
             out += low.lower(stmt.target, stmt.expr, stmt.loops, into_existing=True)
         if rule.kind.act.shift_invariant:
@@ -246,9 +254,12 @@ def _aliases(allocations: list[ir.Node]) -> dict[str, str]:
     return out
 
 
-def _calls(parts, direction: str, arrays: list[str], sizes, functions: dict,
+def _calls(parts, direction: str, arrays: list[str], sizes, functions: dict | None,
            aliases: dict[str, str]) -> list[ir.Node]:
-    """Calls of each layer's function for one pass (made on first use, shared by the entry points)."""
+    """Calls of each layer's function for one pass (made on first use, shared by the entry points);
+    with ``functions`` None, the layers' statements themselves (pasted into the entry point)."""
+    if functions is None:
+        return [node for _, body in parts for node in body]
     out: list[ir.Node] = []
     for layer, body in parts:
         if not body:
@@ -286,7 +297,11 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     with_backward = _allocations(deriv, True, backward_low)
     outputs = sp.Symbol(naming.array(naming.A, len(net.layers)))
 
-    layer_functions: dict[str, ir.KernelFunction] = {}
+    # image networks: one function per layer pass (big loop nests, compiled once, and fused over the
+    # samples); dense networks: the statements pasted into each entry point, whose short loops LLVM
+    # optimizes together (a 64-16-10/b8 step was 20% slower through layer functions)
+    images = len(net.input_shape) == 3
+    layer_functions: dict[str, ir.KernelFunction] | None = {} if images else None
     aliases = _aliases(with_backward)
     forward_calls = _calls(forward, "forward", _bound_names(params, forward_only), sizes, layer_functions, aliases)
     arrays = _bound_names(params, with_backward)
@@ -296,20 +311,21 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     def entry(name: str, body) -> ir.KernelFunction:
         return entry_point(name, abi.ENTRY_POINTS[name].signature(params), body)
 
+    layers = [ir.Comment("---- each layer's passes, called by the entry points below ----"),
+              *layer_functions.values(), ir.Comment("---- entry points ----")] if images else []
+    parallel = [ir.Comment("---- the same, each batch split among the threads (--threads N) ----"),
+                step_function(params, with_backward, step),
+                *parallel_epoch(params, [len(shape) for shape in net.param_shapes().values()], len(net.input_shape),
+                                with_backward)] if images else []
     functions = (
-        ir.Comment("---- each layer's passes, called by the entry points below ----"),
-        *layer_functions.values(),
-        ir.Comment("---- entry points ----"),
+        *layers,
         entry("forward", [*forward_only, *sizes, *forward_calls, ir.Return((outputs,))]),
         entry("loss", [*forward_only, *sizes, *forward_calls, *loss, ir.Return((LOSS,))]),
         entry("evaluate", [*forward_only, *sizes, *forward_calls, *loss, ir.Return((LOSS, outputs))]),
         entry("loss_and_grad", [*with_backward, *step, ir.Return((LOSS,))]),
         ir.Comment("---- one epoch of training in one call ----"),
         train_epoch(params, len(net.input_shape), with_backward, step),
-        ir.Comment("---- the same, each batch split among the threads (--threads N) ----"),
-        step_function(params, with_backward, step),
-        *parallel_epoch(params, [len(shape) for shape in net.param_shapes().values()], len(net.input_shape),
-                        with_backward),
+        *parallel,
     )
     model = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
              if net.any_width else repr(net))

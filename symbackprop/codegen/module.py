@@ -32,7 +32,7 @@ _IMPORTS = """\
 import math
 
 import numpy as np
-from numba import get_num_threads, njit, prange, types
+from numba import njit, prange, types
 from numba.extending import intrinsic
 """
 
