@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ..codegen.compiled import CompiledNetwork, compile_network
+from .threads import threads_in_use
 from ..atomic import check_writable
 from ..errors import DataError, TrainingError
 from ..model.network import Network
@@ -233,6 +234,14 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
         report(f"kernels: derived in {t.get('derive', 0):.2f} s, generated in {t.get('generate', 0):.2f} s, "
                f"compiled in {t.get('compile_or_load', 0):.2f} s -> {compiled.source_path}")
     report(counts)
+    threads = threads_in_use()
+    if threads > 1 and compiled.splits_batches and ("parallel_epoch", params.flat.dtype.name) not in compiled.warm:
+        with deferred_interrupts() as interrupted:
+            seconds = compiled.warm_up(params.flat.dtype, ("parallel_epoch",))
+        if interrupted():
+            raise TrainingInterrupted(start_epoch - 1, History())
+        report(f"threads: each batch split among {threads} (the batch-parallel epoch compiled or loaded in "
+               f"{seconds:.2f} s; cached)")
     schedule = settings.new_schedule()
     report(_summary(settings, optimizer, schedule, normalizer))
     X_train, X_val, X_test = (normalizer.transform(X) for X in (data.X_train, data.X_val, data.X_test))
