@@ -159,3 +159,37 @@ def test_readme_pictures_block_runs_as_written_and_makes_the_committed_picture(c
     # the guide's operation graph, drawn as the guide says
     assert main(["explain", "--sizes", "2,3,1", "--op-graph", str(tmp_path / "ops.png")]) == 0
     assert same_picture(images / "operations-2-3-1.png", tmp_path / "ops.png")
+
+
+@pytest.mark.slow  # 20 epochs of the CNN on the augmented digits: about a minute, cold
+def test_readme_cnn_command_reaches_99_percent(capsys):
+    assert main(readme_command("--arch cnn", "--augment") + ["--no-progress"]) == 0
+    assert _accuracy(capsys.readouterr().out) >= 0.99
+
+
+def _write_idx(path: Path, array) -> None:
+    """An MNIST-format IDX file (gzipped): magic 0 0 8 ndim, the extents, the unsigned bytes."""
+    import gzip
+    import struct
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape))
+        f.write(array.astype("uint8").tobytes())
+
+
+@pytest.mark.slow  # compiles the 28×28 kernels and, for --threads 2, the batch-parallel epoch: about 45 s cold
+def test_readme_cnn_idx_command_trains_on_mnist_format_files(capsys, tmp_path, monkeypatch):
+    """The README's IDX command as written, on 28×28 files made here from the digits (each
+    pixel a 3×3 block, padded by 2: MNIST's shape), with one epoch instead of five."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    images = np.pad(np.kron(digits.images, np.ones((3, 3))), ((0, 0), (2, 2), (2, 2))) * (255 / 16)
+    monkeypatch.chdir(tmp_path)
+    _write_idx(tmp_path / "train-images-idx3-ubyte.gz", images)
+    _write_idx(tmp_path / "train-labels-idx1-ubyte.gz", digits.target)
+    argv = readme_command("--arch cnn", "--idx-images")
+    argv[argv.index("--epochs") + 1] = "1"
+    assert main(argv + ["--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "1,797 images of 784 pixels" in out and "each batch split among 2" in out
+    assert _accuracy(out) >= 0.8
