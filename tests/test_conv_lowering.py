@@ -132,10 +132,11 @@ def test_two_threads_split_each_batch_and_train_to_the_same_weights(tmp_path):
     splits 3 + 2 and a last batch of 1 is not split."""
     from symbackprop import Conv2D, Dense, Flatten, MaxPool2D, Network
     net = Network([Conv2D(1, 2, 3, padding="same", activation="relu"), MaxPool2D(2), Flatten(),
-                   Dense(8, 3, "softmax")], loss="cce", input_shape=(1, 4, 4), l2=0.01)
+                   Dense(128, 3, "softmax")], loss="cce", input_shape=(1, 16, 16), l2=0.01)
     compiled = symbackprop.compile(net, cache_dir=tmp_path)
+    assert compiled.splits_batches  # 256 values per sample: the smallest image that is split
     rng = np.random.default_rng(0)
-    X, Y = rng.random((11, 1, 4, 4)), np.eye(3)[rng.integers(0, 3, 11)]
+    X, Y = rng.random((11, 1, 16, 16)), np.eye(3)[rng.integers(0, 3, 11)]
     order = rng.permutation(11)
     weights, totals = [], []
     for threads in (1, 2):
@@ -151,3 +152,10 @@ def test_two_threads_split_each_batch_and_train_to_the_same_weights(tmp_path):
     assert totals[1] == pytest.approx(totals[0], rel=1e-12)
     assert np.abs(weights[1] - weights[0]).max() < 1e-12 * np.abs(weights[0]).max()
     assert np.abs(weights[0] - net.init_params(0).flat).max() > 1e-3
+
+
+def test_small_images_and_dense_networks_leave_the_threads_to_blas(tmp_path):
+    small = build_network("cnn", (1, 8, 8), 10, "relu", "softmax", "cce")  # 64 values: splitting lost
+    dense = build_network("dense:16", (64,), 10, "relu", "softmax", "cce")
+    for net in (small, dense):
+        assert not symbackprop.compile(net, cache_dir=tmp_path, warm_up=False).splits_batches
