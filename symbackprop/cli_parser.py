@@ -163,8 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(train)
     add_training_options(train)
     train.add_argument("--threads", metavar="N", type=_positive, default=None,
-                       help="threads for the BLAS products (convolutions and dense layers); default: BLAS's own "
-                            "setting (see docs/performance.md for what 2 threads gain)")
+                       help="threads to train on: an image network of 256 or more values per sample splits each "
+                            "batch among them (BLAS one thread each); dense networks and smaller images give them to "
+                            "BLAS's products; default: one, BLAS's own setting (docs/performance.md measures it)")
     r = train.add_argument_group("output")
     r.add_argument("--save", metavar="FILE", type=_text, help="checkpoint file, written atomically after every epoch")
     r.add_argument("--resume", metavar="FILE", type=_text, help="continue training from a checkpoint: its model, data, split "

@@ -44,6 +44,7 @@ def _blas_controller():
     """threadpoolctl's view of the loaded BLAS libraries, made once (1.3 ms each time otherwise)."""
     global _CONTROLLER
     if _CONTROLLER is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (Numba's BLAS: loaded first, so the controller sees it)
         from threadpoolctl import ThreadpoolController
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER

@@ -10,7 +10,9 @@ As loops, the forward visits every window element to keep one, and the gradient 
 for every input element, every window that may hold it.  :func:`window_select` reads the
 winner at ``p = am // kw, q = am % kw`` directly; :func:`winner_scatter` zeroes ``g`` and
 adds each window's δ at its winner's place (overlapping windows add up, as the sum does).
-Both do the sum's arithmetic, so the numbers are the same.
+Both do the sum's arithmetic, so for finite values the numbers are the same.  A window
+holding NaN or ±inf makes the step non-finite either way (0·inf in the sum), which
+training's finiteness check reports; which non-finite value appears may differ.
 """
 from __future__ import annotations
 
@@ -81,11 +83,26 @@ def winner_scatter(nest, low: LoweringContext, into_existing: bool) -> list[ir.N
     if set(value.indices) != set(outer) | set(summed):
         return None
     place = {u: u - e_u.args[0] + ir.FloorDiv(winner, width), v: v - e_v.args[0] + sp.Mod(winner, width, evaluate=False)}
-    scatter = ir.Assign(target.xreplace(place), value, "+")
+    scatter: ir.Node = ir.Assign(target.xreplace(place), value, "+")
     extents = {**dict(loops), **{k: hi + 1 for k, _, hi in expr.limits}}
-    adds = ir.nest(scatter.target, scatter.value, [(i, extents[i]) for i in value.indices], "+")
+    if any((axis - e.args[0]).as_coeff_Add()[0] != 0 for axis, e in ((u, e_u), (v, e_v))):
+        # padding: a window whose real values are all -inf or NaN keeps its first place, which
+        # may be padding; the sum sends nothing there, and neither does this
+        inside = sp.And(*(sp.And(sp.Ge(where, 0), sp.Le(where, extents[axis] - 1))
+                          for axis, where in place.items()))
+        scatter = ir.Branch(inside, (scatter,))
+    adds = tuple(ir.nest(scatter.target, scatter.value, [(i, extents[i]) for i in value.indices], "+")) \
+        if isinstance(scatter, ir.Assign) else _around(scatter, [(i, extents[i]) for i in value.indices])
     return [ir.Comment(f"each window's error to its winner (max pooling): {target.base.label} = 0, then add"),
             *zeroed(target, adds)]
+
+
+def _around(node: ir.Node, loops) -> tuple[ir.Node, ...]:
+    """``node`` inside one loop per ``(index, extent)``, outermost first."""
+    body: tuple[ir.Node, ...] = (node,)
+    for index, extent in reversed(list(loops)):
+        body = (ir.Loop(index, extent, body),)
+    return body
 
 
 def winners_and_values(winner, value, low: LoweringContext) -> list[ir.Node] | None:
@@ -95,7 +112,9 @@ def winners_and_values(winner, value, low: LoweringContext) -> list[ir.Node] | N
     selection that reads it.  With no padding (every window element takes part), the winner's
     value is the running maximum itself, so ``z`` is that maximum and ``am`` where it was first
     reached: the selection's second pass over the windows goes.  The comparison is the same
-    strict ``>`` in the same order, so both arrays are as the two statements compute them.
+    strict ``>`` in the same order, so for finite values both arrays are as the two
+    statements compute them (an all-NaN window gives -inf here, NaN there: non-finite
+    either way).  Padded pooling keeps the two statements.
     (Comparing a row of windows at a time, offsets outside the last axis, measured slower:
     1.85 against 1.35 ms for the README CNN's first pooling at 28×28.)  None if not this pattern.
     """

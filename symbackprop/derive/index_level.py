@@ -152,20 +152,6 @@ class IndexDerivation:
         return [s for rule in self.layers for s in rule.forward]
 
     @property
-    def is_reshape(self) -> bool:
-        """``z`` is the input read in row-major order into a matrix (Flatten): the kernels use a view
-        of the input as ``z`` and of the incoming gradient as the input's gradient, and copy nothing."""
-        target, value, loops = self.z.target, self.z.expr, self.z.loops
-        if self.grads or not self.is_identity or not self.delta_is_gradient or len(target.indices) != 2:
-            return False
-        if not isinstance(value, sp.Indexed) or tuple(value.indices) != tuple(index for index, _ in loops):
-            return False
-        position = sp.S.Zero
-        for index, extent in loops[1:]:
-            position = position * extent + index
-        return target.indices[0] == loops[0][0] and sp.expand(target.indices[1] - position) == 0
-
-    @property
     def backward(self) -> list[Statement]:
         return [s for rule in reversed(self.layers) for s in rule.backward]
 
