@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", epilog=DEFAULTS_RULE, help="derive, compile and train a network",
-                           description="Derive, compile and train an MLP. With no flags: scikit-learn's "
+                           description="Derive, compile and train a network (an MLP, or a CNN with --arch). With no flags: scikit-learn's "
                                        "digits, 64-256-10 ReLU + softmax, cross-entropy, mini-batch SGD.")
     _add_data_options(train)
     add_training_options(train)
