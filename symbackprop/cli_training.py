@@ -184,10 +184,11 @@ def _data_shape(args: argparse.Namespace, data) -> tuple[int, ...]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .train.session import train_session
-    from .train.threads import using_threads
+    from .train.threads import check_threads, using_threads
 
     settings = _settings(args)
     settings.check()  # every setting, and every output path, before any work
+    check_threads(args.threads)
     flags = given(args)
     if args.patience is not None and not args.resume and args.val_fraction == 0:
         raise TrainingError("early stopping (--patience) needs validation data: a --val-fraction above 0")

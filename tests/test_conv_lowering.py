@@ -159,3 +159,14 @@ def test_small_images_and_dense_networks_leave_the_threads_to_blas(tmp_path):
     dense = build_network("dense:16", (64,), 10, "relu", "softmax", "cce")
     for net in (small, dense):
         assert not symbackprop.compile(net, cache_dir=tmp_path, warm_up=False).splits_batches
+
+
+def test_more_threads_than_numba_may_start_is_one_line_before_any_work(capsys):
+    import numba
+    from symbackprop.cli import main
+    too_many = numba.config.NUMBA_NUM_THREADS + 1
+    assert main(["train", "--threads", str(too_many), "--epochs", "1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # not even the data were loaded
+    assert captured.err.strip() == (f"symbackprop: error: threads: this machine runs at most "
+                                    f"{numba.config.NUMBA_NUM_THREADS} (Numba's NUMBA_NUM_THREADS), not {too_many}")

@@ -21,9 +21,16 @@ from ..errors import TrainingError
 
 
 def check_threads(count: int | None) -> int | None:
-    """``count`` if it is None or a whole number >= 1, else one line saying why not."""
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+    """``count`` if it is None, or a whole number from 1 to the threads Numba may start; else
+    one line saying why not (before any long work: the CLI checks it with its other flags)."""
+    if count is None:
+        return None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise TrainingError(f"threads must be a whole number of at least 1, got {count!r}")
+    import numba
+    if count > numba.config.NUMBA_NUM_THREADS:
+        raise TrainingError(f"threads: this machine runs at most {numba.config.NUMBA_NUM_THREADS} (Numba's "
+                            f"NUMBA_NUM_THREADS), not {count}")
     return count
 
 
@@ -48,9 +55,6 @@ def using_threads(count: int | None) -> Iterator[None]:
     import numba
     import scipy.linalg.cython_blas  # noqa: F401  (Numba's BLAS: loaded now, so that the limit reaches it)
     from threadpoolctl import threadpool_limits
-    if count > numba.config.NUMBA_NUM_THREADS:
-        raise TrainingError(f"threads: this machine runs at most {numba.config.NUMBA_NUM_THREADS} (Numba's "
-                            f"NUMBA_NUM_THREADS), not {count}")
     before = numba.get_num_threads()
     token = _current.set(count)
     try:
