@@ -20,7 +20,6 @@ from typing import Sequence
 import sympy as sp
 
 from . import ir
-from .layer_functions import names_used
 
 
 def _accesses(node: ir.Node, sample: sp.Symbol) -> tuple[dict[str, bool], set[str]]:
@@ -82,6 +81,24 @@ def _accesses(node: ir.Node, sample: sp.Symbol) -> tuple[dict[str, bool], set[st
     return {k: v for k, v in only.items() if k not in locals_}, written - locals_
 
 
+def view_aliases(nodes: Sequence[ir.Node], known: dict[str, str] | None = None) -> dict[str, str]:
+    """``known`` and, for each view or alias the statements make (``a2 = z2``, ``d3_rows =
+    d3.reshape(...)``, ``total = gW1.reshape(...)``), its name -> the name of the array it views."""
+    out = dict(known or {})
+    for node in nodes:
+        if isinstance(node, ir.FlatView):
+            base: sp.Basic = node.array
+        elif isinstance(node, ir.Assign) and isinstance(node.target, sp.Symbol) and not node.op:
+            base = node.value.args[0] if isinstance(node.value, ir.Reshaped) else node.value
+            while isinstance(base, ir.Part):
+                base = base.args[0]
+        else:
+            continue
+        if isinstance(base, sp.Symbol):
+            out[str(node.name if isinstance(node, ir.FlatView) else node.target)] = out.get(str(base), str(base))
+    return out
+
+
 def _canonical(accesses: tuple[dict[str, bool], set[str]], aliases: dict[str, str]):
     only, written = accesses
     out: dict[str, bool] = {}
@@ -116,14 +133,7 @@ def fuse_sample_loops(nodes: Sequence[ir.Node], sample: sp.Symbol, batch: sp.Exp
     the array's own name.  A statement between two fusable loops that is independent of the
     first (a comment, a view, the zeroing of a bias gradient) moves before the fused loop.
     """
-    aliases = dict(aliases or {})
-    for node in nodes:  # views made in the function (``total = gW1.reshape(...)``) alias their array
-        if isinstance(node, ir.Assign) and isinstance(node.target, sp.Symbol) and not node.op:
-            base = node.value.args[0] if isinstance(node.value, ir.Reshaped) else node.value
-            while isinstance(base, ir.Part):
-                base = base.args[0]
-            if isinstance(base, sp.Symbol):
-                aliases[str(node.target)] = aliases.get(str(base), str(base))
+    aliases = view_aliases(nodes, aliases)  # and the views made here (``total = gW1.reshape(...)``)
     out: list[ir.Node] = []
     group: ir.Loop | None = None
     pending: list[ir.Node] = []  # independent of the group so far: before it if the group grows

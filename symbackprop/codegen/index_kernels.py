@@ -20,7 +20,7 @@ from ..derive.index_level import B, IndexDerivation, LayerRule, Statement, dims,
 from ..model import naming
 from ..simplify.stabilize import logistic_forms, stabilize
 from . import abi, ir
-from .fusion import fuse_sample_loops
+from .fusion import fuse_sample_loops, view_aliases
 from .layer_functions import layer_function
 from .lowering import Lowerer
 from .parallel_epoch import parallel_epoch, step_function
@@ -242,18 +242,6 @@ def _bound_names(params: list[str], allocations: list[ir.Node]) -> list[str]:
     return ["a0", "Y", *params, *(naming.gradient(p) for p in params), "l1", "l2", *made]
 
 
-def _aliases(allocations: list[ir.Node]) -> dict[str, str]:
-    """Names of the same memory -> the array's own name: ``a2 = z2``, ``d3_rows = d3.reshape(...)``."""
-    out: dict[str, str] = {}
-    for node in allocations:
-        if isinstance(node, ir.Assign) and isinstance(node.value, (sp.Symbol, ir.Reshaped)):
-            base = str(node.value if isinstance(node.value, sp.Symbol) else node.value.args[0])
-            out[str(node.target)] = out.get(base, base)
-        elif isinstance(node, ir.FlatView):
-            out[str(node.name)] = out.get(str(node.array), str(node.array))
-    return out
-
-
 def _calls(parts, direction: str, arrays: list[str], sizes, functions: dict | None,
            aliases: dict[str, str]) -> list[ir.Node]:
     """Calls of each layer's function for one pass (made on first use, shared by the entry points);
@@ -302,7 +290,7 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     # optimizes together (a 64-16-10/b8 step was 20% slower through layer functions)
     images = len(net.input_shape) == 3
     layer_functions: dict[str, ir.KernelFunction] | None = {} if images else None
-    aliases = _aliases(with_backward)
+    aliases = view_aliases(with_backward)
     forward_calls = _calls(forward, "forward", _bound_names(params, forward_only), sizes, layer_functions, aliases)
     arrays = _bound_names(params, with_backward)
     step = [*sizes, *_calls(forward, "forward", arrays, sizes, layer_functions, aliases), *loss,

@@ -60,12 +60,6 @@ class Rows(sp.Function):
     nargs = 3
 
 
-class ShapedLike(sp.Function):
-    """``array.reshape(other.shape)``: a flat or reshaped view in the shape of another array."""
-
-    nargs = 2
-
-
 class Reshaped(sp.Function):
     """``array.reshape((rows, cols))``: a contiguous array (or ``Part``) seen as a matrix, a view."""
 
@@ -213,9 +207,13 @@ def walk(nodes) -> Iterator[Node]:
             yield from walk(getattr(node, attribute, ()))
 
 
-def nest(target: sp.Basic, value: sp.Basic, loops, op: str = "") -> tuple[Node, ...]:
-    """``target = value`` inside one loop per ``(index, extent)`` of ``loops``, outermost first."""
-    body: tuple[Node, ...] = (Assign(target, value, op),)
+def around(body: tuple[Node, ...], loops) -> tuple[Node, ...]:
+    """``body`` inside one loop per ``(index, extent)`` of ``loops``, outermost first."""
     for index, extent in reversed(list(loops)):
         body = (Loop(index, extent, body),)
     return body
+
+
+def nest(target: sp.Basic, value: sp.Basic, loops, op: str = "") -> tuple[Node, ...]:
+    """``target = value`` inside one loop per ``(index, extent)`` of ``loops``, outermost first."""
+    return around((Assign(target, value, op),), loops)

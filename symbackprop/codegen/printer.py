@@ -141,10 +141,6 @@ class KernelPrinter(PythonCodePrinter):
         array, lo, hi = (self._print(a) for a in expr.args)
         return f"{array}[{lo}:{hi}]"
 
-    def _print_ShapedLike(self, expr: ir.ShapedLike) -> str:
-        array, other = (self._print(a) for a in expr.args)
-        return f"{array}.reshape({other}.shape)"
-
     def _print_Reshaped(self, expr: ir.Reshaped) -> str:
         array, rows, cols = (self._print(a) for a in expr.args)
         return f"{array}.reshape(({rows}, {cols}))"

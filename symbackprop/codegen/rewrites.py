@@ -217,7 +217,7 @@ def flat_loop(nest, low: LoweringContext, into_existing: bool) -> list[ir.Node] 
         views = {array: sp.IndexedBase(flat_view(name))[e] for array, name in zip(arrays, names)}
         flat_loops, used = [(e, ir.Length(sp.Symbol(flat_view(names[0]))))], low.flat_views
     body = expr.xreplace(views)
-    if body.free_symbols & (set(index) - {flat_loops[0][0]}) or (len(flat_loops) == 1 and body.has(*index)):
+    if body.free_symbols & (set(index) - {flat_loops[0][0]}):  # the per-sample loop keeps its index
         return None
     used.update(names)
     return low.expand(ir.nest(views[target], body, flat_loops))

@@ -36,10 +36,9 @@ def _delta_split(function: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
     return position, winner, sp.Mul(*(f for f in sp.Mul.make_args(function) if f is not deltas[0]))
 
 
-def window_select(nest, low: LoweringContext, into_existing: bool) -> list[ir.Node] | None:
-    """``t = Σ_p Σ_q δ(kw·p + q, am)·f(p, q)`` as ``t = f(am // kw, am % kw)``."""
-    target, expr, loops, op = single_assignment(nest)
-    if op or not isinstance(expr, sp.Sum) or len(expr.limits) != 2:
+def _selection(expr: sp.Expr) -> tuple[sp.Indexed, int, sp.Expr, sp.Symbol, sp.Symbol] | None:
+    """``(am, kw, f, p, q)`` of ``Σ_p Σ_q δ(kw·p + q, am)·f(p, q)`` (p, q from 0), else None."""
+    if not isinstance(expr, sp.Sum) or len(expr.limits) != 2:
         return None
     (p, p0, _), (q, q0, q1) = expr.limits
     split = _delta_split(expr.function)
@@ -49,6 +48,16 @@ def window_select(nest, low: LoweringContext, into_existing: bool) -> list[ir.No
     width = q1 + 1
     if sp.expand(position - (width * p + q)) != 0 or winner.has(p, q):
         return None
+    return winner, width, rest, p, q
+
+
+def window_select(nest, low: LoweringContext, into_existing: bool) -> list[ir.Node] | None:
+    """``t = Σ_p Σ_q δ(kw·p + q, am)·f(p, q)`` as ``t = f(am // kw, am % kw)``."""
+    target, expr, loops, op = single_assignment(nest)
+    selection = None if op else _selection(expr)
+    if selection is None:
+        return None
+    winner, width, rest, p, q = selection
     value = rest.xreplace({p: ir.FloorDiv(winner, width), q: sp.Mod(winner, width, evaluate=False)})
     return low.allocation(target, loops, into_existing) + low.expand(ir.nest(target, value, loops))
 
@@ -91,18 +100,9 @@ def winner_scatter(nest, low: LoweringContext, into_existing: bool) -> list[ir.N
         inside = sp.And(*(sp.And(sp.Ge(where, 0), sp.Le(where, extents[axis] - 1))
                           for axis, where in place.items()))
         scatter = ir.Branch(inside, (scatter,))
-    adds = tuple(ir.nest(scatter.target, scatter.value, [(i, extents[i]) for i in value.indices], "+")) \
-        if isinstance(scatter, ir.Assign) else _around(scatter, [(i, extents[i]) for i in value.indices])
+    adds = ir.around((scatter,), [(i, extents[i]) for i in value.indices])
     return [ir.Comment(f"each window's error to its winner (max pooling): {target.base.label} = 0, then add"),
             *zeroed(target, adds)]
-
-
-def _around(node: ir.Node, loops) -> tuple[ir.Node, ...]:
-    """``node`` inside one loop per ``(index, extent)``, outermost first."""
-    body: tuple[ir.Node, ...] = (node,)
-    for index, extent in reversed(list(loops)):
-        body = (ir.Loop(index, extent, body),)
-    return body
 
 
 def winners_and_values(winner, value, low: LoweringContext) -> list[ir.Node] | None:
@@ -121,17 +121,15 @@ def winners_and_values(winner, value, low: LoweringContext) -> list[ir.Node] | N
     (am, argmax, loops), (z, select, z_loops) = winner, value
     if not isinstance(argmax, ArgMax) or len(argmax.limits) != 2 or loops != z_loops:
         return None
-    if window_select(ir.nest(z, select, z_loops), low, True) is None:
-        return None
+    selection = _selection(select)
     (p, p0, p1), (q, q0, q1) = argmax.limits
     element = argmax.function
-    if p0 != 0 or q0 != 0 or not isinstance(element, sp.Indexed) or element.has(InRange, sp.Piecewise):
+    if selection is None or p0 != 0 or q0 != 0 or not isinstance(element, sp.Indexed) \
+            or element.has(InRange, sp.Piecewise):
         return None
-    _, winner_read, rest = _delta_split(select.function)
-    (sp_, _, _), (sq, _, _) = select.limits
-    if winner_read != am or rest.xreplace({sp_: p, sq: q}) != element:
+    winner_read, width, rest, sp_, sq = selection
+    if winner_read != am or width != q1 + 1 or rest.xreplace({sp_: p, sq: q}) != element:
         return None
-    width = q1 + 1
     best, arg = low.fresh("best"), low.fresh("arg")
     wins = sp.StrictGreaterThan(element, best, evaluate=False)
     window = (ir.Assign(best, -sp.oo), ir.Assign(arg, sp.S.Zero),
@@ -139,6 +137,4 @@ def winners_and_values(winner, value, low: LoweringContext) -> list[ir.Node] | N
                   ir.Assign(arg, sp.Piecewise((width * p + q, wins), (arg, True))),
                   ir.Assign(best, sp.Piecewise((element, wins), (best, True))))),)),
               ir.Assign(am, arg), ir.Assign(z, best))
-    for index, stop in reversed(loops):
-        window = (ir.Loop(index, stop, window),)
-    return [ir.Comment("max pooling: each window's maximum and where it is, in one pass"), *window]
+    return [ir.Comment("max pooling: each window's maximum and where it is, in one pass"), *ir.around(window, loops)]
