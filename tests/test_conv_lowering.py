@@ -23,7 +23,9 @@ from .test_conv import draw_network
 
 
 def _function(module, name: str) -> ir.KernelFunction:
-    return next(f for f in module.functions if isinstance(f, ir.KernelFunction) and f.name == name)
+    """The compiled function ``name``: an entry point that calls kernels by address is ``_name``."""
+    functions = {f.name: f for f in module.functions if isinstance(f, ir.KernelFunction)}
+    return functions.get(f"_{name}", functions.get(name))
 
 
 def _products(function: ir.KernelFunction) -> list[ir.MatMul]:
@@ -75,6 +77,16 @@ def test_layers_are_functions_shared_by_the_entry_points():
     forward = [f"forward{l}" for l in (1, 2, 3, 4, 6)]
     assert called("forward") == called("evaluate") == forward
     assert called("loss_and_grad") == called("train_epoch") == forward + [f"backward{l}" for l in (6, 4, 3, 2, 1)]
+    # ... by address: each compiled entry point gets them as its first argument (so Numba does not
+    # link and optimize a copy of every layer into every entry point), behind a plain function
+    for entry in ("forward", "evaluate", "loss_and_grad", "train_epoch"):
+        compiled = _function(module, entry)
+        assert compiled.name == f"_{entry}" and compiled.arguments[0] == "kernels"
+        bound = {str(node.target) for node in compiled.body if isinstance(node, ir.Assign)
+                 and isinstance(node.value, sp.Indexed) and str(node.value.base) == "kernels"}
+        assert set(called(entry)) <= bound
+        public = next(f for f in module.functions if isinstance(f, ir.KernelFunction) and f.name == entry)
+        assert not public.decorator and public.arguments == compiled.arguments[1:]
 
 
 def test_flatten_is_a_view():

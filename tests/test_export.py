@@ -70,7 +70,7 @@ def test_header_lists_parameters_entry_points_and_formulas(tmp_path):
     assert "d2[n, j] =" in doc and "gW1[i, j] =" in doc  # the formulas it implements
     assert "this model: 0, 0.5" in doc
     imports = [line.split()[1] for line in text.splitlines() if line.strip().startswith(("import ", "from "))]
-    assert {module.split(".")[0] for module in imports} == {"math", "numpy", "numba"}, imports
+    assert {module.split(".")[0] for module in imports} == {"math", "numpy", "numba", "warnings"}, imports
     assert "def update(" in text and "def _matmul(" in text  # the shared kernels, copied in
 
 

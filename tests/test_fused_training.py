@@ -101,16 +101,18 @@ def _imported_modules(source: str) -> set[str]:
 
 def test_cached_module_imports_the_shared_kernels_and_its_standalone_form_copies_them():
     """The cache's module takes the model-independent kernels (compiled once per installation)
-    from symbackprop.codegen; the standalone form needs only math, NumPy and Numba."""
+    from symbackprop.codegen; the standalone form needs only NumPy, Numba and the standard library."""
     source = symbackprop.compile(Network.mlp([3, 4, 3], "relu")).source()
     cached = _imported_modules(source)
     assert {m for m in cached if m.startswith("symbackprop")} == {"symbackprop.codegen.blas_product",
+                                                                  "symbackprop.codegen.kernel_table",
                                                                   "symbackprop.codegen.update_rules"}
     assert {m.split(".")[0] for m in cached} == {"math", "numpy", "numba", "symbackprop"}
     assert "def train_epoch(" in source and "def update(" not in source
     alone = export_source(Network.mlp([3, 4, 3], "relu"))
-    assert {m.split(".")[0] for m in _imported_modules(alone)} == {"math", "numpy", "numba"}
+    assert {m.split(".")[0] for m in _imported_modules(alone)} == {"math", "numpy", "numba", "warnings"}
     assert "def update(" in alone and "def _matmul(" in alone and "def train_epoch(" in alone
+    assert "class KernelTable:" in alone
 
 
 def test_float32_training_runs_in_float32_and_tracks_float64():

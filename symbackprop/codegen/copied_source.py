@@ -37,8 +37,8 @@ def kernel_text(module: ModuleType) -> str:
 
 def _shared() -> list[tuple[ModuleType, tuple[str, ...]]]:
     """The shared kernel modules and the names generated code uses from each."""
-    from . import blas_product, update_rules
-    return [(blas_product, ("_matmul",)),
+    from . import blas_product, kernel_table, update_rules
+    return [(blas_product, ("_matmul",)), (kernel_table, ("KernelTable",)),
             (update_rules, ("RULE_SGD", "RULE_MOMENTUM", "RULE_NESTEROV", "RULE_RMSPROP", "RULE_ADAM",
                             "update", "squared_norm", "clip_by_value", "clip_by_norm"))]
 

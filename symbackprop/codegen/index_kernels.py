@@ -21,7 +21,8 @@ from ..model import naming
 from ..simplify.stabilize import logistic_forms, stabilize
 from . import abi, ir
 from .fusion import fuse_sample_loops, view_aliases
-from .layer_functions import layer_function
+from .calls_by_address import call_by_address
+from .layer_functions import binding_codes, layer_function
 from .lowering import Lowerer
 from .parallel_epoch import parallel_epoch, step_function
 from .module import KernelModule, entry_point
@@ -315,6 +316,11 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
         train_epoch(params, len(net.input_shape), with_backward, step),
         *parallel,
     )
+    shapes = net.param_shapes()
+    codes = binding_codes({"a0": len(net.input_shape) + 1, "Y": 2, **{p: len(shapes[p]) for p in params},
+                           **{naming.gradient(p): len(shapes[p]) for p in params}}, ("l1", "l2"), with_backward)
+    by_address = {name: tuple(codes[a] for a in function.arguments) for name, function in (layer_functions or {}).items()}
+    functions = call_by_address(functions, by_address)
     model = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
              if net.any_width else repr(net))
     return KernelModule(version, model, "Formulas (index level: n = sample, i = input, j = neuron)",

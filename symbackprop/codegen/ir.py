@@ -12,7 +12,7 @@ Statements are frozen dataclasses; a body is a tuple of statements.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator, Union
 
 import sympy as sp
@@ -185,6 +185,15 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class KernelTableDeclaration:
+    """``name = KernelTable(((kernel, argument codes), ...))``: the kernels a module calls by
+    address and the argument types they are compiled for (:mod:`.kernel_table`)."""
+
+    name: str
+    entries: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
 class KernelFunction:
     """A compiled entry point: ``@decorator`` then ``def name(arguments): body``."""
 
@@ -196,7 +205,32 @@ class KernelFunction:
     doc: tuple[str, ...] = field(default_factory=tuple)
 
 
-Node = Union[Assign, Loop, Branch, Allocate, FlatView, MatMul, Evaluate, Return, Skip, Comment, KernelFunction]
+Node = Union[Assign, Loop, Branch, Allocate, FlatView, MatMul, Evaluate, Return, Skip, Comment,
+             KernelTableDeclaration, KernelFunction]
+
+
+#: the expression fields of each statement kind
+EXPRESSION_FIELDS = {Assign: ("target", "value"), Loop: ("index", "stop", "start"), Branch: ("condition",),
+                     Allocate: ("name", "shape"), FlatView: ("name", "array"), MatMul: ("left", "right", "out"),
+                     Evaluate: ("call",), Return: ("values",)}
+
+
+def map_expressions(nodes, change) -> tuple[Node, ...]:
+    """``nodes`` with ``change`` applied to every expression of every statement, bodies included."""
+    out = []
+    for node in nodes:
+        fields = {}
+        for attribute in EXPRESSION_FIELDS.get(type(node), ()):
+            value = getattr(node, attribute)
+            if isinstance(value, tuple):
+                fields[attribute] = tuple(change(v) for v in value)
+            elif value is not None:
+                fields[attribute] = change(value)
+        for attribute in ("body", "orelse"):
+            if getattr(node, attribute, None):
+                fields[attribute] = map_expressions(getattr(node, attribute), change)
+        out.append(replace(node, **fields) if fields else node)
+    return tuple(out)
 
 
 def walk(nodes) -> Iterator[Node]:

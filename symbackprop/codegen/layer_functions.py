@@ -20,17 +20,11 @@ import sympy as sp
 from . import ir
 from .module import entry_point
 
-#: the expression fields of each statement kind
-_FIELDS = {ir.Assign: ("target", "value"), ir.Loop: ("index", "stop", "start"), ir.Branch: ("condition",),
-           ir.Allocate: ("name", "shape"), ir.FlatView: ("name", "array"), ir.MatMul: ("left", "right", "out"),
-           ir.Evaluate: ("call",), ir.Return: ("values",)}
-
-
 def names_used(nodes: Iterable[ir.Node]) -> list[str]:
     """Every symbol name the statements mention (arrays by their label), in order of appearance."""
     seen: dict[str, None] = {}
     for node in ir.walk(nodes):
-        for attribute in _FIELDS.get(type(node), ()):
+        for attribute in ir.EXPRESSION_FIELDS.get(type(node), ()):
             value = getattr(node, attribute)
             for expr in value if isinstance(value, tuple) else (value,):
                 if expr is None:
@@ -58,3 +52,25 @@ def layer_function(name: str, body: Sequence[ir.Node], arrays: Sequence[str],
     arguments = tuple(a for a in arrays if a in used and a in ordered)
     function = entry_point(name, arguments, [*needed_sizes, *body])
     return function, ir.Evaluate(ir.call(name, *(sp.Symbol(a) for a in arguments)))
+
+
+def binding_codes(arrays: dict[str, int], scalars: Iterable[str], allocations: Iterable[ir.Node]) -> dict[str, str]:
+    """The type code (:mod:`.kernel_table`) of every name an entry point binds, from which a
+    layer function called by address is compiled.
+
+    ``arrays``: float arrays the entry point is given, with their numbers of axes (the input,
+    the targets, the parameters and gradients); ``scalars``: its float arguments (the
+    penalties); then whatever ``allocations`` make or view.
+    """
+    codes = {name: f"f{ndim}" for name, ndim in arrays.items()}
+    codes.update({name: "d" for name in scalars})
+    for node in allocations:
+        if isinstance(node, ir.Allocate):
+            codes[str(node.name)] = ("i" if node.dtype == "int64" else "f") + str(len(node.shape))
+        elif isinstance(node, ir.FlatView):
+            codes[str(node.name)] = codes[str(node.array)][0] + ("2" if node.per_sample else "1")
+        elif isinstance(node, ir.Assign) and isinstance(node.value, ir.Reshaped):
+            codes[str(node.target)] = codes[str(node.value.args[0])][0] + str(len(node.value.args) - 1)
+        elif isinstance(node, ir.Assign) and str(node.value) in codes:  # an alias (a is z)
+            codes[str(node.target)] = codes[str(node.value)]
+    return codes

@@ -33,6 +33,10 @@ class CodegenError(Exception):
     """Internal: an expression the kernel printer cannot print."""
 
 
+#: an argument type code of a kernel called by address (:mod:`.kernel_table`)
+_TYPE_CODE = re.compile(r"^(?:[fi][1-9][0-9]*|d|n)$")
+
+
 def safe_identifier(name: str) -> str:
     """Return ``name`` if it is a plain Python identifier that is not a keyword, else raise.
 
@@ -219,6 +223,14 @@ class KernelPrinter(PythonCodePrinter):
 
     def _print_Comment(self, node: ir.Comment) -> str:
         return "\n".join(f"# {line}".rstrip() for line in node.text.replace("\r", " ").split("\n"))
+
+    def _print_KernelTableDeclaration(self, node: ir.KernelTableDeclaration) -> str:
+        rows = []
+        for kernel, codes in node.entries:
+            if not all(_TYPE_CODE.match(code) for code in codes):
+                raise CodegenError(f"{kernel}: argument codes {codes} are not type codes")
+            rows.append(f"{INDENT}({safe_identifier(kernel)!r}, {tuple(codes)!r}),")
+        return f"{safe_identifier(node.name)} = KernelTable((\n" + "\n".join(rows) + "\n))"
 
     def _print_KernelFunction(self, node: ir.KernelFunction) -> str:
         head = [node.decorator] if node.decorator else []

@@ -15,6 +15,7 @@ from ..model import naming
 from ..simplify.opcount import cse
 from ..simplify.stabilize import logistic_forms
 from . import abi, ir
+from .calls_by_address import call_by_address
 from .module import KernelModule
 from .training_kernel import train_epoch
 
@@ -110,4 +111,4 @@ def unrolled_module(unrolled: UnrolledDerivation, version: str) -> KernelModule:
             "loss_and_grad", *ir.symbols(*abi.ENTRY_POINTS["loss_and_grad"].signature(params))))]),
     )
     return KernelModule(version, repr(net) + " (unrolled)", "Formulas (one sample)",
-                        tuple(str(a) for a in unrolled.program), functions)
+                        tuple(str(a) for a in unrolled.program), call_by_address(functions, {}))

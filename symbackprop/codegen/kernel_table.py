@@ -1,0 +1,85 @@
+"""Kernels called by address: compiled once each, never again inside the functions that call them.
+
+When one ``@njit`` function calls another, Numba links a copy of the callee's compiled
+code into the caller and optimizes the whole again: every entry point of the README CNN
+re-optimized every layer function it called, and ``train_epoch`` re-optimized the
+optimizer's ``update`` too (0.4 s of every network's first compile).  Half of the CNN's
+compile time went on those copies (measured in ``docs/performance.md``).
+
+A *first-class function* argument avoids the copy: the caller receives the callee as a
+function pointer (Numba's ``FunctionType``) and calls it by address, so its own code stays
+small, and it can still be cached, because the address is an argument and not a constant
+baked into its code.  A :class:`KernelTable` makes those arguments: for a precision and a
+list of names, a tuple of the compiled kernels, each compiled (or loaded from Numba's
+cache) for the argument types the generator recorded.  A generated module declares its
+table once; each entry point that calls kernels by address is a compiled function whose
+first argument is that tuple, behind a plain Python function with the public signature
+(:mod:`.calls_by_address`).
+
+Types are recorded as short codes: ``f3`` a C-contiguous array of the run's float dtype
+with 3 axes, ``i4`` one of ``int64``, ``d`` a ``float64`` scalar, ``n`` an ``int64``
+scalar.  The kernels are plain ``@njit`` functions; they must not raise (an exception
+cannot cross the address call): the generated ones run under NumPy's error model and
+check nothing at run time.
+"""
+# -- kernels (copied into generated modules from here on) --
+
+import warnings  # noqa: E402  (copied with the kernels: a module's header lacks these)
+
+import numpy as np  # noqa: E402
+from numba import from_dtype, types  # noqa: E402
+from numba.core.errors import NumbaExperimentalFeatureWarning  # noqa: E402
+from numba.core.types import WrapperAddressProtocol  # noqa: E402
+import numba.experimental.function_type  # noqa: E402,F401  (lets Numba type WrapperAddressProtocol objects)
+
+# calls by address are a Numba feature marked experimental; these modules rely on it knowingly
+warnings.filterwarnings("ignore", message="First-class function type feature is experimental",
+                        category=NumbaExperimentalFeatureWarning)
+
+
+def _numba_type(code, dtype):
+    """The Numba type a code stands for, in precision ``dtype`` (see the module's docstring)."""
+    if code == "d":
+        return types.float64
+    if code == "n":
+        return types.int64
+    base = from_dtype(dtype) if code[0] == "f" else types.int64
+    return types.Array(base, int(code[1:]), "C")
+
+
+class _ByAddress(WrapperAddressProtocol):
+    """One kernel compiled for given argument types, as a value Numba passes by address."""
+
+    def __init__(self, dispatcher, argtypes):
+        dispatcher.compile(argtypes)  # compiles, or loads from Numba's cache
+        compiled = dispatcher.overloads[argtypes]
+        self._signature = compiled.signature
+        self._address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_cfunc_wrapper_name)
+
+    def signature(self):
+        return self._signature
+
+    def __wrapper_address__(self):
+        return self._address
+
+
+class KernelTable:
+    """The argument codes of the kernels a module calls by address, by the kernels' names.
+
+    ``table(like, kernels)`` is the tuple of the ``@njit`` functions ``kernels`` compiled for
+    the precision of the array ``like``; it is made on first use and kept, per precision.
+    """
+
+    def __init__(self, entries):
+        self._codes = dict(entries)
+        self._made = {}
+
+    def __call__(self, like, kernels):
+        key = (like.dtype.str, tuple(kernel.py_func.__name__ for kernel in kernels))
+        made = self._made.get(key)
+        if made is None:
+            dtype = np.dtype(like.dtype)
+            made = tuple(_ByAddress(kernel, tuple(_numba_type(code, dtype) for code in self._codes[name]))
+                         for kernel, name in zip(kernels, key[1]))
+            self._made[key] = made
+        return made
