@@ -28,10 +28,10 @@ import sympy as sp
 
 from . import abi, ir
 
-#: the shared kernels (:mod:`.update_rules`) and their argument codes (:mod:`.kernel_table`):
+#: the shared kernels (:mod:`.update_rules`), their result and argument codes (:mod:`.kernel_table`):
 #: ``update(rule, p, g, s1, s2, lr, h1, h2, eps, t)``, ``squared_norm(g)``, ``clip_by_*(g, limit)``
-SHARED_CODES = {"update": ("n", "f1", "f1", "f1", "f1", "d", "d", "d", "d", "d"),
-                "squared_norm": ("f1",), "clip_by_value": ("f1", "d"), "clip_by_norm": ("f1", "d")}
+SHARED_CODES = {"update": ("v", ("n", "f1", "f1", "f1", "f1", "d", "d", "d", "d", "d")),
+                "squared_norm": ("d", ("f1",)), "clip_by_value": ("v", ("f1", "d")), "clip_by_norm": ("d", ("f1", "d"))}
 
 #: the module-level table, and the argument that carries a function's part of it
 TABLE, KERNELS = "_kernels", "kernels"
@@ -52,10 +52,11 @@ def _called(nodes) -> list[str]:
     return list(seen)
 
 
-def call_by_address(functions: Sequence[ir.Node], codes: Mapping[str, tuple[str, ...]],
+def call_by_address(functions: Sequence[ir.Node], codes: Mapping[str, tuple[str, tuple[str, ...]]],
                     public: Sequence[str] = PUBLIC) -> tuple[ir.Node, ...]:
     """``functions`` (a module's functions and comments, in order) with every call of a kernel
-    in ``codes`` (name to argument codes; the shared kernels are added) made by address.
+    in ``codes`` (name to its result and argument codes; the shared kernels are added) made by
+    address.
 
     ``public``: the names callers outside the module use; those that take ``kernels`` keep
     their name and arguments as a Python function in front of the compiled one.  Functions
@@ -106,15 +107,15 @@ def call_by_address(functions: Sequence[ir.Node], codes: Mapping[str, tuple[str,
             out += [ir.Comment("---- kernels called by address (first-class functions): each compiled once, "
                                "where a direct call\n     would have Numba optimize it again inside every caller "
                                "(symbackprop/codegen/kernel_table.py) ----"),
-                    ir.KernelTableDeclaration(TABLE, tuple((k, codes[k]) for k in order))]
+                    ir.KernelTableDeclaration(TABLE, tuple((k, *codes[k]) for k in order),
+                                              tuple((renamed(f), kernels) for f, kernels in own.items()))]
         name = node.name
         bind = tuple(ir.Assign(sp.Symbol(k), kernels[i]) for i, k in enumerate(own[name]) if k in calls[name])
         body = ir.map_expressions(node.body, passing(name))
         out.append(ir.KernelFunction(renamed(name), (KERNELS, *node.arguments), (*bind, *body), node.decorator,
                                      node.doc))
         if name in public:
-            first = sp.Symbol(node.arguments[0])
-            fetch = ir.call(TABLE, first, sp.Tuple(*ir.symbols(*own[name])))
+            fetch = ir.call(TABLE, sp.Symbol(renamed(name)), sp.Symbol(node.arguments[0]))
             out.append(ir.KernelFunction(name, node.arguments, (
                 ir.Return((ir.call(renamed(name), fetch, *ir.symbols(*node.arguments)),)),), "",
                 (f"{name} with the kernels it calls by address, compiled for {node.arguments[0]}'s precision",)))

@@ -187,10 +187,8 @@ class CompiledNetwork:
         Returns the sum of batch losses times batch sizes, the index of the first batch whose
         loss or gradient was not finite (-1 if none), and that batch's loss.
         """
-        values = self._values(X=X, T=Y, order=order, batch_size=batch_size, flat=params.flat, gflat=grads.flat,
-                              lr=lr, steps_before=float(steps_before), clip_value=clip_value or 0.0,
-                              clip_norm=clip_norm or 0.0, **abi.UpdateArguments(*update)._asdict())
-        arguments = abi.arguments("train_epoch", values, params.arrays(), grads.arrays())
+        arguments = self._epoch_arguments(X, Y, order, batch_size, params, grads, update, lr, steps_before,
+                                          clip_value, clip_norm)
         if threads > 1 and self.splits_batches:
             with _blas_controller().limit(limits=1, user_api="blas"):  # each thread's products on its own core
                 total, bad_batch, bad_loss = self.module.parallel_epoch(*arguments, threads)
@@ -219,13 +217,49 @@ class CompiledNetwork:
             return (outputs[:, 0] > 0.5).astype(np.int64)
         return np.argmax(outputs, axis=1)
 
-    def warm_up(self, dtype: str | np.dtype = "float64", entry_points: str | tuple[str, ...] = "training") -> float:
+    def _epoch_arguments(self, X, Y, order, batch_size: int, params: Parameters, grads: Parameters,
+                         update: abi.UpdateArguments, lr: float, steps_before: int = 0,
+                         clip_value: float | None = None, clip_norm: float | None = None) -> tuple:
+        """``train_epoch``'s arguments, in the kernel's order."""
+        values = self._values(X=X, T=Y, order=order, batch_size=batch_size, flat=params.flat, gflat=grads.flat,
+                              lr=lr, steps_before=float(steps_before), clip_value=clip_value or 0.0,
+                              clip_norm=clip_norm or 0.0, **abi.UpdateArguments(*update)._asdict())
+        return tuple(abi.arguments("train_epoch", values, params.arrays(), grads.arrays()))
+
+    def _compile_jobs(self, calls: dict[str, tuple], names) -> list:
+        """One job per function the entry points ``names`` need compiled, for the arguments
+        ``calls`` gives each (:mod:`.split_compile`): the compiled entry point, and each kernel
+        it calls by address (once)."""
+        from numba import typeof
+        from .split_compile import job
+        table = getattr(self.module, "_kernels", None)
+        jobs, kernels = [], {}
+        for name in names:
+            arguments = calls[name]
+            compiled = getattr(self.module, f"_{name}", None)
+            if compiled is None:  # a plain @njit entry point: it calls nothing by address
+                compiled = getattr(self.module, name)
+            else:
+                for kernel in table.names(compiled):
+                    kernels.setdefault(kernel, table.kernel(kernel, arguments[0]))
+                arguments = (table(compiled, arguments[0]), *arguments)
+            types = tuple(typeof(a) for a in arguments)
+            jobs.append(job(name, compiled, lambda compiled=compiled, types=types: compiled.compile(types),
+                            self.module.__name__))
+        jobs += [job(kernel, getattr(self.module, kernel), made.compile, self.module.__name__)
+                 for kernel, made in kernels.items()]
+        return jobs
+
+    def warm_up(self, dtype: str | np.dtype = "float64", entry_points: str | tuple[str, ...] = "training",
+                split: bool = False) -> float:
         """Compile (or load from Numba's cache) entry points now, in precision ``dtype``.
 
         ``"training"``: ``train_epoch`` and ``evaluate``, all a training run calls;
         ``"all"``: every entry point (add ``forward``, ``loss`` and ``loss_and_grad``, a
         second or so each when Numba compiles them); or a tuple of names.  The seconds are
-        added to ``timings["compile_or_load"]``; :meth:`cold` lists what is left.
+        added to ``timings["compile_or_load"]``; :meth:`cold` lists what is left.  ``split``: a
+        cold compile, whose functions may be compiled half in a child process
+        (:mod:`.split_compile`) before the calls load them.
         """
         names = {"training": TRAINING_ENTRY_POINTS, "all": ALL_ENTRY_POINTS}.get(entry_points, entry_points)
         unknown = [e for e in names if e not in ALL_ENTRY_POINTS + ("parallel_epoch",)]
@@ -246,6 +280,16 @@ class CompiledNetwork:
         calls["train_epoch"] = lambda: self.train_epoch(X, Y, np.arange(2), 2, params, grads, sgd, 0.0)
         # the batch-parallel epoch (needs splits_batches, and Numba's threads set to 2 or more)
         calls["parallel_epoch"] = lambda: self.train_epoch(X, Y, np.arange(2), 2, params, grads, sgd, 0.0, threads=2)
+        if split:  # a cold compile: half of the functions in a child process, into Numba's cache
+            from .split_compile import compile_split
+            arrays = params.arrays()
+            arguments = {"forward": abi.arguments("forward", {"a0": X}, arrays),
+                         "loss": abi.arguments("loss", self._values(a0=X, Y=Y), arrays),
+                         "evaluate": abi.arguments("evaluate", self._values(a0=X, Y=Y), arrays),
+                         "loss_and_grad": abi.arguments("loss_and_grad", self._values(a0=X, Y=Y), arrays,
+                                                        grads.arrays()),
+                         "train_epoch": self._epoch_arguments(X, Y, np.arange(2), 2, params, grads, sgd, 0.0)}
+            compile_split(self._compile_jobs(arguments, [n for n in names if n in arguments]))
         for name in names:
             calls[name]()
         seconds = time.perf_counter() - start
@@ -368,5 +412,5 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     if not kernels_cached:  # derived anyway: count now, while the derivation is at hand
         compiled.report
     if entry_points:
-        compiled.warm_up(dtype, entry_points)
+        compiled.warm_up(dtype, entry_points, split=not kernels_cached)
     return compiled

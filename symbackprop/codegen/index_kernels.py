@@ -319,7 +319,8 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     shapes = net.param_shapes()
     codes = binding_codes({"a0": len(net.input_shape) + 1, "Y": 2, **{p: len(shapes[p]) for p in params},
                            **{naming.gradient(p): len(shapes[p]) for p in params}}, ("l1", "l2"), with_backward)
-    by_address = {name: tuple(codes[a] for a in function.arguments) for name, function in (layer_functions or {}).items()}
+    by_address = {name: ("v", tuple(codes[a] for a in function.arguments))
+                  for name, function in (layer_functions or {}).items()}
     functions = call_by_address(functions, by_address)
     model = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
              if net.any_width else repr(net))

@@ -186,11 +186,15 @@ class Comment:
 
 @dataclass(frozen=True)
 class KernelTableDeclaration:
-    """``name = KernelTable(((kernel, argument codes), ...))``: the kernels a module calls by
-    address and the argument types they are compiled for (:mod:`.kernel_table`)."""
+    """``name = KernelTable(globals(), kernels, uses)``: the kernels a module calls by address,
+    with the types they are compiled for, and which compiled function takes which
+    (:mod:`.kernel_table`)."""
 
     name: str
-    entries: tuple[tuple[str, tuple[str, ...]], ...]
+    #: (kernel, result code, argument codes) for each kernel, in table order
+    kernels: tuple[tuple[str, str, tuple[str, ...]], ...]
+    #: (compiled function, the kernels it takes, in order)
+    uses: tuple[tuple[str, tuple[str, ...]], ...]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ first argument is that tuple, behind a plain Python function with the public sig
 
 Types are recorded as short codes: ``f3`` a C-contiguous array of the run's float dtype
 with 3 axes, ``i4`` one of ``int64``, ``d`` a ``float64`` scalar, ``n`` an ``int64``
-scalar.  The kernels are plain ``@njit`` functions; they must not raise (an exception
+scalar, ``v`` no result.  The kernels are plain ``@njit`` functions; they must not raise (an exception
 cannot cross the address call): the generated ones run under NumPy's error model and
 check nothing at run time.
 """
@@ -39,6 +39,8 @@ warnings.filterwarnings("ignore", message="First-class function type feature is 
 
 def _numba_type(code, dtype):
     """The Numba type a code stands for, in precision ``dtype`` (see the module's docstring)."""
+    if code == "v":
+        return types.none
     if code == "d":
         return types.float64
     if code == "n":
@@ -48,38 +50,61 @@ def _numba_type(code, dtype):
 
 
 class _ByAddress(WrapperAddressProtocol):
-    """One kernel compiled for given argument types, as a value Numba passes by address."""
+    """One kernel with a declared signature, as a value Numba passes by address.
 
-    def __init__(self, dispatcher, argtypes):
-        dispatcher.compile(argtypes)  # compiles, or loads from Numba's cache
-        compiled = dispatcher.overloads[argtypes]
-        self._signature = compiled.signature
-        self._address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_cfunc_wrapper_name)
+    Its signature is known before it is compiled, so a caller can be compiled first (or in
+    another process); the kernel is compiled, or loaded from Numba's cache, when its address
+    is first needed, and its compiled signature must be the declared one.
+    """
+
+    def __init__(self, dispatcher, signature):
+        self._dispatcher, self._signature, self._address = dispatcher, signature, None
 
     def signature(self):
         return self._signature
 
-    def __wrapper_address__(self):
+    def compile(self):
+        if self._address is None:
+            self._dispatcher.compile(self._signature.args)  # compiles, or loads from Numba's cache
+            compiled = self._dispatcher.overloads[self._signature.args]
+            if compiled.signature.return_type != self._signature.return_type:
+                raise TypeError(f"{self._dispatcher.py_func.__name__} returns {compiled.signature.return_type}, "
+                                f"declared {self._signature.return_type}")
+            self._address = compiled.library.get_pointer_to_function(compiled.fndesc.llvm_cfunc_wrapper_name)
         return self._address
+
+    def __wrapper_address__(self):
+        return self.compile()
 
 
 class KernelTable:
-    """The argument codes of the kernels a module calls by address, by the kernels' names.
+    """The kernels a module calls by address: each one's name, result and argument codes, and
+    which compiled function takes which (``uses``: its name to the kernels' names, in order).
 
-    ``table(like, kernels)`` is the tuple of the ``@njit`` functions ``kernels`` compiled for
-    the precision of the array ``like``; it is made on first use and kept, per precision.
+    ``table(function, like)`` is the tuple ``function`` takes, in the precision of the array
+    ``like``; its kernels are made on first use and kept, one per precision.
     """
 
-    def __init__(self, entries):
-        self._codes = dict(entries)
+    def __init__(self, namespace, kernels, uses):
+        self._namespace = namespace
+        self._codes = {name: (returns, arguments) for name, returns, arguments in kernels}
+        self._uses = dict(uses)
         self._made = {}
 
-    def __call__(self, like, kernels):
-        key = (like.dtype.str, tuple(kernel.py_func.__name__ for kernel in kernels))
+    def kernel(self, name, like):
+        """The kernel ``name`` in the precision of ``like``."""
+        key = (name, like.dtype.str)
         made = self._made.get(key)
         if made is None:
             dtype = np.dtype(like.dtype)
-            made = tuple(_ByAddress(kernel, tuple(_numba_type(code, dtype) for code in self._codes[name]))
-                         for kernel, name in zip(kernels, key[1]))
-            self._made[key] = made
+            returns, arguments = self._codes[name]
+            signature = _numba_type(returns, dtype)(*(_numba_type(code, dtype) for code in arguments))
+            made = self._made[key] = _ByAddress(self._namespace[name], signature)
         return made
+
+    def names(self, function):
+        """The names of the kernels the compiled ``function`` takes."""
+        return self._uses[function.py_func.__name__]
+
+    def __call__(self, function, like):
+        return tuple(self.kernel(name, like) for name in self.names(function))

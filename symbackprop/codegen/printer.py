@@ -34,7 +34,7 @@ class CodegenError(Exception):
 
 
 #: an argument type code of a kernel called by address (:mod:`.kernel_table`)
-_TYPE_CODE = re.compile(r"^(?:[fi][1-9][0-9]*|d|n)$")
+_TYPE_CODE = re.compile(r"^(?:[fi][1-9][0-9]*|d|n|v)$")
 
 
 def safe_identifier(name: str) -> str:
@@ -226,11 +226,14 @@ class KernelPrinter(PythonCodePrinter):
 
     def _print_KernelTableDeclaration(self, node: ir.KernelTableDeclaration) -> str:
         rows = []
-        for kernel, codes in node.entries:
-            if not all(_TYPE_CODE.match(code) for code in codes):
-                raise CodegenError(f"{kernel}: argument codes {codes} are not type codes")
-            rows.append(f"{INDENT}({safe_identifier(kernel)!r}, {tuple(codes)!r}),")
-        return f"{safe_identifier(node.name)} = KernelTable((\n" + "\n".join(rows) + "\n))"
+        for kernel, returns, codes in node.kernels:
+            if not all(_TYPE_CODE.match(code) for code in (returns, *codes)):
+                raise CodegenError(f"{kernel}: {returns}, {codes} are not type codes")
+            rows.append(f"{INDENT}({safe_identifier(kernel)!r}, {returns!r}, {tuple(codes)!r}),")
+        uses = [f"{INDENT}{safe_identifier(function)!r}: ({''.join(f'{safe_identifier(k)!r}, ' for k in kernels)})"
+                .replace(", )", ")") + "," for function, kernels in node.uses]
+        return (f"{safe_identifier(node.name)} = KernelTable(globals(), (\n" + "\n".join(rows) + "\n), {\n"
+                + "\n".join(uses) + "\n})")
 
     def _print_KernelFunction(self, node: ir.KernelFunction) -> str:
         head = [node.decorator] if node.decorator else []
