@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from . import sklearn_results
 from .data_files import read_idx, read_labelled
 
 PARTS = ("train", "val", "test")
@@ -113,9 +114,8 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
 
 def split_rows(y: np.ndarray, *, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2,
                class_names: list[str] | None = None, name: str = "the data") -> dict[str, np.ndarray]:
-    """Row numbers of a stratified train / validation / test split (fractions of the whole set)."""
-    from sklearn.model_selection import train_test_split
-
+    """Row numbers of a stratified train / validation / test split (fractions of the whole set):
+    scikit-learn's ``train_test_split``, whose answer is kept on disk (:mod:`.sklearn_results`)."""
     _check_fractions(val_fraction, test_fraction)
     counts = np.bincount(y)
     present = counts[counts > 0]
@@ -124,17 +124,24 @@ def split_rows(y: np.ndarray, *, seed: int = 0, val_fraction: float = 0.15, test
         label = class_names[lonely[0]] if class_names else str(lonely[0])
         raise DataError(f"{name}: class {label!r} has a single row ({len(lonely)} of {len(present)} classes do): "
                         "a stratified split needs at least 2 rows of every class")
-    everything = np.arange(len(y))
-    try:
-        rest, test = train_test_split(everything, test_size=test_fraction, random_state=seed, stratify=y)
-        if val_fraction == 0:
-            return {"train": rest, "val": rest[:0], "test": test}
-        train, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), random_state=seed,
-                                      stratify=y[rest])
-    except ValueError as exc:  # a part too small to hold every class
-        raise DataError(f"{name}: cannot split {len(y):,} rows of {len(present)} classes with validation "
-                        f"fraction {val_fraction} and test fraction {test_fraction}: {exc}") from None
-    return {"train": train, "val": val, "test": test}
+
+    def ask() -> dict[str, np.ndarray]:
+        from sklearn.model_selection import train_test_split
+
+        everything = np.arange(len(y))
+        try:
+            rest, test = train_test_split(everything, test_size=test_fraction, random_state=seed, stratify=y)
+            if val_fraction == 0:
+                return {"train": rest, "val": rest[:0], "test": test}
+            train, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), random_state=seed,
+                                          stratify=y[rest])
+        except ValueError as exc:  # a part too small to hold every class
+            raise DataError(f"{name}: cannot split {len(y):,} rows of {len(present)} classes with validation "
+                            f"fraction {val_fraction} and test fraction {test_fraction}: {exc}") from None
+        return {"train": train, "val": val, "test": test}
+    question = {"labels": sklearn_results.fingerprint(np.asarray(y, dtype=np.int64)), "seed": seed,
+                "val_fraction": val_fraction, "test_fraction": test_fraction}
+    return sklearn_results.kept("split", question, PARTS, ask)
 
 
 def split_source(source: Source, *, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2,
@@ -156,13 +163,15 @@ def split_source(source: Source, *, seed: int = 0, val_fraction: float = 0.15, t
 
 
 def digits_source() -> Source:
-    """scikit-learn's 1,797 handwritten 8×8 digits, pixels scaled from 0..16 to 0..1."""
-    from sklearn.datasets import load_digits as sk_digits
-
-    data = sk_digits()
-    return Source("digits", "1,797 handwritten digits, 8×8 pixels, 10 classes", data.data.astype(np.float64) / 16.0,
-                  data.target.astype(np.int64), [str(k) for k in range(10)], {"kind": "dataset", "name": "digits"},
-                  image_shape=(1, 8, 8))
+    """scikit-learn's 1,797 handwritten 8×8 digits, pixels scaled from 0..16 to 0..1 (kept on
+    disk after the first load: :mod:`.sklearn_results`)."""
+    def ask() -> dict[str, np.ndarray]:
+        from sklearn.datasets import load_digits as sk_digits
+        data = sk_digits()
+        return {"X": data.data.astype(np.float64) / 16.0, "y": data.target.astype(np.int64)}
+    data = sklearn_results.kept("dataset", {"name": "digits"}, ("X", "y"), ask)
+    return Source("digits", "1,797 handwritten digits, 8×8 pixels, 10 classes", data["X"], data["y"],
+                  [str(k) for k in range(10)], {"kind": "dataset", "name": "digits"}, image_shape=(1, 8, 8))
 
 
 def breast_cancer_source() -> Source:
@@ -171,12 +180,14 @@ def breast_cancer_source() -> Source:
     Features are left as they are (their scales differ by 10^4): train with
     ``normalize="standard"``, which is fitted on the training split only.
     """
-    from sklearn.datasets import load_breast_cancer as sk_cancer
-
-    data = sk_cancer()
+    def ask() -> dict[str, np.ndarray]:
+        from sklearn.datasets import load_breast_cancer as sk_cancer
+        data = sk_cancer()
+        return {"X": data.data.astype(np.float64), "y": data.target.astype(np.int64),
+                "names": np.array([str(n) for n in data.target_names])}
+    data = sklearn_results.kept("dataset", {"name": "breast_cancer"}, ("X", "y", "names"), ask)
     return Source("breast_cancer", "569 breast-cancer biopsies, 30 features, malignant (0) / benign (1)",
-                  data.data.astype(np.float64), data.target.astype(np.int64), [str(n) for n in data.target_names],
-                  {"kind": "dataset", "name": "breast_cancer"})
+                  data["X"], data["y"], [str(n) for n in data["names"]], {"kind": "dataset", "name": "breast_cancer"})
 
 
 def xor_source() -> Source:
