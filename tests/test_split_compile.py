@@ -88,3 +88,23 @@ def test_a_kernel_whose_result_is_not_the_declared_one_is_refused():
     table = KernelTable({"returns_a_float": returns_a_float}, (("returns_a_float", "v", ("f1",)),), {})
     with pytest.raises(TypeError, match="returns float64, declared none"):
         table.kernel("returns_a_float", np.zeros(1)).compile()
+
+
+def test_read_only_and_strided_inputs_reach_the_kernels_called_by_address(tmp_path):
+    net = build_network("conv:2:3,maxpool:2", (1, 6, 6), 3, "relu", "softmax", "cce")
+    compiled = symbackprop.compile(net, cache_dir=tmp_path, warm_up=False)
+    params = net.init_params(0)
+    X = np.random.default_rng(1).normal(size=(4, 72))
+    expected = compiled.forward(np.ascontiguousarray(X[:, ::2]), params)
+    read_only = X[:, ::2].copy()
+    read_only.flags.writeable = False
+    np.testing.assert_array_equal(compiled.forward(read_only, params), expected)
+    np.testing.assert_array_equal(compiled.forward(X[:, ::2], params), expected)
+
+
+def test_a_table_entry_with_one_kernel_prints_as_a_tuple():
+    from symbackprop.codegen import ir
+    from symbackprop.codegen.printer import KernelPrinter
+    text = KernelPrinter().statement(ir.KernelTableDeclaration("_kernels", (("update", "v", ("f1",)),),
+                                                               (("_train_epoch", ("update",)),)))
+    assert "'_train_epoch': ('update',)," in text

@@ -40,7 +40,7 @@ PUBLIC = (*abi.ENTRY_POINTS, "parallel_epoch")
 
 
 def _called(nodes) -> list[str]:
-    """The names of the functions ``nodes`` call, in order of first appearance."""
+    """The names of the functions ``nodes`` call, statement by statement (within one, sorted)."""
     seen: dict[str, None] = {}
     for node in ir.walk(nodes):
         for attribute in ir.EXPRESSION_FIELDS.get(type(node), ()):
@@ -103,7 +103,7 @@ def call_by_address(functions: Sequence[ir.Node], codes: Mapping[str, tuple[str,
         if not (isinstance(node, ir.KernelFunction) and node.name in own):
             out.append(node)
             continue
-        if not out_has_table(out):
+        if not _has_table(out):
             out += [ir.Comment("---- kernels called by address (first-class functions): each compiled once, "
                                "where a direct call\n     would have Numba optimize it again inside every caller "
                                "(symbackprop/codegen/kernel_table.py) ----"),
@@ -122,5 +122,5 @@ def call_by_address(functions: Sequence[ir.Node], codes: Mapping[str, tuple[str,
     return tuple(out)
 
 
-def out_has_table(nodes) -> bool:
+def _has_table(nodes) -> bool:
     return any(isinstance(node, ir.KernelTableDeclaration) for node in nodes)

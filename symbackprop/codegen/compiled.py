@@ -126,13 +126,13 @@ class CompiledNetwork:
         """``X`` (and ``Y``) checked, and in the parameters' precision: the kernels run in one dtype.
 
         An image network's kernels take ``(N, channels, rows, cols)``: ``X`` is reshaped (a view).
-        Both are C-contiguous (copied if they were not).
+        Both are C-contiguous and writable (copied if they were not).
         """
         X, Y = self.network.check_inputs(X, Y)
         dtype = params.flat.dtype
-        # C order: kernels called by address are compiled for C-contiguous arrays (kernel_table.py)
-        X = np.ascontiguousarray(X, dtype=dtype).reshape((X.shape[0], *self.network.input_shape))
-        return X, None if Y is None else np.ascontiguousarray(Y, dtype=dtype)
+        # C order and writable: kernels called by address are compiled for such arrays (kernel_table.py)
+        X = np.require(X, dtype, ("C", "W")).reshape((X.shape[0], *self.network.input_shape))
+        return X, None if Y is None else np.require(Y, dtype, ("C", "W"))
 
     def forward(self, X, params: Parameters) -> np.ndarray:
         """Network outputs for every row of ``X``."""

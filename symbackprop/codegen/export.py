@@ -3,7 +3,7 @@
 The kernel cache's module imports a few model-independent kernels (the optimizer updates,
 the BLAS call) from symbackprop; the exported file is the same kernel module printed with
 their source copied in instead (linkage ``copy``, :mod:`.module`), so it imports nothing
-but ``math``, ``numpy`` and ``numba``.  Exporting also puts a docstring in front of it
+but ``numpy``, ``numba`` and the standard library (``math``, ``warnings``).  Exporting also puts a docstring in front of it
 that says what the file is: the model, the parameters in argument order with their
 shapes, every entry point, and the formulas the kernels implement; with trained
 parameters, their arrays go to an ``.npz`` file beside it.  The exported file can be
@@ -59,7 +59,8 @@ def export_source(network: "Network", view: str = "index", cache_dir=None,
         "",
         "Standalone: this file needs only NumPy and Numba (no SymPy, no symbackprop).  Numba",
         "compiles each function on its first call and caches the machine code beside this file.",
-        "All arrays must share one floating dtype (float64 or float32) and be C-contiguous.",
+        "All arrays must share one floating dtype (float64 or float32), be C-contiguous and writable,",
+        "and have the shapes below: they are not checked (a kernel called by address cannot raise).",
         "",
         "Parameters, in argument order (a dense layer's W has shape (inputs, neurons): z = x @ W + b;",
         "a convolution's has PyTorch's (out channels, in channels, rows, cols)):",

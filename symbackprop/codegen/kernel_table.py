@@ -18,9 +18,14 @@ first argument is that tuple, behind a plain Python function with the public sig
 
 Types are recorded as short codes: ``f3`` a C-contiguous array of the run's float dtype
 with 3 axes, ``i4`` one of ``int64``, ``d`` a ``float64`` scalar, ``n`` an ``int64``
-scalar, ``v`` no result.  The kernels are plain ``@njit`` functions; they must not raise (an exception
-cannot cross the address call): the generated ones run under NumPy's error model and
-check nothing at run time.
+scalar, ``v`` no result.  The kernels are plain ``@njit`` functions.  An exception cannot
+cross a call by address: Numba prints it and the caller goes on.  The generated kernels
+raise only in ``_matmul``'s shape check, which arrays of the declared shapes never fail:
+:class:`~.compiled.CompiledNetwork` checks the parameters before any call; a caller of
+an exported module must pass the shapes its docstring lists.
+
+Importing a module that uses this one silences Numba's "first-class function type feature
+is experimental" warning, for the whole process.
 """
 # -- kernels (copied into generated modules from here on) --
 

@@ -230,8 +230,8 @@ class KernelPrinter(PythonCodePrinter):
             if not all(_TYPE_CODE.match(code) for code in (returns, *codes)):
                 raise CodegenError(f"{kernel}: {returns}, {codes} are not type codes")
             rows.append(f"{INDENT}({safe_identifier(kernel)!r}, {returns!r}, {tuple(codes)!r}),")
-        uses = [f"{INDENT}{safe_identifier(function)!r}: ({''.join(f'{safe_identifier(k)!r}, ' for k in kernels)})"
-                .replace(", )", ")") + "," for function, kernels in node.uses]
+        uses = [f"{INDENT}{safe_identifier(function)!r}: {tuple(safe_identifier(k) for k in kernels)!r},"
+                for function, kernels in node.uses]
         return (f"{safe_identifier(node.name)} = KernelTable(globals(), (\n" + "\n".join(rows) + "\n), {\n"
                 + "\n".join(uses) + "\n})")
 

@@ -104,8 +104,9 @@ def compile_split(jobs: Sequence[Job]) -> int:
             item.run()
         return 0
     mine, theirs = halves(jobs)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered twice (None: no console)
+        if stream is not None:
+            stream.flush()
     pid = os.fork()
     if pid == 0:  # the child: compile its share, say nothing, leave without Python's exit handlers
         code = 1
@@ -122,19 +123,28 @@ def compile_split(jobs: Sequence[Job]) -> int:
     try:
         for item in mine:
             item.run()
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        raise
-    finally:
         _wait(pid, deadline=time.monotonic() + PATIENCE * (time.monotonic() - start) + GRACE)
+    except BaseException:  # an error here, or Ctrl-C while waiting: the child is stopped and reaped
+        _stop(pid)
+        raise
     return len(theirs)
 
 
 def _wait(pid: int, deadline: float) -> None:
     """Wait for the child until ``deadline``; stop it if it is not done by then."""
-    while os.waitpid(pid, os.WNOHANG) == (0, 0):
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return
-        time.sleep(0.005)
+    try:
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                _stop(pid)
+                return
+            time.sleep(0.005)
+    except ChildProcessError:  # already reaped (SIGCHLD ignored): nothing to wait for
+        pass
+
+
+def _stop(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):  # it had ended
+        pass

@@ -139,8 +139,10 @@ def split_rows(y: np.ndarray, *, seed: int = 0, val_fraction: float = 0.15, test
             raise DataError(f"{name}: cannot split {len(y):,} rows of {len(present)} classes with validation "
                             f"fraction {val_fraction} and test fraction {test_fraction}: {exc}") from None
         return {"train": train, "val": val, "test": test}
-    question = {"labels": sklearn_results.fingerprint(np.asarray(y, dtype=np.int64)), "seed": seed,
-                "val_fraction": val_fraction, "test_fraction": test_fraction}
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):  # None, a RandomState: not one answer
+        return ask()
+    question = {"labels": sklearn_results.fingerprint(np.asarray(y, dtype=np.int64)), "seed": int(seed),
+                "val_fraction": float(val_fraction), "test_fraction": float(test_fraction)}
     return sklearn_results.kept("split", question, PARTS, ask)
 
 

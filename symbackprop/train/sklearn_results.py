@@ -3,7 +3,8 @@
 Importing scikit-learn (and the parts of SciPy it pulls in) took 1.0 s of the warm ``train``
 command's 1.9 s start-up, for two answers that never change for the same question: the
 digits' pixels, and which rows ``train_test_split`` puts where for a seed and fractions.
-Both are kept as ``.npz`` files under the kernel cache (``<cache>/sklearn/``), keyed by the
+Both are kept as ``.npz`` files under the default kernel cache (``$SYMBACKPROP_CACHE_DIR`` or ``~/.cache/symbackprop``, in
+``sklearn/``; not a run's ``--cache-dir``, which names where its kernels go), keyed by the
 question and by scikit-learn's version (read from its installed metadata, which imports
 nothing), so a new scikit-learn answers afresh.  Files are written atomically; one that
 cannot be read, or a cache that cannot be written, means scikit-learn is asked, as without
@@ -30,19 +31,24 @@ def _sklearn_version() -> str:
         return "unknown"
 
 
+#: bump when what symbackprop makes of scikit-learn's answers changes (the digits' scaling, say)
+FORMAT = 1
+
+
 def _path(kind: str, question: dict) -> Path:
-    key = json.dumps({"sklearn": _sklearn_version(), **question}, sort_keys=True)
+    key = json.dumps({"format": FORMAT, "sklearn": _sklearn_version(), **question}, sort_keys=True)
     return cache_root() / "sklearn" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
 
 
 def kept(kind: str, question: dict, names: tuple[str, ...], ask: Callable[[], dict[str, np.ndarray]]
          ) -> dict[str, np.ndarray]:
-    """The arrays ``names`` that ``ask()`` returns for ``question``, from disk if kept there."""
+    """The arrays ``names`` that ``ask()`` returns for ``question`` (JSON values), from disk if
+    kept there."""
     path = _path(kind, question)
     try:
         with np.load(path, allow_pickle=False) as stored:
             return {name: stored[name] for name in names}
-    except (OSError, KeyError, ValueError):
+    except Exception:  # missing, truncated, not an .npz, without a name: asked again, and rewritten
         pass
     answer = ask()
     try:
