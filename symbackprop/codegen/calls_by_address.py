@@ -42,13 +42,9 @@ PUBLIC = (*abi.ENTRY_POINTS, "parallel_epoch")
 def _called(nodes) -> list[str]:
     """The names of the functions ``nodes`` call, statement by statement (within one, sorted)."""
     seen: dict[str, None] = {}
-    for node in ir.walk(nodes):
-        for attribute in ir.EXPRESSION_FIELDS.get(type(node), ()):
-            value = getattr(node, attribute)
-            for expr in value if isinstance(value, tuple) else (value,):
-                if isinstance(expr, sp.Basic):
-                    for call in sorted(expr.atoms(ir.Call), key=sp.default_sort_key):
-                        seen.setdefault(str(call.args[0]))
+    for expr in ir.expressions(nodes):
+        for call in sorted(expr.atoms(ir.Call), key=sp.default_sort_key):
+            seen.setdefault(str(call.args[0]))
     return list(seen)
 
 
@@ -103,7 +99,7 @@ def call_by_address(functions: Sequence[ir.Node], codes: Mapping[str, tuple[str,
         if not (isinstance(node, ir.KernelFunction) and node.name in own):
             out.append(node)
             continue
-        if not _has_table(out):
+        if not any(isinstance(done, ir.KernelTableDeclaration) for done in out):  # before the first that uses it
             out += [ir.Comment("---- kernels called by address (first-class functions): each compiled once, "
                                "where a direct call\n     would have Numba optimize it again inside every caller "
                                "(symbackprop/codegen/kernel_table.py) ----"),
@@ -120,7 +116,3 @@ def call_by_address(functions: Sequence[ir.Node], codes: Mapping[str, tuple[str,
                 ir.Return((ir.call(renamed(name), fetch, *ir.symbols(*node.arguments)),)),), "",
                 (f"{name} with the kernels it calls by address, compiled for {node.arguments[0]}'s precision",)))
     return tuple(out)
-
-
-def _has_table(nodes) -> bool:
-    return any(isinstance(node, ir.KernelTableDeclaration) for node in nodes)

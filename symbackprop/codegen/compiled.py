@@ -136,9 +136,9 @@ class CompiledNetwork:
 
     def forward(self, X, params: Parameters) -> np.ndarray:
         """Network outputs for every row of ``X``."""
-        arrays = self.check_params(params)
+        self.check_params(params)
         X, _ = self.data(params, X)
-        out = self.module.forward(*abi.arguments("forward", {"a0": X}, arrays))
+        out = self.module.forward(*self._arguments("forward", params, X))
         self._ran("forward", params)
         return out
 
@@ -146,29 +146,33 @@ class CompiledNetwork:
         """Named kernel arguments, with the network's penalty coefficients."""
         return {"l1": self.network.l1, "l2": self.network.l2, **values}
 
+    def _arguments(self, entry: str, params: Parameters, X, Y=None, grads: Parameters | None = None) -> list:
+        """The arguments of ``forward``, ``loss``, ``evaluate`` or ``loss_and_grad``, in the
+        kernel's order, for data already through :meth:`data`."""
+        return abi.arguments(entry, self._values(a0=X, Y=Y), params.arrays(), () if grads is None else grads.arrays())
+
     def loss(self, X, Y, params: Parameters) -> float:
         """Mean loss over the rows of ``X``."""
-        arrays = self.check_params(params)
+        self.check_params(params)
         X, Y = self.data(params, X, Y)
-        value = float(self.module.loss(*abi.arguments("loss", self._values(a0=X, Y=Y), arrays)))
+        value = float(self.module.loss(*self._arguments("loss", params, X, Y)))
         self._ran("loss", params)
         return value
 
     def evaluate(self, X, Y, params: Parameters) -> tuple[float, np.ndarray]:
         """Mean loss and the network outputs, from one forward pass (validation each epoch)."""
-        arrays = self.check_params(params)
+        self.check_params(params)
         X, Y = self.data(params, X, Y)
-        loss, outputs = self.module.evaluate(*abi.arguments("evaluate", self._values(a0=X, Y=Y), arrays))
+        loss, outputs = self.module.evaluate(*self._arguments("evaluate", params, X, Y))
         self._ran("evaluate", params)
         return float(loss), outputs
 
     def loss_and_grad(self, X, Y, params: Parameters, grads: Parameters | None = None) -> tuple[float, Parameters]:
         """Mean loss and its gradient with respect to every parameter."""
-        arrays = self.check_params(params)
+        self.check_params(params)
         X, Y = self.data(params, X, Y)
         grads = grads if grads is not None else params.zeros_like()
-        value = self.module.loss_and_grad(*abi.arguments("loss_and_grad", self._values(a0=X, Y=Y), arrays,
-                                                         grads.arrays()))
+        value = self.module.loss_and_grad(*self._arguments("loss_and_grad", params, X, Y, grads))
         self._ran("loss_and_grad", params)
         return float(value), grads
 
@@ -282,12 +286,10 @@ class CompiledNetwork:
         calls["parallel_epoch"] = lambda: self.train_epoch(X, Y, np.arange(2), 2, params, grads, sgd, 0.0, threads=2)
         if split:  # a cold compile: half of the functions in a child process, into Numba's cache
             from .split_compile import compile_split
-            arrays = params.arrays()
-            arguments = {"forward": abi.arguments("forward", {"a0": X}, arrays),
-                         "loss": abi.arguments("loss", self._values(a0=X, Y=Y), arrays),
-                         "evaluate": abi.arguments("evaluate", self._values(a0=X, Y=Y), arrays),
-                         "loss_and_grad": abi.arguments("loss_and_grad", self._values(a0=X, Y=Y), arrays,
-                                                        grads.arrays()),
+            arguments = {"forward": self._arguments("forward", params, X),
+                         "loss": self._arguments("loss", params, X, Y),
+                         "evaluate": self._arguments("evaluate", params, X, Y),
+                         "loss_and_grad": self._arguments("loss_and_grad", params, X, Y, grads),
                          "train_epoch": self._epoch_arguments(X, Y, np.arange(2), 2, params, grads, sgd, 0.0)}
             compile_split(self._compile_jobs(arguments, [n for n in names if n in arguments]))
         for name in names:

@@ -219,6 +219,16 @@ EXPRESSION_FIELDS = {Assign: ("target", "value"), Loop: ("index", "stop", "start
                      Evaluate: ("call",), Return: ("values",)}
 
 
+def expressions(nodes) -> Iterator[sp.Basic]:
+    """Every expression of every statement of ``nodes``, bodies included, in print order."""
+    for node in walk(nodes):
+        for attribute in EXPRESSION_FIELDS.get(type(node), ()):
+            value = getattr(node, attribute)
+            for expr in value if isinstance(value, tuple) else (value,):
+                if expr is not None:
+                    yield sp.sympify(expr)
+
+
 def map_expressions(nodes, change) -> tuple[Node, ...]:
     """``nodes`` with ``change`` applied to every expression of every statement, bodies included."""
     out = []

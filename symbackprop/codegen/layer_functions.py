@@ -23,14 +23,9 @@ from .module import entry_point
 def names_used(nodes: Iterable[ir.Node]) -> list[str]:
     """Every symbol name the statements mention (arrays by their label), in order of appearance."""
     seen: dict[str, None] = {}
-    for node in ir.walk(nodes):
-        for attribute in ir.EXPRESSION_FIELDS.get(type(node), ()):
-            value = getattr(node, attribute)
-            for expr in value if isinstance(value, tuple) else (value,):
-                if expr is None:
-                    continue
-                for sym in sorted(sp.sympify(expr).free_symbols, key=sp.default_sort_key):
-                    seen.setdefault(str(sym.base.label) if isinstance(sym, sp.Indexed) else str(sym))
+    for expr in ir.expressions(nodes):
+        for sym in sorted(expr.free_symbols, key=sp.default_sort_key):
+            seen.setdefault(str(sym.base.label) if isinstance(sym, sp.Indexed) else str(sym))
     return list(seen)
 
 
