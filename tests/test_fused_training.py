@@ -104,7 +104,8 @@ def test_cached_module_imports_the_shared_kernels_and_its_standalone_form_copies
     from symbackprop.codegen; the standalone form needs only NumPy, Numba and the standard library."""
     source = symbackprop.compile(Network.mlp([3, 4, 3], "relu")).source()
     cached = _imported_modules(source)
-    assert {m for m in cached if m.startswith("symbackprop")} == {"symbackprop.codegen.blas_product",
+    assert {m for m in cached if m.startswith("symbackprop")} == {"symbackprop.codegen.batch_rows",
+                                                                  "symbackprop.codegen.blas_product",
                                                                   "symbackprop.codegen.kernel_table",
                                                                   "symbackprop.codegen.update_rules"}
     assert {m.split(".")[0] for m in cached} == {"math", "numpy", "numba", "symbackprop"}
@@ -148,3 +149,23 @@ def test_benchmark_script_runs_and_peers_agree_on_the_weights(tmp_path):
     for row in rows:
         assert row["max_weight_diff"] < 1e-10
         assert row["accuracy"] == rows[0]["accuracy"]
+
+
+def test_a_dense_networks_passes_are_kernels_called_by_address():
+    """A dense network's forward and backward passes are one kernel each, shared by the entry
+    points and called by address from the compiled ones: compiled once, not once per entry
+    point (and not one per layer: the layers' short loops are optimized together)."""
+    from symbackprop.codegen import ir
+    from symbackprop.codegen.index_kernels import index_module
+    from symbackprop.derive import derive_index_level
+    module = index_module(derive_index_level(Network.mlp([4, 5, 6, 3], "relu")), "test")
+    functions = {f.name: f for f in module.functions if isinstance(f, ir.KernelFunction)}
+    assert {"forward_pass", "backward_pass"} <= set(functions)
+    assert not [name for name in functions if name[-1].isdigit()]
+    uses = dict(next(n for n in module.functions if isinstance(n, ir.KernelTableDeclaration)).uses)
+    assert uses["_evaluate"] == ("forward_pass",)
+    assert uses["_train_epoch"][:2] == ("forward_pass", "backward_pass") and "update" in uses["_train_epoch"]
+    for entry in ("forward", "evaluate", "loss_and_grad", "train_epoch"):
+        assert functions[f"_{entry}"].decorator and not functions[entry].decorator
+    body = [node for node in ir.walk(functions["_loss_and_grad"].body) if isinstance(node, ir.Evaluate)]
+    assert [str(node.call.args[0]) for node in body] == ["forward_pass", "backward_pass"]

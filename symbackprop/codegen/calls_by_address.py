@@ -14,7 +14,10 @@ those kernels are called by address instead (:mod:`.kernel_table`):
 * a call of such a function passes it the part of ``kernels`` it needs;
 * a public entry point (:data:`.abi.ENTRY_POINTS`, ``parallel_epoch``) becomes ``_name``,
   behind a plain Python function ``name`` with the public arguments, which fetches the
-  tuple for its first argument's precision from the module's table and calls it.
+  tuple for its first argument's precision from the module's table and calls it;
+* a plain Python function (an image network's entry points) is left as it is: it calls
+  the kernels' dispatchers, and the table only records which it calls, so that a cold
+  compile can compile them, with their declared types, before the first call.
 
 Kernels called by address must have C-contiguous array arguments of the types recorded
 for them; the entry points make every array they pass, and :class:`~.compiled.CompiledNetwork`
@@ -59,8 +62,9 @@ def call_by_address(functions: Sequence[ir.Node], codes: Mapping[str, tuple[str,
     must come after those they call.
     """
     codes = {**codes, **SHARED_CODES}
-    compiled = {node.name: node for node in functions if isinstance(node, ir.KernelFunction)}
-    order = [name for name in compiled if name in codes] + [name for name in SHARED_CODES if name not in compiled]
+    compiled = {node.name: node for node in functions if isinstance(node, ir.KernelFunction) and node.decorator}
+    python = {node.name: node for node in functions if isinstance(node, ir.KernelFunction) and not node.decorator}
+    order = [name for name in codes if name in compiled] + [name for name in codes if name not in compiled]
     calls = {name: _called(function.body) for name, function in compiled.items()}
     # what each function needs, through the functions it calls too (they call only earlier ones)
     needs: dict[str, set[str]] = {}
@@ -73,7 +77,11 @@ def call_by_address(functions: Sequence[ir.Node], codes: Mapping[str, tuple[str,
         if wanted:
             needs[name] = wanted
     own = {name: tuple(k for k in order if k in wanted) for name, wanted in needs.items()}
-    if not own:
+    # plain Python functions call the kernels' dispatchers themselves; the table records which,
+    # so that a cold compile can compile those kernels up front (CompiledNetwork.warm_up)
+    direct = {name: tuple(k for k in order if k in _called(function.body)) for name, function in python.items()}
+    direct = {name: kernels for name, kernels in direct.items() if kernels}
+    if not own and not direct:
         return tuple(functions)
     kernels = sp.IndexedBase(KERNELS)
 
@@ -96,15 +104,17 @@ def call_by_address(functions: Sequence[ir.Node], codes: Mapping[str, tuple[str,
 
     out: list[ir.Node] = []
     for node in functions:
-        if not (isinstance(node, ir.KernelFunction) and node.name in own):
-            out.append(node)
-            continue
-        if not any(isinstance(done, ir.KernelTableDeclaration) for done in out):  # before the first that uses it
+        users = isinstance(node, ir.KernelFunction) and (node.name in own or node.name in direct)
+        if users and not any(isinstance(done, ir.KernelTableDeclaration) for done in out):  # before the first user
             out += [ir.Comment("---- kernels called by address (first-class functions): each compiled once, "
                                "where a direct call\n     would have Numba optimize it again inside every caller "
                                "(symbackprop/codegen/kernel_table.py) ----"),
                     ir.KernelTableDeclaration(TABLE, tuple((k, *codes[k]) for k in order),
-                                              tuple((renamed(f), kernels) for f, kernels in own.items()))]
+                                              (*((renamed(f), kernels) for f, kernels in own.items()),
+                                               *direct.items()))]
+        if not (isinstance(node, ir.KernelFunction) and node.name in own):
+            out.append(node)
+            continue
         name = node.name
         bind = tuple(ir.Assign(sp.Symbol(k), kernels[i]) for i, k in enumerate(own[name]) if k in calls[name])
         body = ir.map_expressions(node.body, passing(name))

@@ -233,7 +233,7 @@ class CompiledNetwork:
     def _compile_jobs(self, calls: dict[str, tuple], names) -> list:
         """One job per function the entry points ``names`` need compiled, for the arguments
         ``calls`` gives each (:mod:`.split_compile`): the compiled entry point, and each kernel
-        it calls by address (once)."""
+        it calls (once).  A plain Python entry point (an image network's) is only its kernels."""
         from numba import typeof
         from .split_compile import job
         table = getattr(self.module, "_kernels", None)
@@ -241,11 +241,14 @@ class CompiledNetwork:
         for name in names:
             arguments = calls[name]
             compiled = getattr(self.module, f"_{name}", None)
-            if compiled is None:  # a plain @njit entry point: it calls nothing by address
+            python = compiled is None and not hasattr(getattr(self.module, name), "py_func")
+            if compiled is None and not python:  # a plain @njit entry point: it calls nothing by address
                 compiled = getattr(self.module, name)
             else:
-                for kernel in table.names(compiled):
+                for kernel in table.names(compiled or getattr(self.module, name)):
                     kernels.setdefault(kernel, table.kernel(kernel, arguments[0]))
+                if python:
+                    continue
                 arguments = (table(compiled, arguments[0]), *arguments)
             types = tuple(typeof(a) for a in arguments)
             jobs.append(job(name, compiled, lambda compiled=compiled, types=types: compiled.compile(types),
@@ -285,13 +288,18 @@ class CompiledNetwork:
         # the batch-parallel epoch (needs splits_batches, and Numba's threads set to 2 or more)
         calls["parallel_epoch"] = lambda: self.train_epoch(X, Y, np.arange(2), 2, params, grads, sgd, 0.0, threads=2)
         if split:  # a cold compile: half of the functions in a child process, into Numba's cache
-            from .split_compile import compile_split
+            from .split_compile import REPORT_COST, Job, compile_split
             arguments = {"forward": self._arguments("forward", params, X),
                          "loss": self._arguments("loss", params, X, Y),
                          "evaluate": self._arguments("evaluate", params, X, Y),
                          "loss_and_grad": self._arguments("loss_and_grad", params, X, Y, grads),
                          "train_epoch": self._epoch_arguments(X, Y, np.arange(2), 2, params, grads, sgd, 0.0)}
-            compile_split(self._compile_jobs(arguments, [n for n in names if n in arguments]))
+            jobs = self._compile_jobs(arguments, [n for n in names if n in arguments])
+            if "report" not in self.meta and self._report_source is not None:
+                # the op-count report (0.15 s of the README CNN's) is written to the cache atomically;
+                # counted in the child, it is read here afterwards, else counted here on first use
+                jobs.append(Job("op-count report", REPORT_COST, self._report_source))
+            compile_split(jobs)
         for name in names:
             calls[name]()
         seconds = time.perf_counter() - start
@@ -411,8 +419,8 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     timings["load_or_build"] = time.perf_counter() - start
     compiled = CompiledNetwork(network, view, module, meta, kernels_cached, folder, timings,
                                _report_source=lambda: load_or_build_json(report_path, report))
+    if entry_points:  # (a cold compile may count the report in its child process)
+        compiled.warm_up(dtype, entry_points, split=not kernels_cached)
     if not kernels_cached:  # derived anyway: count now, while the derivation is at hand
         compiled.report
-    if entry_points:
-        compiled.warm_up(dtype, entry_points, split=not kernels_cached)
     return compiled

@@ -1,9 +1,10 @@
 """Kernels that live in real files here and reach generated modules as imports or as text.
 
 A generated kernel module calls a few functions that do not depend on the model: the
-optimizer updates and clipping (:mod:`.update_rules`), the BLAS call (:mod:`.blas_product`)
-and the vectorizable ``exp`` (:mod:`.vector_exp`).  Each has one definition, in a file of
-this package that marks where its kernels start.  They reach a module in one of two ways:
+optimizer updates and clipping (:mod:`.update_rules`), the BLAS call (:mod:`.blas_product`),
+the copy of a batch's rows (:mod:`.batch_rows`) and the vectorizable ``exp``
+(:mod:`.vector_exp`).  Each has one definition, in a file of this package that marks where
+its kernels start.  They reach a module in one of two ways:
 
 * **imported** (the *shared* kernels, in the kernel cache's modules): Numba compiles them
   once per installation and caches them beside this package, so a new model's first
@@ -37,8 +38,8 @@ def kernel_text(module: ModuleType) -> str:
 
 def _shared() -> list[tuple[ModuleType, tuple[str, ...]]]:
     """The shared kernel modules and the names generated code uses from each."""
-    from . import blas_product, kernel_table, update_rules
-    return [(blas_product, ("_matmul",)), (kernel_table, ("KernelTable",)),
+    from . import batch_rows, blas_product, kernel_table, update_rules
+    return [(blas_product, ("_matmul",)), (kernel_table, ("KernelTable",)), (batch_rows, ("gather_rows",)),
             (update_rules, ("RULE_SGD", "RULE_MOMENTUM", "RULE_NESTEROV", "RULE_RMSPROP", "RULE_ADAM",
                             "update", "squared_norm", "clip_by_value", "clip_by_norm"))]
 

@@ -243,18 +243,15 @@ def _bound_names(params: list[str], allocations: list[ir.Node]) -> list[str]:
     return ["a0", "Y", *params, *(naming.gradient(p) for p in params), "l1", "l2", *made]
 
 
-def _calls(parts, direction: str, arrays: list[str], sizes, functions: dict | None,
-           aliases: dict[str, str]) -> list[ir.Node]:
-    """Calls of each layer's function for one pass (made on first use, shared by the entry points);
-    with ``functions`` None, the layers' statements themselves (pasted into the entry point)."""
-    if functions is None:
-        return [node for _, body in parts for node in body]
+def _calls(parts, direction: str, arrays: list[str], sizes, functions: dict, aliases: dict[str, str],
+           per_layer: bool) -> list[ir.Node]:
+    """The calls of one pass's functions (made on first use, shared by the entry points): one
+    function per layer (``per_layer``, fused over the samples), else one for the whole pass."""
+    groups = [(f"{direction}{layer}", fuse_sample_loops(body, n, B, aliases)) for layer, body in parts if body] \
+        if per_layer else [(f"{direction}_pass", [node for _, body in parts for node in body])]
     out: list[ir.Node] = []
-    for layer, body in parts:
-        if not body:
-            continue
-        name = f"{direction}{layer}"
-        function, call = layer_function(name, fuse_sample_loops(body, n, B, aliases), arrays, sizes)
+    for name, body in groups:
+        function, call = layer_function(name, body, arrays, sizes)
         known = functions.setdefault(name, function)
         if known.arguments != function.arguments:
             raise AssertionError(f"{name} is called with different arrays by two entry points")
@@ -262,13 +259,22 @@ def _calls(parts, direction: str, arrays: list[str], sizes, functions: dict | No
     return out
 
 
+def _loss_call(loss: list[ir.Node], arrays: list[str], sizes, functions: dict) -> list[ir.Node]:
+    """``L = batch_loss(...)``: the loss statements as a kernel of their own (for Python entry points)."""
+    function, call = layer_function("batch_loss", [*loss, ir.Return((LOSS,))], arrays, sizes)
+    known = functions.setdefault("batch_loss", function)
+    if known.arguments != function.arguments:
+        raise AssertionError("batch_loss is called with different arrays by two entry points")
+    return [ir.Assign(LOSS, call.call)]
+
+
 def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     """The kernel module of ``deriv``.
 
-    Each layer's forward and backward statements are a function of their own
-    (:mod:`.layer_functions`), compiled once and called by every entry point; the loss is
-    short and stays inline.  The passes write into arrays the entry point allocates up
-    front, so the fused ``train_epoch`` allocates once per epoch.
+    The forward and backward statements are kernels of their own (:mod:`.layer_functions`),
+    compiled once and called by every entry point: one per layer of an image network, one
+    per pass of a dense one (see the comment below).  They write into arrays the entry point
+    allocates up front, so ``train_epoch`` allocates once per epoch.
     """
     net = deriv.network
     params = parameter_names(deriv)
@@ -276,7 +282,7 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     work = _work_arrays(deriv)
     forward_low = Lowerer(matrices, contiguous=work)
     forward = _forward(deriv, forward_low)
-    loss = Lowerer().lower(LOSS, _loss_expr(deriv), [])
+    loss = loss_statements = Lowerer().lower(LOSS, _loss_expr(deriv), [])
     backward_low = Lowerer(matrices, contiguous=work, flat_views=set(forward_low.flat_views),
                            row_views=set(forward_low.row_views),
                            scratch=dict(forward_low.scratch), unfolded=dict(forward_low.unfolded))
@@ -286,22 +292,31 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     with_backward = _allocations(deriv, True, backward_low)
     outputs = sp.Symbol(naming.array(naming.A, len(net.layers)))
 
-    # image networks: one function per layer pass (big loop nests, compiled once, and fused over the
-    # samples); dense networks: the statements pasted into each entry point, whose short loops LLVM
-    # optimizes together (a 64-16-10/b8 step was 20% slower through layer functions)
+    # Kernels shared by the entry points, each compiled once (:mod:`.layer_functions`).  Image
+    # networks: one per layer pass (big loop nests, fused over the samples), the loss one more, and
+    # the entry points plain Python calling them (a step is 0.5 ms or more; the Python between the
+    # calls is about 2% of it, and compiling that glue was 3 s of the README CNN's 7).  Dense
+    # networks: one per pass (forward, backward), so the layers' short loops are optimized together
+    # (a 64-16-10/b8 step was 20% slower through per-layer functions, and the same through these),
+    # called by address from compiled entry points (a step is microseconds).
     images = len(net.input_shape) == 3
-    layer_functions: dict[str, ir.KernelFunction] | None = {} if images else None
+    kernels: dict[str, ir.KernelFunction] = {}
     aliases = view_aliases(with_backward)
-    forward_calls = _calls(forward, "forward", _bound_names(params, forward_only), sizes, layer_functions, aliases)
+    forward_calls = _calls(forward, "forward", _bound_names(params, forward_only), sizes, kernels, aliases, images)
     arrays = _bound_names(params, with_backward)
-    step = [*sizes, *_calls(forward, "forward", arrays, sizes, layer_functions, aliases), *loss,
-            *_calls(backward, "backward", arrays, sizes, layer_functions, aliases)]
+    step_forward = _calls(forward, "forward", arrays, sizes, kernels, aliases, images)
+    if images:  # (the forward-only entry points make the same call: _loss_call checks it)
+        loss = _loss_call(loss_statements, arrays, sizes, kernels)
+        _loss_call(loss_statements, _bound_names(params, forward_only), sizes, kernels)
+    step = [*sizes, *step_forward, *loss, *_calls(backward, "backward", arrays, sizes, kernels, aliases, images)]
 
     def entry(name: str, body) -> ir.KernelFunction:
+        if images:  # plain Python: each statement is a kernel call, a view or an allocation
+            return ir.KernelFunction(name, abi.ENTRY_POINTS[name].signature(params), tuple(body))
         return entry_point(name, abi.ENTRY_POINTS[name].signature(params), body)
 
-    layers = [ir.Comment("---- each layer's passes, called by the entry points below ----"),
-              *layer_functions.values(), ir.Comment("---- entry points ----")] if images else []
+    layers = [ir.Comment("---- the kernels, each compiled once and called by the entry points below ----"),
+              *kernels.values(), ir.Comment("---- entry points ----")]
     parallel = [ir.Comment("---- the same, each batch split among the threads (--threads N) ----"),
                 step_function(params, with_backward, step),
                 *parallel_epoch(params, [len(shape) for shape in net.param_shapes().values()], len(net.input_shape),
@@ -313,14 +328,17 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
         entry("evaluate", [*forward_only, *sizes, *forward_calls, *loss, ir.Return((LOSS, outputs))]),
         entry("loss_and_grad", [*with_backward, *step, ir.Return((LOSS,))]),
         ir.Comment("---- one epoch of training in one call ----"),
-        train_epoch(params, len(net.input_shape), with_backward, step),
+        train_epoch(params, len(net.input_shape), with_backward, step, host=images),
         *parallel,
     )
     shapes = net.param_shapes()
     codes = binding_codes({"a0": len(net.input_shape) + 1, "Y": 2, **{p: len(shapes[p]) for p in params},
                            **{naming.gradient(p): len(shapes[p]) for p in params}}, ("l1", "l2"), with_backward)
-    by_address = {name: ("v", tuple(codes[a] for a in function.arguments))
-                  for name, function in (layer_functions or {}).items()}
+    by_address = {name: ("d" if name == "batch_loss" else "v", tuple(codes[a] for a in function.arguments))
+                  for name, function in kernels.items()}
+    if images:  # the shared copy of a batch's rows (batch_rows.py), called by the Python train_epoch
+        by_address["gather_rows"] = ("v", (f"f{len(net.input_shape) + 1}", "f2", "i1", "n",
+                                           f"f{len(net.input_shape) + 1}", "f2"))
     functions = call_by_address(functions, by_address)
     model = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
              if net.any_width else repr(net))

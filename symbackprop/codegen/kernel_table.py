@@ -108,8 +108,8 @@ class KernelTable:
         return made
 
     def names(self, function):
-        """The names of the kernels the compiled ``function`` takes."""
-        return self._uses[function.py_func.__name__]
+        """The names of the kernels the compiled ``function`` takes (or a Python function calls)."""
+        return self._uses[getattr(function, "py_func", function).__name__]
 
     def __call__(self, function, like):
         return tuple(self.kernel(name, like) for name in self.names(function))

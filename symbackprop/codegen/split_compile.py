@@ -59,6 +59,11 @@ PATIENCE, GRACE = 3.0, 5.0
 LOADED = 1.0
 
 
+#: the cost of counting a network's operations (the op-count report), in the same lines: 0.15 s
+#: for the README CNN, about what Numba takes for ten lines
+REPORT_COST = 10.0
+
+
 def job(name: str, dispatcher, compile_now: Callable[[], object], module_name: str) -> Job:
     """The job of compiling ``dispatcher``, a function of the module ``module_name`` or a shared kernel."""
     shared = getattr(getattr(dispatcher, "py_func", None), "__module__", module_name) != module_name

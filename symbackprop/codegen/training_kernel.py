@@ -7,6 +7,13 @@ optimizer ``update`` from :mod:`.update_rules` (a shared kernel: see :mod:`.copi
 One call per epoch means no Python between forward, backward and update; the work arrays
 are made once for the whole batches and once more for a shorter last batch.  Its
 arguments are the ABI's (:data:`.abi.ENTRY_POINTS`).
+
+An image network's ``train_epoch`` is the same statements as a plain Python function
+(``host=True``): its step is a dozen calls of compiled layer kernels, 0.5 ms or more, of
+which the Python between them is about 2%; compiling that sequence with Numba took more
+of the README CNN's cold compile than any layer (2 s of 7).  Its batch's rows are copied
+by the shared kernel ``gather_rows`` (:mod:`.batch_rows`), the one loop Python would run
+slowly.
 """
 from __future__ import annotations
 
@@ -29,6 +36,15 @@ _DOC = (
     "The loop's own names start with 'ep_': the step's statements use n, i, j, B, L, ...",
 )
 
+_HOST_DOC = (
+    "One epoch of mini-batch training: gather each batch of rows of the inputs X and targets T",
+    "by `order`, then forward, loss, backward, optional clipping and the optimizer's update of",
+    "`flat` (which the parameters are views of), each a compiled kernel; this loop is Python,",
+    "a few microseconds a step.  Returns (sum of batch losses weighted by batch size, index of",
+    "the first batch whose loss or gradient was not finite or -1, that batch's loss).",
+    "Work arrays are made once for the whole batches and once more for a shorter last batch.",
+)
+
 
 def _gather(input_ndim: int, X: sp.Symbol, a0: sp.Symbol, r: sp.Symbol, row: sp.Symbol) -> tuple[ir.Node, ...]:
     """Copy input row ``row`` into batch row ``r``: one loop per axis of a sample."""
@@ -38,13 +54,15 @@ def _gather(input_ndim: int, X: sp.Symbol, a0: sp.Symbol, r: sp.Symbol, row: sp.
 
 
 def train_epoch(params: Sequence[str], input_ndim: int, allocate: Sequence[ir.Node],
-                step: Sequence[ir.Node], name: str = "train_epoch", doc: Sequence[str] = _DOC,
-                extra_arguments: Sequence[str] = ()) -> ir.KernelFunction:
+                step: Sequence[ir.Node], name: str = "train_epoch", doc: Sequence[str] | None = None,
+                extra_arguments: Sequence[str] = (), host: bool = False) -> ir.KernelFunction:
     """``train_epoch`` for a network with parameters ``params``.
 
     ``input_ndim``: axes of one sample (1 for features, 3 for images); ``allocate``:
     statements creating the work arrays for a batch ``a0``; ``step``: statements that
     compute the batch's mean loss ``L`` and write the gradients into ``gW1, gb1, ...``.
+    ``host``: a plain Python function whose step calls compiled kernels (see the module's
+    docstring), else one compiled call.
     """
     arg = {name: sp.Symbol(name) for name in abi.named("train_epoch")}  # the ABI's names, or a KeyError here
     X, T, order, batch_size, flat, gflat = (arg[k] for k in ("X", "T", "order", "batch_size", "flat", "gflat"))
@@ -54,10 +72,11 @@ def train_epoch(params: Sequence[str], input_ndim: int, allocate: Sequence[ir.No
         "ep_rows", "ep_whole", "ep_total", "ep_pass", "ep_size", "ep_count", "ep_k", "ep_batch", "ep_first", "ep_r",
         "ep_row", "ep_c")
     is_first_pass = sp.Eq(ep_pass, 0)
-    gather = ir.Loop(r, size, (ir.Assign(row, sp.IndexedBase(order)[first + r]),
-                               *_gather(input_ndim, X, a0, r, row),
-                               ir.Loop(column, ir.Dim(T, 1), (
-                                   ir.Assign(sp.IndexedBase(Y)[r, column], sp.IndexedBase(T)[row, column]),))))
+    gather = ir.Evaluate(ir.call("gather_rows", X, T, order, first, a0, Y)) if host else \
+        ir.Loop(r, size, (ir.Assign(row, sp.IndexedBase(order)[first + r]),
+                          *_gather(input_ndim, X, a0, r, row),
+                          ir.Loop(column, ir.Dim(T, 1), (
+                              ir.Assign(sp.IndexedBase(Y)[r, column], sp.IndexedBase(T)[row, column]),))))
     check_clip_update = (
         ir.Comment("---- check, clip, update ----"),
         ir.Branch(sp.Not(sp.And(ir.IsFinite(L), ir.IsFinite(ir.call("squared_norm", gflat)))),
@@ -87,4 +106,7 @@ def train_epoch(params: Sequence[str], input_ndim: int, allocate: Sequence[ir.No
     ))
     body = (ir.Assign(rows, ir.Dim(order, 0)), ir.Assign(whole, ir.FloorDiv(rows, batch_size)),
             ir.Assign(total, sp.Float(0.0)), passes, ir.Return((total, sp.Integer(-1), sp.Float(0.0))))
-    return entry_point(name, (*abi.ENTRY_POINTS["train_epoch"].signature(params), *extra_arguments), body, tuple(doc))
+    arguments = (*abi.ENTRY_POINTS["train_epoch"].signature(params), *extra_arguments)
+    if host:
+        return ir.KernelFunction(name, arguments, body, "", tuple(_HOST_DOC if doc is None else doc))
+    return entry_point(name, arguments, body, tuple(_DOC if doc is None else doc))
