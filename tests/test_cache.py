@@ -1,6 +1,7 @@
 """The kernel cache: real files, reused across runs, rebuilt when damaged, no SymPy at run time."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -58,6 +59,51 @@ def test_damaged_entry_is_rebuilt(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
     assert first.source_path.read_text() == source
+
+
+def test_networks_that_share_a_layer_share_its_kernel_file(tmp_path):
+    """Each layer kernel is a file of its own named by its text: a second network with the same
+    first convolution and pooling loads those two layers' files (and, in a fresh process, their
+    machine code from Numba's cache) instead of compiling them again."""
+    from symbackprop.model.architecture import build_network
+    first = build_network("conv:4:3,maxpool:2,flatten,dense:3", (1, 6, 6), 3)
+    second = build_network("conv:4:3,maxpool:2,conv:2:3,flatten,dense:3", (1, 6, 6), 3)
+    one = symbackprop.compile(first, cache_dir=tmp_path)  # and its machine code into Numba's cache
+    two = symbackprop.compile(second, cache_dir=tmp_path, warm_up=False)
+    paths = {path.name.rsplit("_", 1)[0]: path for path in one.kernel_paths}
+    shared = {path.name.rsplit("_", 1)[0]: path for path in two.kernel_paths}
+    assert shared["forward1"] == paths["forward1"] and shared["forward2"] == paths["forward2"]
+    assert two.module.forward1 is one.module.forward1  # in this process: the same compiled function
+    assert two.folder != one.folder and len(list((tmp_path / "kernels").glob("forward1_*.py"))) == 1
+    code = textwrap.dedent(f"""
+        import symbackprop
+        from symbackprop.model.architecture import build_network
+        net = build_network("conv:4:3,maxpool:2,conv:2:3,flatten,dense:3", (1, 6, 6), 3)
+        c = symbackprop.compile(net, cache_dir={str(tmp_path)!r})
+        stats = c.module.forward1.stats, c.module.forward3.stats
+        print(sum(stats[0].cache_hits.values()), sum(stats[1].cache_misses.values()))
+    """)
+    env = {**os.environ, "SYMBACKPROP_SPLIT_COMPILE": "0"}  # all in this process, to see its cache hits
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    hits, misses = map(int, out.split())
+    assert hits == 1 and misses == 1  # forward1 loaded from Numba's cache; forward3 is new, compiled
+
+
+def test_a_missing_kernel_file_rebuilds_the_entry(tmp_path):
+    from symbackprop.model.architecture import build_network
+    net = build_network("conv:2:3,flatten,dense:3", (1, 5, 5), 3)
+    first = symbackprop.compile(net, cache_dir=tmp_path, warm_up=False)
+    from symbackprop.codegen.cache import _read_entry
+    first.kernel_paths[0].unlink()
+    assert _read_entry(first.folder) is None
+    code = textwrap.dedent(f"""
+        import symbackprop
+        from symbackprop.model.architecture import build_network
+        c = symbackprop.compile(build_network("conv:2:3,flatten,dense:3", (1, 5, 5), 3), cache_dir={str(tmp_path)!r})
+        print(c.from_cache)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False" and all(path.is_file() for path in first.kernel_paths)
 
 
 def test_kernels_run_without_sympy(tmp_path):

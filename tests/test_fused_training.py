@@ -106,6 +106,7 @@ def test_cached_module_imports_the_shared_kernels_and_its_standalone_form_copies
     cached = _imported_modules(source)
     assert {m for m in cached if m.startswith("symbackprop")} == {"symbackprop.codegen.batch_rows",
                                                                   "symbackprop.codegen.blas_product",
+                                                                  "symbackprop.codegen.kernel_files",
                                                                   "symbackprop.codegen.kernel_table",
                                                                   "symbackprop.codegen.update_rules"}
     assert {m.split(".")[0] for m in cached} == {"math", "numpy", "numba", "symbackprop"}

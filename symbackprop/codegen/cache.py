@@ -4,7 +4,9 @@ Numba's ``cache=True`` only works for functions defined in a real file, so gener
 source is written to ``<cache>/<view>-<key>/kernels.py`` and imported from there; Numba
 then keeps the compiled machine code beside it in ``__pycache__``.  ``meta.json`` holds
 what the derivation found (op counts, formulas, timings) and the SHA-256 of the source,
-so a second run of the same model skips derivation *and* compilation.
+so a second run of the same model skips derivation *and* compilation.  The kernels a module
+loads from files of their own (:mod:`.kernel_files`) live in ``<cache>/kernels/``, one file
+per kernel, shared by every entry that has it; an entry records each one's SHA-256 too.
 
 Entries are written atomically: everything goes to a temporary folder first, which is
 renamed into place in one step.  If two processes build the same entry at once, the
@@ -33,6 +35,7 @@ from typing import Callable
 
 from ..atomic import current_umask, write_text_atomically
 from ..errors import CacheError, SymbackpropWarning
+from .kernel_files import FOLDER
 
 #: bump when the generated code's shape changes, to invalidate older entries
 FORMAT_VERSION = 3
@@ -103,12 +106,26 @@ def _temporary_root(root: Path, reason: str) -> Path:
     return tmp
 
 
+def kernel_salt() -> str:
+    """What a kernel file's machine code depends on besides its text (:func:`.kernel_files.kernel_stem`):
+    the generator (the shared kernels it links) and Numba."""
+    import numba
+    return f"{FORMAT_VERSION}:{numba.__version__}:{_generator_digest()}"
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _same_text(path: Path, sha256: str) -> bool:
+    try:
+        return _sha256(path.read_text()) == sha256
+    except (OSError, ValueError):
+        return False
+
+
 def _read_entry(folder: Path) -> dict | None:
-    """The entry's metadata if the entry is complete and intact, else None."""
+    """The entry's metadata if the entry is complete and intact (its kernel files too), else None."""
     try:
         meta = json.loads((folder / "meta.json").read_text())
         source = (folder / "kernels.py").read_text()
@@ -116,16 +133,31 @@ def _read_entry(folder: Path) -> dict | None:
         return None
     if meta.get("source_sha256") != _sha256(source):
         return None
+    if not all(_same_text(folder.parent / FOLDER / f"{stem}.py", sha)
+               for stem, sha in meta.get("kernel_files", {}).items()):
+        return None
     return meta
 
 
-def _write_entry(root: Path, folder: Path, source: str, meta: dict) -> None:
+def _write_kernel_files(root: Path, files: dict[str, str]) -> None:
+    """Each kernel file not already there (or damaged), atomically; one that is intact is left
+    alone, so its modification time, which Numba's cache checks, does not change."""
+    for stem, text in files.items():
+        path = root / FOLDER / f"{stem}.py"
+        if not _same_text(path, _sha256(text)):
+            write_text_atomically(path, text, make_folders=True)
+
+
+def _write_entry(root: Path, folder: Path, source: str, meta: dict, files: dict[str, str]) -> None:
     root.mkdir(parents=True, exist_ok=True)
+    _write_kernel_files(root, files)  # before the entry that loads them appears
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=root))
     try:
         tmp.chmod(0o777 & ~current_umask())  # not mkdtemp's 0700: a shared cache stays readable
         (tmp / "kernels.py").write_text(source)
-        (tmp / "meta.json").write_text(json.dumps({**meta, "source_sha256": _sha256(source)}, indent=1))
+        (tmp / "meta.json").write_text(json.dumps({**meta, "source_sha256": _sha256(source),
+                                                   "kernel_files": {stem: _sha256(text) for stem, text in files.items()}},
+                                                  indent=1))
         try:
             os.rename(tmp, folder)
         except OSError:
@@ -183,7 +215,7 @@ def load_or_build(spec: dict, view: str, build: Callable[[], tuple[str, dict]],
                   cache_dir: str | os.PathLike | None = None) -> tuple[types.ModuleType, dict, bool, Path]:
     """Load the kernels for ``(spec, view)`` from the cache, building them if needed.
 
-    ``build()`` returns ``(source, meta)``.  Returns ``(module, meta, from_cache, folder)``.
+    ``build()`` returns ``(source, meta, kernel files)``.  Returns ``(module, meta, from_cache, folder)``.
     """
     root = cache_root(cache_dir)
     _check_root(root)
@@ -194,15 +226,15 @@ def load_or_build(spec: dict, view: str, build: Callable[[], tuple[str, dict]],
     if meta is None:
         if folder.exists():
             _set_aside(folder)
-        source, meta = build()
+        source, meta, files = build()
         try:
-            _write_entry(root, folder, source, {**meta, "key": key})
+            _write_entry(root, folder, source, {**meta, "key": key}, files)
         except OSError as exc:
             if exc.errno not in _NOT_WRITABLE:
                 raise CacheError(f"cannot write the kernel cache at {root}: {exc.strerror or exc}; "
                                  f"set SYMBACKPROP_CACHE_DIR to a writable folder") from None
             folder = _temporary_root(root, exc.strerror or str(exc)) / folder.name
-            _write_entry(folder.parent, folder, source, {**meta, "key": key})
+            _write_entry(folder.parent, folder, source, {**meta, "key": key}, files)
         meta = _read_entry(folder)
         if meta is None:
             raise CacheError(f"kernel cache entry {folder} is unreadable right after writing it")

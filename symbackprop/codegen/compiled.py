@@ -113,8 +113,16 @@ class CompiledNetwork:
     def source_path(self) -> Path:
         return self.folder / "kernels.py"
 
+    @property
+    def kernel_paths(self) -> list[Path]:
+        """The files of the kernels the module loads (shared by every network that has them)."""
+        from .kernel_files import kernel_path
+        return [kernel_path(self.source_path, stem) for stem in self.meta.get("kernel_files", {})]
+
     def source(self) -> str:
-        return self.source_path.read_text()
+        """The generated code: the module, then each kernel file it loads."""
+        return "".join([self.source_path.read_text(), *(f"\n# ==== the cache's {path.parent.name}/{path.name} ====\n"
+                                                        f"{path.read_text()}" for path in self.kernel_paths)])
 
     def check_params(self, params: Parameters) -> tuple[np.ndarray, ...]:
         """``params``' arrays in kernel order, after checking they fit this network."""
@@ -251,10 +259,9 @@ class CompiledNetwork:
                     continue
                 arguments = (table(compiled, arguments[0]), *arguments)
             types = tuple(typeof(a) for a in arguments)
-            jobs.append(job(name, compiled, lambda compiled=compiled, types=types: compiled.compile(types),
-                            self.module.__name__))
-        jobs += [job(kernel, getattr(self.module, kernel), made.compile, self.module.__name__)
-                 for kernel, made in kernels.items()]
+            jobs.append(job(name, compiled, lambda compiled=compiled, types=types: compiled.compile(types)))
+        jobs += [job(kernel, getattr(self.module, kernel), made.compile) for kernel, made in kernels.items()
+                 if not made.compiled()]  # (one another network shares, compiled in this process: nothing to do)
         return jobs
 
     def warm_up(self, dtype: str | np.dtype = "float64", entry_points: str | tuple[str, ...] = "training",
@@ -379,7 +386,7 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
     ``warm_up``: True compiles the entry points training calls, ``"all"`` every one
     (see :meth:`CompiledNetwork.warm_up`), False none (each compiles on its first call).
     """
-    from .cache import cache_root, entry_key, load_or_build, load_or_build_json
+    from .cache import cache_root, entry_key, kernel_salt, load_or_build, load_or_build_json
 
     check_view(network, view)
     entry_points = warm_up_entry_points(warm_up)
@@ -393,15 +400,15 @@ def compile_network(network: Network, view: str = "index", cache_dir=None, warm_
         timings["derive"] = time.perf_counter() - start
         return value
 
-    def build() -> tuple[str, dict]:
+    def build() -> tuple[str, dict, dict[str, str]]:
         deriv = derivation()
         start = time.perf_counter()
-        from .module import module_source
+        from .module import module_files
         module = kernel_module(deriv, view)
-        source = module_source(module)
+        source, files = module_files(module, salt=kernel_salt())
         formulas = list(module.formulas)
         timings["generate"] = time.perf_counter() - start
-        return source, {"structure": structure, "view": view, "formulas": formulas}
+        return source, {"structure": structure, "view": view, "formulas": formulas}, files
 
     def report() -> dict:
         from ..simplify.report import count_index, count_unrolled_program

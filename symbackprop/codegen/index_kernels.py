@@ -343,4 +343,4 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     model = (" -> ".join(l.activation for l in net.layers) + f", loss {net.loss.name} (any layer widths)"
              if net.any_width else repr(net))
     return KernelModule(version, model, "Formulas (index level: n = sample, i = input, j = neuron)",
-                        tuple(str(s) for s in deriv.statements()), functions)
+                        tuple(str(s) for s in deriv.statements()), functions, tuple(kernels))

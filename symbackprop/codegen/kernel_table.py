@@ -68,6 +68,10 @@ class _ByAddress(WrapperAddressProtocol):
     def signature(self):
         return self._signature
 
+    def compiled(self):
+        """Whether the kernel is compiled (or loaded) in this process already."""
+        return self._signature.args in self._dispatcher.overloads
+
     def compile(self):
         if self._address is None:
             self._dispatcher.compile(self._signature.args)  # compiles, or loads from Numba's cache

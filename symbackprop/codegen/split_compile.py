@@ -64,9 +64,10 @@ LOADED = 1.0
 REPORT_COST = 10.0
 
 
-def job(name: str, dispatcher, compile_now: Callable[[], object], module_name: str) -> Job:
-    """The job of compiling ``dispatcher``, a function of the module ``module_name`` or a shared kernel."""
-    shared = getattr(getattr(dispatcher, "py_func", None), "__module__", module_name) != module_name
+def job(name: str, dispatcher, compile_now: Callable[[], object]) -> Job:
+    """The job of compiling ``dispatcher``: a network's function or kernel, or a shared kernel
+    of this package (compiled once per installation)."""
+    shared = str(getattr(getattr(dispatcher, "py_func", None), "__module__", "")).startswith(f"{__package__}.")
     return Job(name, LOADED if shared else FIXED_LINES + source_lines(dispatcher), compile_now)
 
 
