@@ -21,11 +21,9 @@ import atexit
 import errno
 import functools
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
-import sys
 import tempfile
 import types
 import uuid
@@ -35,7 +33,7 @@ from typing import Callable
 
 from ..atomic import current_umask, write_text_atomically
 from ..errors import CacheError, SymbackpropWarning
-from .kernel_files import FOLDER
+from .kernel_files import FOLDER, import_file
 
 #: bump when the generated code's shape changes, to invalidate older entries
 FORMAT_VERSION = 3
@@ -179,19 +177,7 @@ def _set_aside(folder: Path) -> None:
 
 def import_kernels(path: Path, name: str) -> types.ModuleType:
     """Import the generated module at ``path`` (once per process)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise CacheError(f"cannot import generated kernels from {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception:
-        del sys.modules[name]
-        raise
-    return module
+    return import_file(path, name, CacheError)
 
 
 def load_or_build_json(path: Path, build: Callable[[], dict]) -> tuple[dict, bool]:

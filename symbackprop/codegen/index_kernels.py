@@ -249,23 +249,22 @@ def _calls(parts, direction: str, arrays: list[str], sizes, functions: dict, ali
     function per layer (``per_layer``, fused over the samples), else one for the whole pass."""
     groups = [(f"{direction}{layer}", fuse_sample_loops(body, n, B, aliases)) for layer, body in parts if body] \
         if per_layer else [(f"{direction}_pass", [node for _, body in parts for node in body])]
-    out: list[ir.Node] = []
-    for name, body in groups:
-        function, call = layer_function(name, body, arrays, sizes)
-        known = functions.setdefault(name, function)
-        if known.arguments != function.arguments:
-            raise AssertionError(f"{name} is called with different arrays by two entry points")
-        out.append(call)
-    return out
+    return [_kernel_call(name, body, arrays, sizes, functions) for name, body in groups]
+
+
+def _kernel_call(name: str, body, arrays: list[str], sizes, functions: dict) -> ir.Evaluate:
+    """The call of kernel ``name`` running ``body``; the kernel is made on first use and kept in
+    ``functions``, and every entry point must call it with the same arrays."""
+    function, call = layer_function(name, body, arrays, sizes)
+    known = functions.setdefault(name, function)
+    if known.arguments != function.arguments:
+        raise AssertionError(f"{name} is called with different arrays by two entry points")
+    return call
 
 
 def _loss_call(loss: list[ir.Node], arrays: list[str], sizes, functions: dict) -> list[ir.Node]:
     """``L = batch_loss(...)``: the loss statements as a kernel of their own (for Python entry points)."""
-    function, call = layer_function("batch_loss", [*loss, ir.Return((LOSS,))], arrays, sizes)
-    known = functions.setdefault("batch_loss", function)
-    if known.arguments != function.arguments:
-        raise AssertionError("batch_loss is called with different arrays by two entry points")
-    return [ir.Assign(LOSS, call.call)]
+    return [ir.Assign(LOSS, _kernel_call("batch_loss", [*loss, ir.Return((LOSS,))], arrays, sizes, functions).call)]
 
 
 def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
@@ -334,8 +333,9 @@ def index_module(deriv: IndexDerivation, version: str) -> KernelModule:
     shapes = net.param_shapes()
     codes = binding_codes({"a0": len(net.input_shape) + 1, "Y": 2, **{p: len(shapes[p]) for p in params},
                            **{naming.gradient(p): len(shapes[p]) for p in params}}, ("l1", "l2"), with_backward)
-    by_address = {name: ("d" if name == "batch_loss" else "v", tuple(codes[a] for a in function.arguments))
-                  for name, function in kernels.items()}
+    # a kernel that returns gives the loss (a float64 sum), the others write into their arrays
+    by_address = {name: ("d" if any(isinstance(node, ir.Return) for node in function.body) else "v",
+                         tuple(codes[a] for a in function.arguments)) for name, function in kernels.items()}
     if images:  # the shared copy of a batch's rows (batch_rows.py), called by the Python train_epoch
         by_address["gather_rows"] = ("v", (f"f{len(net.input_shape) + 1}", "f2", "i1", "n",
                                            f"f{len(net.input_shape) + 1}", "f2"))

@@ -41,20 +41,25 @@ def kernel_path(module_file: str | Path, stem: str) -> Path:
     return Path(module_file).resolve().parent.parent / FOLDER / f"{stem}.py"
 
 
+def import_file(path: Path, module_name: str, error: type[Exception] = ImportError):
+    """The module at ``path``, imported as ``module_name`` once per process (a failed import
+    leaves nothing behind in ``sys.modules``); ``error``: what to raise if it is no module."""
+    module = sys.modules.get(module_name)
+    if module is not None:
+        return module
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise error(f"cannot import generated kernels from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
 def load_kernel(module_file: str, stem: str, name: str):
     """The function ``name`` of the kernel file ``stem`` (imported once per process)."""
-    module_name = f"symbackprop_kernel_{stem}"
-    module = sys.modules.get(module_name)
-    if module is None:
-        path = kernel_path(module_file, stem)
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:  # pragma: no cover - a path spec always has a loader
-            raise ImportError(f"cannot import the kernel file {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[module_name]
-            raise
-    return getattr(module, name)
+    return getattr(import_file(kernel_path(module_file, stem), f"symbackprop_kernel_{stem}"), name)
