@@ -8,6 +8,7 @@ arguments are defined in :mod:`symbackprop.cli_parser`; a training run is
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 
@@ -19,7 +20,7 @@ from .cli_sweep import cmd_sweep
 from .cli_training import cmd_evaluate, cmd_predict, cmd_train
 from .errors import SymbackpropError, SymbackpropWarning
 from .plotting import check_plot_path
-from .interrupts import TrainingInterrupted, caused_by_interrupt
+from .interrupts import TrainingInterrupted, caused_by_interrupt, program_handler
 
 __all__ = ["build_parser", "main"]
 
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "derive": cmd_derive,
                 "explain": cmd_explain, "cost": cmd_cost, "gradient-flow": cmd_gradient_flow,
                 "export": cmd_export, "sweep": cmd_sweep}
+    _set_interrupts(program_handler, argv is None)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warn
@@ -169,25 +171,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"symbackprop: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except TrainingInterrupted as stop:
-        _ignore_interrupts(argv is None)
+        _set_interrupts(signal.SIG_IGN, argv is None)
         print(f"symbackprop: {_interrupted(stop)}", file=sys.stderr)
         return 130
     except (KeyboardInterrupt, SystemError) as exc:  # Numba may wrap a Ctrl-C in a SystemError
         if not caused_by_interrupt(exc):
             raise
-        _ignore_interrupts(argv is None)
+        _set_interrupts(signal.SIG_IGN, argv is None)
         print("symbackprop: interrupted", file=sys.stderr)
         return 130
 
 
-def _ignore_interrupts(program: bool) -> None:
-    """One more Ctrl-C while the last line is printed, or the process exits, must not turn it into a
-    traceback.  Only when ``main`` runs as the program (no ``argv``): a caller keeps its own handler."""
+def _set_interrupts(handler, program: bool) -> None:
+    """Ctrl-C's handling for the rest of the run, only when ``main`` runs as the program (no
+    ``argv``: a caller keeps its own handler).  While the command runs, :func:`program_handler`
+    lets one stop that is under way reach its one closing line; once that line is due, SIG_IGN
+    keeps a last press from turning it, or the exit, into a traceback."""
     if not program:
         return
-    import signal
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, handler)
     except ValueError:  # not the main thread (main() called from a thread)
         pass
 

@@ -6,15 +6,25 @@ epochs run, the first Ctrl-C only sets a flag: the epoch that is running complet
 reported and saved, and training then stops with :class:`TrainingInterrupted`.  A second
 Ctrl-C stops at once (the checkpoint of the last complete epoch is still on disk, since
 checkpoints are written atomically).
+
+Once a stop is under way, further presses change nothing: a press that lands while the
+:class:`TrainingInterrupted` is being raised, or while it travels up to the command that
+prints the one closing line, would otherwise replace it with a bare ``KeyboardInterrupt``
+and lose which epoch the checkpoint holds.  Inside a deferral that is the deferral's own
+handler; between a deferral and the command it is :func:`program_handler`, which the
+command installs for the whole run.
 """
 from __future__ import annotations
 
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Iterator
 
-__all__ = ["TrainingInterrupted", "caused_by_interrupt", "deferred_interrupts"]
+__all__ = ["Deferral", "TrainingInterrupted", "caused_by_interrupt", "deferred_interrupts", "program_handler"]
+
+#: set once this process has begun to stop on a Ctrl-C (read by :func:`program_handler`)
+_stop_under_way = threading.Event()
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -39,28 +49,54 @@ def caused_by_interrupt(exc: BaseException) -> bool:
     return False
 
 
-@contextmanager
-def deferred_interrupts() -> Iterator[Callable[[], bool]]:
-    """Within the block, the first SIGINT only sets a flag (read by the function yielded); a
-    second raises ``KeyboardInterrupt`` at once.  Outside the main thread, where signal handlers
-    cannot be set, interrupts are left as they are."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    count = [0]
-    previous = signal.getsignal(signal.SIGINT)
+class Deferral:
+    """What a deferred block sees: whether Ctrl-C was pressed (call it), and :meth:`stop`, which
+    says the block now stops on it, so that a later press no longer raises."""
 
-    def handler(signum, frame) -> None:
-        count[0] += 1
-        if count[0] > 1:
+    def __init__(self) -> None:
+        self.presses = 0
+        self.stopping = False
+
+    def __call__(self) -> bool:
+        return self.presses > 0
+
+    def stop(self) -> None:
+        self.stopping = True
+        _stop_under_way.set()
+
+    def press(self, signum=None, frame=None) -> None:
+        """The deferral's SIGINT handler: the first press is noted, the second stops at once."""
+        self.presses += 1
+        if self.presses > 1 and not self.stopping:
+            self.stop()
             raise KeyboardInterrupt
 
+
+@contextmanager
+def deferred_interrupts() -> Iterator[Deferral]:
+    """Within the block, the first SIGINT only sets a flag (read by calling the object yielded); a
+    second raises ``KeyboardInterrupt`` at once, unless the block has said it stops.  Outside the
+    main thread, where signal handlers cannot be set, interrupts are left as they are."""
+    deferral = Deferral()
+    if threading.current_thread() is not threading.main_thread():
+        yield deferral
+        return
+    previous = signal.getsignal(signal.SIGINT)
     try:
-        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGINT, deferral.press)
     except (ValueError, OSError):  # an embedded interpreter that owns the signal
-        yield lambda: False
+        yield deferral
         return
     try:
-        yield lambda: count[0] > 0
+        yield deferral
     finally:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+def program_handler(signum, frame) -> None:
+    """SIGINT for a whole command run: Python's usual ``KeyboardInterrupt``, except while a stop is
+    already under way, when the press is ignored (the command is about to print its one line)."""
+    if _stop_under_way.is_set():
+        return
+    _stop_under_way.set()
+    raise KeyboardInterrupt

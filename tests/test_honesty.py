@@ -230,6 +230,65 @@ def test_fit_stops_after_the_running_epoch_on_ctrl_c():
     assert signal.getsignal(signal.SIGINT) is before  # put back
 
 
+def test_a_press_while_the_stop_is_raised_changes_nothing(monkeypatch):
+    """The second press of a double Ctrl-C can land after the first press's stop was decided, while
+    its TrainingInterrupted is being raised: the stop stays the one that names the epoch."""
+    import symbackprop
+    import symbackprop.train.loop as loop
+    from symbackprop import Dense, Network
+    from symbackprop.interrupts import TrainingInterrupted
+
+    class PressedWhileRaised(TrainingInterrupted):
+        def __init__(self, *args):
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs before the raise completes
+            time.sleep(0.01)
+            super().__init__(*args)
+    monkeypatch.setattr(loop, "TrainingInterrupted", PressedWhileRaised)
+    net = Network([Dense(2, 2, "sigmoid")], loss="mse")
+    compiled = symbackprop.compile(net)
+
+    def press(record):
+        if record.epoch == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+    with pytest.raises(TrainingInterrupted) as stop:
+        symbackprop.train.fit(compiled, net.init_params(0), np.zeros((4, 2)), np.zeros((4, 2)), epochs=50,
+                              batch_size=4, on_epoch=press)
+    assert stop.value.epoch == 2
+
+
+_LATE_PRESS = """
+import os, signal, sys
+import symbackprop.train.session as session
+from symbackprop import cli
+real_fit, real_save = session.fit, session.save_checkpoint
+def save(path, ckpt):
+    real_save(path, ckpt)
+    if ckpt.info["epochs"] == 2:
+        os.kill(os.getpid(), signal.SIGINT)   # the first press: stop after this epoch
+def fit(*args, **kwargs):
+    try:
+        return real_fit(*args, **kwargs)
+    except KeyboardInterrupt:
+        os.kill(os.getpid(), signal.SIGINT)   # the second: after the deferral ended, on the stop's way up
+        raise
+session.fit, session.save_checkpoint = fit, save
+sys.argv = ["symbackprop", "train", "--dataset", "xor", "--epochs", "50", "--batch-size", "4",
+            "--save", sys.argv[1], "--no-progress"]
+sys.exit(cli.main())
+"""
+
+
+def test_a_press_while_the_stop_travels_to_the_command_keeps_its_line(tmp_path):
+    """Between training's deferral and the command's last line, a press is ignored by the
+    command's handler: the line still names the epoch and the checkpoint that holds it."""
+    save = tmp_path / "m.npz"
+    done = subprocess.run([sys.executable, "-c", _LATE_PRESS, str(save)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "SYMBACKPROP_CACHE_DIR": str(tmp_path / "cache")})
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip() == f"symbackprop: interrupted after epoch 2; {save} holds the checkpoint of epoch 2"
+
+
 # ---------------------------------------------------------------------------------------------
 # late, silent or misleading
 

@@ -222,7 +222,8 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = DE
                 if history.stopped_early:
                     break
                 if interrupted() and epoch < start_epoch + epochs - 1:  # Ctrl-C during this epoch: it is
-                    raise TrainingInterrupted(epoch, history)                # complete and saved; stop here
+                    interrupted.stop()                                       # complete and saved; stop here
+                    raise TrainingInterrupted(epoch, history)
         except (KeyboardInterrupt, SystemError) as exc:  # a second Ctrl-C stops at once
             if isinstance(exc, TrainingInterrupted) or not caused_by_interrupt(exc):
                 raise
