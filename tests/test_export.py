@@ -70,7 +70,8 @@ def test_header_lists_parameters_entry_points_and_formulas(tmp_path):
     assert "d2[n, j] =" in doc and "gW1[i, j] =" in doc  # the formulas it implements
     assert "this model: 0, 0.5" in doc
     imports = [line.split()[1] for line in text.splitlines() if line.strip().startswith(("import ", "from "))]
-    assert {module.split(".")[0] for module in imports} == {"math", "numpy", "numba", "warnings"}, imports
+    assert {module.split(".")[0] for module in imports} == {"math", "numpy", "numba", "warnings", "functools",
+                                                            "inspect"}, imports  # the standard library and NumPy, Numba
     assert "def update(" in text and "def _matmul(" in text  # the shared kernels, copied in
 
 
@@ -94,3 +95,92 @@ def test_export_errors_name_the_problem(tmp_path, capsys):
         export_module(Network.mlp([2, 1], loss="mse"), tmp_path / "my-kernels.py")
     with pytest.raises(SymbackpropError, match=r"must be a \.py file"):
         export_module(Network.mlp([2, 1], loss="mse"), tmp_path / "kernels.txt")
+
+
+def _exported(tmp_path, net, name, view="index"):
+    """The module exported from ``net``, imported (nothing compiles until a kernel is called)."""
+    import importlib.util
+    (path,) = export_module(net, tmp_path / f"{name}.py", view=view)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("view", ["index", "unrolled"])
+def test_exported_entry_points_refuse_wrong_arrays_by_name_before_any_kernel_runs(tmp_path, view):
+    """A kernel called by address cannot raise: an exported module checks its arguments in
+    Python, so a wrong array is one error naming it, never numbers read past an array's end."""
+    net = Network.mlp([4, 3, 2], "sigmoid", loss="mse")
+    k = _exported(tmp_path, net, f"checked_{view}", view)
+    assert k.PARAMETER_SHAPES == {"W1": (4, 3), "b1": (3,), "W2": (3, 2), "b2": (2,)}
+    assert (k.INPUT_SHAPE, k.OUTPUTS) == ((4,), 2)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(5, 4)), rng.normal(size=(5, 2))
+    params = [rng.normal(size=s) for s in k.PARAMETER_SHAPES.values()]
+    W1, b1, W2, b2 = params
+    refused = [
+        (lambda: k.forward(X, W1.T.copy(), b1, W2, b2), ValueError, r"forward: W1 has shape \(3, 4\); this network's W1 is \(4, 3\)"),
+        (lambda: k.forward(X[:, :3].copy(), *params), ValueError, r"forward: a0 has shape \(5, 3\); .* \(samples, 4\)"),
+        (lambda: k.forward(X.astype(np.float32), *params), TypeError, "W1 is float64, the inputs are float32"),
+        (lambda: k.forward(X.T.copy().T, *params), ValueError, "a0 must be C-contiguous"),
+        (lambda: k.forward(X.tolist(), *params), TypeError, "a0 must be a float64 or float32 NumPy array"),
+        (lambda: k.loss(X, Y[:4], *params, 0.0, 0.0), ValueError, r"loss: Y has shape \(4, 2\); .* \(5, 2\)"),
+        (lambda: k.loss_and_grad(X, Y, *params, *(np.zeros(3) for _ in params), 0.0, 0.0), ValueError,
+         r"loss_and_grad: gW1 has shape \(3,\)"),
+    ]
+    for call, error, message in refused:
+        with pytest.raises(error, match=message):
+            call()
+    out = k.forward(X, *params)  # and right arrays still run
+    assert out == pytest.approx(symbackprop.compile(net, warm_up=False).forward(X, _params(net, params)), rel=1e-12)
+
+
+def _params(net, arrays):
+    params = net.init_params(0)
+    for name, array in zip(params, arrays):
+        params[name][...] = array
+    return params
+
+
+def test_exported_train_epoch_checks_the_epoch_and_runs_as_symbackprop_does(tmp_path):
+    from symbackprop.train.optimizers import Optimizer
+    net = Network.mlp([4, 3, 2], "tanh", loss="mse")
+    k = _exported(tmp_path, net, "checked_epoch")
+    compiled = symbackprop.compile(net, warm_up=False)
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(8, 4)), rng.normal(size=(8, 2))
+    order = rng.permutation(8)
+    params, grads = net.init_params(2), net.init_params(2)
+    adam = Optimizer("adam")
+    args = list(compiled._epoch_arguments(X, Y, order, 4, params, grads, adam.kernel_args(params.flat), 0.01))
+    names = list(k.train_epoch.__wrapped__.__code__.co_varnames[:len(args)])
+
+    def changed(**change):
+        return [change.get(name, value) for name, value in zip(names, args)]
+    for call, message in [
+        (changed(order=order + 1), "order holds row 8; the rows of X are numbered 0 to 7"),
+        (changed(order=order.astype(np.int32)), "order must be a non-empty 1-D int64 array"),
+        (changed(batch_size=9), "batch_size 9 must lie between 1 and len"),
+        (changed(W1=params["W1"].copy()), "W1 must be a view into flat"),
+        (changed(state_2=np.zeros(0)), r"state_2 has shape \(0,\); this network's state_2 is \(23,\): this rule keeps it"),
+        (changed(rule=7), "rule 7 is not one of"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=message):
+            k.train_epoch(*call)
+    copy_params, copy_grads = net.init_params(2), net.init_params(2)
+    total = k.train_epoch(*args)[0]
+    expected = compiled.train_epoch(X, Y, order, 4, copy_params, copy_grads,
+                                    Optimizer("adam").kernel_args(copy_params.flat), 0.01)[0]
+    assert total == pytest.approx(expected, rel=1e-12)
+    assert params.flat == pytest.approx(copy_params.flat, rel=1e-12)
+
+
+def test_an_exported_image_network_names_the_image_shape_it_needs(tmp_path):
+    from symbackprop import Conv2D, Dense, Flatten
+    net = Network([Conv2D(1, 2, 3, activation="relu"), Flatten(), Dense(2 * 4 * 4, 3, "softmax")], loss="cce",
+                  input_shape=(1, 6, 6))
+    k = _exported(tmp_path, net, "checked_conv")
+    params = [np.zeros(s) for s in k.PARAMETER_SHAPES.values()]
+    with pytest.raises(ValueError, match=r"forward: a0 has shape \(2, 36\); this network's a0 is \(samples, 1, 6, 6\)"):
+        k.forward(np.zeros((2, 36)), *params)

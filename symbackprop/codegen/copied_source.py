@@ -59,9 +59,12 @@ def shared_imports() -> str:
 
 
 def shared_copies() -> str:
-    """The same block for a standalone module: the shared kernels' source, copied."""
+    """The same block for a standalone module: the shared kernels' source, copied, and the
+    checks its entry points run on their arguments (:mod:`.argument_checks`: a standalone
+    module is called by code that symbackprop did not write)."""
+    from . import argument_checks
     return "".join(["# ---- model-independent kernels, copied from symbackprop/codegen/ ----\n",
-                    *(copied(module) for module, _ in _shared())])
+                    *(copied(module) for module, _ in _shared()), copied(argument_checks)])
 
 
 #: how a module gets the shared kernels: imported (the cache's modules) or copied (exported ones)

@@ -3,7 +3,9 @@
 The kernel cache's module imports a few model-independent kernels (the optimizer updates,
 the BLAS call) from symbackprop; the exported file is the same kernel module printed with
 their source copied in instead (linkage ``copy``, :mod:`.module`), so it imports nothing
-but ``numpy``, ``numba`` and the standard library (``math``, ``warnings``).  Exporting also puts a docstring in front of it
+but ``numpy``, ``numba`` and the standard library.  Its entry points check their arguments
+(:mod:`.argument_checks`): a wrong array is a named error, not numbers read past an array's
+end.  Exporting also puts a docstring in front of it
 that says what the file is: the model, the parameters in argument order with their
 shapes, every entry point, and the formulas the kernels implement; with trained
 parameters, their arrays go to an ``.npz`` file beside it.  The exported file can be
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import keyword
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -59,8 +62,9 @@ def export_source(network: "Network", view: str = "index", cache_dir=None,
         "",
         "Standalone: this file needs only NumPy and Numba (no SymPy, no symbackprop).  Numba",
         "compiles each function on its first call and caches the machine code beside this file.",
-        "All arrays must share one floating dtype (float64 or float32), be C-contiguous and writable,",
-        "and have the shapes below: they are not checked (a kernel called by address cannot raise).",
+        "All arrays must share one floating dtype (float64 or float32), be C-contiguous, and have the",
+        "shapes below (PARAMETER_SHAPES, INPUT_SHAPE, OUTPUTS): each entry point checks its arguments",
+        "before any kernel runs and raises a ValueError or TypeError that names the one that is wrong.",
         "",
         "Parameters, in argument order (a dense layer's W has shape (inputs, neurons): z = x @ W + b;",
         "a convolution's has PyTorch's (out channels, in channels, rows, cols)):",
@@ -83,11 +87,50 @@ def export_source(network: "Network", view: str = "index", cache_dir=None,
         lines += ["    outputs = forward(X, *params)"]
     lines += ["", f"{module.formulas_heading}:", *(f"    {f}" for f in module.formulas)]
     doc = "\n".join(lines).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    checked = replace(module, functions=checked_entry_points(module.functions, CHECK_DECORATOR))
     # the module's comment header (provenance, formulas) is replaced by the docstring above
-    body = module_source(module, linkage="copy").splitlines(keepends=True)
+    body = module_source(checked, linkage="copy").splitlines(keepends=True)
     while body and body[0].startswith("#"):
         body.pop(0)
-    return f'"""{doc}\n"""\n' + "".join(body)
+    constants = ["#: what this module's arrays must be: each entry point checks its arguments against them",
+                 f"PARAMETER_SHAPES = {dict(shapes)!r}",
+                 f"INPUT_SHAPE = {tuple(network.input_shape)!r}",
+                 f"OUTPUTS = {network.n_outputs}"]
+    return f'"""{doc}\n"""\n' + "\n".join(constants) + "\n\n" + "".join(body)
+
+
+#: how an exported entry point is wrapped (:mod:`.argument_checks`, copied into the module)
+CHECK_DECORATOR = "@checked_arguments(PARAMETER_SHAPES, INPUT_SHAPE, OUTPUTS)"
+
+
+def checked_entry_points(functions: tuple, decorator: str) -> tuple:
+    """``functions`` with every public entry point (:data:`.abi.ENTRY_POINTS`) behind ``decorator``.
+
+    A plain-Python entry point gets the decorator.  A compiled one (the unrolled view's
+    ``forward``, ``loss``, ...) is renamed ``_<name>_unchecked``, with the calls other
+    kernels make to it, and a decorated Python function of its name calls it: a Python
+    decorator on the compiled function itself would hide it from the kernels that call it.
+    """
+    from . import ir
+
+    compiled = {node.name for node in functions
+                if isinstance(node, ir.KernelFunction) and node.name in abi.ENTRY_POINTS and node.decorator}
+    unchecked = {name: f"_{name}_unchecked" for name in compiled}
+    out = []
+    for node in functions:
+        if not isinstance(node, ir.KernelFunction):
+            out.append(node)
+        elif node.name in unchecked:
+            inner = unchecked[node.name]
+            out.append(replace(node, name=inner, body=ir.rename_calls(node.body, unchecked)))
+            out.append(ir.KernelFunction(node.name, node.arguments, (
+                ir.Return((ir.call(inner, *ir.symbols(*node.arguments)),)),), decorator,
+                (f"{node.name}, its arguments checked first",)))
+        else:
+            entry = node.name in abi.ENTRY_POINTS  # (a plain-Python one: a compiled one was renamed above)
+            out.append(replace(node, body=ir.rename_calls(node.body, unchecked),
+                               decorator=decorator if entry else node.decorator))
+    return tuple(out)
 
 
 def export_module(network: "Network", path: str | os.PathLike, view: str = "index", cache_dir=None,

@@ -247,6 +247,16 @@ def map_expressions(nodes, change) -> tuple[Node, ...]:
     return tuple(out)
 
 
+def rename_calls(nodes, names: dict[str, str]) -> tuple[Node, ...]:
+    """``nodes`` with every call of a function in ``names`` made to its new name instead."""
+    def change(expr):
+        if not isinstance(expr, sp.Basic):
+            return expr
+        return expr.replace(lambda e: isinstance(e, Call) and str(e.args[0]) in names,
+                            lambda e: Call(sp.Symbol(names[str(e.args[0])]), *e.args[1:]))
+    return map_expressions(nodes, change)
+
+
 def walk(nodes) -> Iterator[Node]:
     """Every node of ``nodes`` and of their bodies, depth first (the order they print in)."""
     for node in nodes:
