@@ -23,7 +23,7 @@ from typing import Iterator
 
 __all__ = ["Deferral", "TrainingInterrupted", "caused_by_interrupt", "deferred_interrupts", "program_handler"]
 
-#: set once this process has begun to stop on a Ctrl-C (read by :func:`program_handler`)
+#: set once a deferral has decided to stop on a Ctrl-C (read by :func:`program_handler`)
 _stop_under_way = threading.Event()
 
 
@@ -93,10 +93,16 @@ def deferred_interrupts() -> Iterator[Deferral]:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
+#: presses :func:`program_handler` has ignored while a stop was under way
+_ignored = [0]
+
+
 def program_handler(signum, frame) -> None:
-    """SIGINT for a whole command run: Python's usual ``KeyboardInterrupt``, except while a stop is
-    already under way, when the press is ignored (the command is about to print its one line)."""
-    if _stop_under_way.is_set():
+    """SIGINT for a whole command run: Python's usual ``KeyboardInterrupt``, except for the first
+    press while a stop is already under way (the second of a double Ctrl-C: the command is about
+    to print its one line), which is ignored.  A press after that raises again, so a clean-up that
+    hangs (a cluster shutting down) can still be broken off."""
+    if _stop_under_way.is_set() and not _ignored[0]:
+        _ignored[0] += 1
         return
-    _stop_under_way.set()
     raise KeyboardInterrupt

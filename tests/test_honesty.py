@@ -230,6 +230,29 @@ def test_fit_stops_after_the_running_epoch_on_ctrl_c():
     assert signal.getsignal(signal.SIGINT) is before  # put back
 
 
+@pytest.mark.parametrize("callback_stops", [False, True])
+def test_a_press_in_the_epoch_that_ends_the_run_still_stops(callback_stops):
+    """The epoch that ends a run (the last one, or the one after which the callback stops it) is
+    no exception: the press is acted on, not left pending for whatever the caller does next (a
+    sweep's next fit)."""
+    import symbackprop
+    from symbackprop import Dense, Network
+    from symbackprop.interrupts import TrainingInterrupted
+    net = Network([Dense(2, 2, "sigmoid")], loss="mse")
+    compiled = symbackprop.compile(net)
+    last = 2 if callback_stops else 5
+
+    def press(record):
+        if record.epoch == last:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+            return callback_stops
+    with pytest.raises(TrainingInterrupted) as stop:
+        symbackprop.train.fit(compiled, net.init_params(0), np.zeros((4, 2)), np.zeros((4, 2)), epochs=5,
+                              batch_size=4, on_epoch=press)
+    assert stop.value.epoch == last
+
+
 def test_a_press_while_the_stop_is_raised_changes_nothing(monkeypatch):
     """The second press of a double Ctrl-C can land after the first press's stop was decided, while
     its TrainingInterrupted is being raised: the stop stays the one that names the epoch."""

@@ -219,11 +219,11 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = DE
                     else:
                         waited += 1
                         history.stopped_early = waited >= patience
-                if history.stopped_early:
+                if history.stopped_early or interrupted():
                     break
-                if interrupted() and epoch < start_epoch + epochs - 1:  # Ctrl-C during this epoch: it is
-                    interrupted.stop()                                       # complete and saved; stop here
-                    raise TrainingInterrupted(epoch, history)
+            if interrupted():  # Ctrl-C during the epoch that just ran: it is complete and saved; stop on
+                interrupted.stop()  # it, the last epoch too (a sweep would otherwise go on to its next fit)
+                raise TrainingInterrupted(history.epochs[-1].epoch, history)
         except (KeyboardInterrupt, SystemError) as exc:  # a second Ctrl-C stops at once
             if isinstance(exc, TrainingInterrupted) or not caused_by_interrupt(exc):
                 raise
