@@ -37,8 +37,7 @@ from pathlib import Path
 CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
-if sys.argv[3]:
-    sys.path.insert(0, sys.argv[3])
+sys.path.insert(0, sys.argv[3])  # the checkout to time
 import numpy as np
 import symbackprop
 from symbackprop import Network
@@ -67,24 +66,34 @@ TRAIN_COMMANDS = {"digits MLP": ["train", "--epochs", "2"],
                   "digits CNN": ["train", "--arch", "cnn", "--epochs", "2"]}
 
 
-def run_once(spec: str, cache: str, base: str) -> dict:
+def run_once(spec: str, cache: str, root: str) -> dict:
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", CHILD, spec, cache, base], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", CHILD, spec, cache, root], capture_output=True, text=True,
                          check=True, cwd=tempfile.gettempdir())  # not beside a checkout: its folder would win
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["wall"] = time.perf_counter() - start
-    if base and not result["file"].startswith(base):
-        raise SystemExit(f"--base {base}: the child imported {result['file']} instead")
     return result
 
 
-def to_first_epoch(command: list[str], cache: str, base: str) -> float:
+def check_checkout(root: str) -> None:
+    """Refuse to time anything but ``root``'s symbackprop (an installed copy could win)."""
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import symbackprop; print(symbackprop.__file__)"
+    out = subprocess.run([sys.executable, "-c", code, root], capture_output=True, text=True,
+                         cwd=tempfile.gettempdir())
+    if out.returncode != 0:
+        raise SystemExit(f"{root}: symbackprop cannot be imported from it:\n{out.stderr.strip()}")
+    if not Path(out.stdout.strip()).resolve().is_relative_to(Path(root)):
+        raise SystemExit(f"{root}: Python imports symbackprop from {out.stdout.strip()} instead")
+
+
+def to_first_epoch(command: list[str], cache: str, root: str) -> float:
     """Seconds from launching ``symbackprop <command>`` to its first epoch's line."""
-    code = "import sys; sys.path.insert(0, sys.argv.pop(1)) if sys.argv[1] else sys.argv.pop(1); " \
+    code = "import sys; sys.path.insert(0, sys.argv.pop(1)); " \
            "from symbackprop.cli import main; sys.argv[0] = 'symbackprop'; sys.exit(main())"
-    env = {**os.environ, "SYMBACKPROP_CACHE_DIR": cache}
+    # unbuffered: through a pipe, the epoch line would otherwise arrive only when the run ends
+    env = {**os.environ, "SYMBACKPROP_CACHE_DIR": cache, "PYTHONUNBUFFERED": "1"}
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", code, base, *command, "--every", "1", "--no-progress"],
+    process = subprocess.Popen([sys.executable, "-c", code, root, *command, "--every", "1", "--no-progress"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
                                cwd=tempfile.gettempdir())
     seconds = None
@@ -95,7 +104,7 @@ def to_first_epoch(command: list[str], cache: str, base: str) -> float:
     process.kill()
     process.wait()
     if seconds is None:
-        raise SystemExit(f"symbackprop {' '.join(command)} printed no epoch line")
+        raise SystemExit(f"symbackprop {' '.join(command)} ({root}) printed no epoch line")
     return seconds
 
 
@@ -114,8 +123,11 @@ def main() -> None:
     parser.add_argument("--base", metavar="DIR", default="",
                         help="another checkout (its root) to run in turns with this one, for paired ratios")
     args = parser.parse_args()
-    base = str(Path(args.base).resolve()) if args.base else ""
-    sides = {"this": ""} | ({"base": base} if base else {})
+    this = str(Path(__file__).resolve().parents[1])  # the checkout this script belongs to
+    sides = {"this": this} | ({"base": str(Path(args.base).resolve())} if args.base else {})
+    for root in sides.values():
+        check_checkout(root)
+    base = "base" in sides
     if args.nets:
         print(f"{'network':>12} {'':>5} {'cold: start→trained':>22} {'of which compile':>17} "
               f"{'warm: start→trained':>21} {'of which load':>14}")
@@ -154,7 +166,8 @@ def main() -> None:
                       f"({min(times[side]):.2f}-{max(times[side]):.2f})")
             if base:
                 print(f"{'':>12} {'ratio':>5} {_paired(times['this'], times['base']):>30}")
-    print(f"(medians of {args.repeats} runs; each run is a new process; Python {sys.version.split()[0]})")
+    print(f"(medians of {args.repeats} runs; each run is a new process; Python {sys.version.split()[0]}; "
+          + "; ".join(f"{side}: {root}" for side, root in sides.items()) + ")")
 
 
 if __name__ == "__main__":

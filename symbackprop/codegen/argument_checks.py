@@ -8,7 +8,10 @@ cannot travel: a wrong shape would not raise, it would read past an array's end 
 numbers.  So each entry point of an exported module is wrapped by
 :func:`checked_arguments`, which checks every array against the network the module was
 exported from, before any kernel runs, and raises one ``ValueError`` (or ``TypeError``) that
-names the entry point, the argument and what it should be.  The checks cost microseconds
+names the entry point, the argument and what it should be: its shape, the one precision
+every array shares, C order and writability, and for ``train_epoch`` the rows of ``order``,
+the batch size, the optimizer rule and its state, and the parameters as views laid out in
+``flat`` as their gradients are in ``gflat``.  The checks cost microseconds
 against a kernel's milliseconds.
 
 This file's kernels are copied into the exported module as text (:mod:`.copied_source`),
@@ -59,8 +62,6 @@ class _Network:
         dtype, samples = first.dtype, first.shape[0] if first.ndim else 0
         self._array(entry, inputs, first, dtype, (samples, *self.input_shape), "(samples, "
                     + ", ".join(map(str, self.input_shape)) + ")")
-        if samples == 0:
-            raise ValueError(f"{entry}: {inputs} holds no samples")
         targets = "T" if "T" in values else "Y"
         if targets in values:
             self._array(entry, targets, values[targets], dtype, (samples, self.outputs),
@@ -69,35 +70,60 @@ class _Network:
             self._array(entry, name, values[name], dtype, shape, str(shape))
             gradient = "g" + name
             if gradient in values:
-                self._array(entry, gradient, values[gradient], dtype, shape, str(shape), written=True)
+                self._array(entry, gradient, values[gradient], dtype, shape, str(shape))
         if entry == "train_epoch":
             self._epoch(entry, values, dtype, samples)
 
     def _epoch(self, entry, values, dtype, samples):
-        order, batch = values["order"], values["batch_size"]
-        if not (isinstance(order, np.ndarray) and order.dtype == np.int64 and order.ndim == 1 and order.size):
-            raise TypeError(f"{entry}: order must be a non-empty 1-D int64 array of row numbers")
+        order = values["order"]
+        if not (isinstance(order, np.ndarray) and np.issubdtype(order.dtype, np.integer) and order.ndim == 1
+                and order.size):
+            raise TypeError(f"{entry}: order must be a non-empty 1-D integer array of row numbers")
         if order.min() < 0 or order.max() >= samples:
             raise ValueError(f"{entry}: order holds row {int(order.min() if order.min() < 0 else order.max())}; "
                              f"the rows of X are numbered 0 to {samples - 1}")
-        if not 1 <= int(batch) <= order.size:
-            raise ValueError(f"{entry}: batch_size {batch} must lie between 1 and len(order) = {order.size}")
-        for flat, parts in (("flat", self.params), ("gflat", ["g" + p for p in self.params])):
-            self._array(entry, flat, values[flat], dtype, (self.size,), f"({self.size},)", written=True)
-            for part in parts:
-                if not np.may_share_memory(values[part], values[flat]):
-                    raise ValueError(f"{entry}: {part} must be a view into {flat} (the kernel updates {flat})")
-        rule = int(values["rule"])
+        batch, rule = (self._integer(entry, name, values[name]) for name in ("batch_size", "rule"))
+        if batch < 1:
+            raise ValueError(f"{entry}: batch_size must be at least 1, got {batch}")
         if not 0 <= rule <= self.TWO_STATES:
             raise ValueError(f"{entry}: rule {rule} is not one of RULE_SGD ... RULE_ADAM (0 to 4)")
+        for flat in ("flat", "gflat"):
+            self._array(entry, flat, values[flat], dtype, (self.size,), f"({self.size},)")
+        self._layout(entry, values, dtype.itemsize)
         used = 2 if rule == self.TWO_STATES else 1 if rule in self.ONE_STATE else 0
-        for k, state in enumerate(("state_1", "state_2")):
-            if k < used:
-                self._array(entry, state, values[state], dtype, (self.size,), f"({self.size},): this rule "
-                            "keeps it", written=True)
+        for state in ("state_1", "state_2")[:used]:
+            self._array(entry, state, values[state], dtype, (self.size,), f"({self.size},): this rule keeps it")
+
+    def _layout(self, entry, values, itemsize):
+        """Each parameter a view into ``flat``, its gradient at the same place in ``gflat``, no two
+        overlapping: the kernel updates ``flat`` from ``gflat`` and reads the parameters' views."""
+        def offset(name, flat):
+            array, whole = values[name], values[flat]
+            start = (array.__array_interface__["data"][0] - whole.__array_interface__["data"][0]) // itemsize
+            if not 0 <= start <= whole.size - array.size:
+                raise ValueError(f"{entry}: {name} must be a view into {flat} (the kernel updates {flat})")
+            return start
+        spans = []
+        for name in self.params:
+            start = offset(name, "flat")
+            if offset("g" + name, "gflat") != start:
+                raise ValueError(f"{entry}: g{name} must lie in gflat where {name} lies in flat (at {start})")
+            spans.append((start, start + values[name].size, name))
+        spans.sort()
+        for (_, end, before), (start, _, after) in zip(spans, spans[1:]):
+            if start < end:
+                raise ValueError(f"{entry}: {before} and {after} overlap in flat")
 
     @staticmethod
-    def _array(entry, name, array, dtype, shape, expected, written=False):
+    def _integer(entry, name, value):
+        import operator
+        try:
+            return operator.index(value)
+        except TypeError:
+            raise TypeError(f"{entry}: {name} must be an integer, got {value!r}") from None
+
+    @staticmethod
+    def _array(entry, name, array, dtype, shape, expected):
         if not isinstance(array, np.ndarray):
             raise TypeError(f"{entry}: {name} must be a NumPy array, got {type(array).__name__}")
         if array.shape != tuple(shape):
@@ -107,5 +133,5 @@ class _Network:
                             "share one precision")
         if not array.flags.c_contiguous:
             raise ValueError(f"{entry}: {name} must be C-contiguous (np.ascontiguousarray makes a copy that is)")
-        if written and not array.flags.writeable:
-            raise ValueError(f"{entry}: {name} is written to, but it is read-only")
+        if not array.flags.writeable:  # the kernels are typed for writable arrays
+            raise ValueError(f"{entry}: {name} is read-only; the kernels take writable arrays (np.array copies it)")

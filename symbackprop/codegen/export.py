@@ -62,9 +62,10 @@ def export_source(network: "Network", view: str = "index", cache_dir=None,
         "",
         "Standalone: this file needs only NumPy and Numba (no SymPy, no symbackprop).  Numba",
         "compiles each function on its first call and caches the machine code beside this file.",
-        "All arrays must share one floating dtype (float64 or float32), be C-contiguous, and have the",
-        "shapes below (PARAMETER_SHAPES, INPUT_SHAPE, OUTPUTS): each entry point checks its arguments",
-        "before any kernel runs and raises a ValueError or TypeError that names the one that is wrong.",
+        "All arrays must share one floating dtype (float64 or float32), be C-contiguous and writable,",
+        "and have the shapes below (PARAMETER_SHAPES, INPUT_SHAPE, OUTPUTS): each entry point checks",
+        "its arguments before any kernel runs and raises a ValueError or TypeError that names the one",
+        "that is wrong.",
         "",
         "Parameters, in argument order (a dense layer's W has shape (inputs, neurons): z = x @ W + b;",
         "a convolution's has PyTorch's (out channels, in channels, rows, cols)):",
@@ -82,8 +83,8 @@ def export_source(network: "Network", view: str = "index", cache_dir=None,
                   f"    weights = np.load({weights_file!r})",
                   f"    params = [weights[name] for name in {names!r}]"]
         if normalizer is not None and normalizer.kind != "none":
-            lines += ["    X = (X_raw - weights['input_shift']) / weights['input_scale']   "
-                      f"# the {normalizer.kind} normalisation fitted in training"]
+            lines += ["    X = ((X_raw - weights['input_shift']) / weights['input_scale']).astype(params[0].dtype)",
+                      f"    # (the {normalizer.kind} normalisation fitted in training, in the parameters' precision)"]
         lines += ["    outputs = forward(X, *params)"]
     lines += ["", f"{module.formulas_heading}:", *(f"    {f}" for f in module.formulas)]
     doc = "\n".join(lines).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
