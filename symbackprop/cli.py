@@ -138,6 +138,8 @@ def _warn(message, category, filename, lineno, file=None, line=None) -> None:
 def _interrupted(stop: TrainingInterrupted) -> str:
     """The one line an interrupted run ends with: the last complete epoch, and where it is saved."""
     done = f"after epoch {stop.epoch}" if stop.history and stop.history.epochs else "before its first epoch finished"
+    if stop.kept:
+        return f"interrupted {done}; {stop.kept}"
     if stop.saved:
         if stop.saved_epoch != stop.epoch:
             done += " (before its checkpoint was written)"

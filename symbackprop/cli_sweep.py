@@ -14,6 +14,7 @@ import sys
 from .cli_parser import SWEEPABLE, add_training_options
 from .cli_types import given
 from .errors import DataError, TrainingError
+from .interrupts import TrainingInterrupted
 
 __all__ = ["cmd_sweep", "parse_grid"]
 
@@ -196,7 +197,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if result.rows[0].failure:
         raise TrainingError(f"every configuration failed (the table is in {args.results}); the first: "
                             f"{result.rows[0].failure}")
-    best = result.refit(data.X_train, data.y_train)  # after the table is written: a failure here loses nothing
+    try:
+        best = result.refit(data.X_train, data.y_train)  # after the table is written: a failure here loses nothing
+    except TrainingInterrupted as stop:
+        stop.kept = (f"the best configuration was being refitted: the table is in {args.results}, "
+                     f"{args.save} was not written")
+        raise
     shown = ", ".join(f"{k}={v if not isinstance(v, tuple) else '/'.join(map(str, v))}"
                       for k, v in result.best_params.items())
     correct = int(np.sum(best.predict(data.X_test) == data.y_test))

@@ -36,6 +36,8 @@ class TrainingInterrupted(KeyboardInterrupt):
         #: the checkpoint file that holds the last complete epoch, and that epoch (set by the session)
         self.saved: str | None = None
         self.saved_epoch: int | None = None
+        #: what a caller that trains as one step of its own work says was kept instead (a sweep's refit)
+        self.kept: str | None = None
 
 
 def caused_by_interrupt(exc: BaseException) -> bool:

@@ -206,3 +206,21 @@ def test_an_earlier_sweep_table_may_be_replaced_but_not_a_lookalike(tmp_path, ca
     results.write_text("rank,name\n1,mine\n")
     assert main(argv) == 2 and "is not a sweep's table" in capsys.readouterr().err
     assert results.read_text() == "rank,name\n1,mine\n"
+
+
+def test_ctrl_c_in_the_refit_names_what_was_kept(tmp_path, capsys, monkeypatch):
+    """Interrupting the best configuration's refit: the table is written, the model is not, and
+    the one line says so (not train's "give --save FILE": the sweep was given one)."""
+    from symbackprop.interrupts import TrainingInterrupted
+    from symbackprop.train import History
+    from symbackprop.train.sweep import SweepResult
+
+    def interrupted(self, X, y):
+        raise TrainingInterrupted(3, History(epochs=[None]))
+    monkeypatch.setattr(SweepResult, "refit", interrupted)
+    results, best = tmp_path / "s.csv", tmp_path / "best.npz"
+    assert main(["sweep", "--grid", "lr=0.1", "--epochs", "1", "--hidden", "4", "--serial", "--no-progress",
+                 "--results", str(results), "--save", str(best)]) == 130
+    assert capsys.readouterr().err.strip() == (f"symbackprop: interrupted after epoch 3; the best configuration was "
+                                               f"being refitted: the table is in {results}, {best} was not written")
+    assert results.exists() and not best.exists()
