@@ -61,6 +61,9 @@ print(json.dumps({"import": t1 - t0, "compile": t2 - t1, "step": t3 - t2, "from_
                   "file": symbackprop.__file__}))
 """
 
+#: the table's columns after the network's name: (run, figure, width); their headings are in main
+COLUMNS = (("cold", "wall", 22), ("cold", "compile", 17), ("warm", "wall", 21), ("warm", "compile", 14))
+
 #: the README's commands whose warm start-up --train-start times
 TRAIN_COMMANDS = {"digits MLP": ["train", "--epochs", "2"],
                   "digits CNN": ["train", "--arch", "cnn", "--epochs", "2"]}
@@ -141,16 +144,15 @@ def main() -> None:
                 assert not first["from_cache"] and second["from_cache"]
                 runs[side]["cold"].append(first)
                 runs[side]["warm"].append(second)
+        def figures(side: str, kind: str, key: str) -> list[float]:
+            return [r[key] for r in runs[side][kind]]
         for side in sides:
-            med = lambda kind, key: statistics.median(r[key] for r in runs[side][kind])  # noqa: E731
-            print(f"{spec.replace(',', '-'):>12} {side:>5} {med('cold', 'wall'):>20.2f} s "
-                  f"{med('cold', 'compile'):>15.2f} s {med('warm', 'wall'):>19.2f} s {med('warm', 'compile'):>12.2f} s")
+            print(f"{spec.replace(',', '-'):>12} {side:>5} " + " ".join(
+                f"{statistics.median(figures(side, kind, key)):.2f} s".rjust(width) for kind, key, width in COLUMNS))
         if base:
-            col = lambda kind, key, side: [r[key] for r in runs[side][kind]]  # noqa: E731
-            print(f"{'':>12} {'ratio':>5} {_paired(col('cold', 'wall', 'this'), col('cold', 'wall', 'base')):>22} "
-                  f"{_paired(col('cold', 'compile', 'this'), col('cold', 'compile', 'base')):>17} "
-                  f"{_paired(col('warm', 'wall', 'this'), col('warm', 'wall', 'base')):>21} "
-                  f"{_paired(col('warm', 'compile', 'this'), col('warm', 'compile', 'base')):>14}")
+            print(f"{'':>12} {'ratio':>5} " + " ".join(
+                _paired(figures("this", kind, key), figures("base", kind, key)).rjust(width)
+                for kind, key, width in COLUMNS))
     if args.train_start:
         print(f"\n{'train command':>12} {'':>5} {'warm: start→first epoch line':>30}")
         for name, command in TRAIN_COMMANDS.items():

@@ -66,6 +66,13 @@ class Deferral:
         self.stopping = True
         _stop_under_way.set()
 
+    def stop_if_pressed(self, epoch: int, history=None) -> None:
+        """If Ctrl-C was pressed, stop now with ``epoch`` the last complete one: say so before the
+        deferral ends (so a later press changes nothing), then raise :class:`TrainingInterrupted`."""
+        if self.presses:
+            self.stop()
+            raise TrainingInterrupted(epoch, history)
+
     def press(self, signum=None, frame=None) -> None:
         """The deferral's SIGINT handler: the first press is noted, the second stops at once."""
         self.presses += 1

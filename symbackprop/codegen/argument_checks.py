@@ -19,6 +19,9 @@ so they use only the standard library and NumPy.
 """
 import numpy as np
 
+# the optimizer's rule numbers, defined before this file's copy in an exported module
+from .update_rules import RULE_ADAM, RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP, RULE_SGD
+
 # -- kernels (copied into generated modules from here on) --
 
 
@@ -46,8 +49,8 @@ def checked_arguments(params, input_shape, outputs):
 class _Network:
     """What an exported module's arrays must be: the parameters' shapes, a sample's shape, the outputs."""
 
-    #: the optimizer rules of ``update`` that use one state vector, and the one that uses two
-    ONE_STATE, TWO_STATES = (1, 2, 3), 4
+    #: the optimizer rules of ``update`` that use one state vector (Adam uses two, SGD none)
+    ONE_STATE = (RULE_MOMENTUM, RULE_NESTEROV, RULE_RMSPROP)
 
     def __init__(self, params, input_shape, outputs):
         self.params, self.input_shape, self.outputs = params, input_shape, outputs
@@ -85,12 +88,13 @@ class _Network:
         batch, rule = (self._integer(entry, name, values[name]) for name in ("batch_size", "rule"))
         if batch < 1:
             raise ValueError(f"{entry}: batch_size must be at least 1, got {batch}")
-        if not 0 <= rule <= self.TWO_STATES:
-            raise ValueError(f"{entry}: rule {rule} is not one of RULE_SGD ... RULE_ADAM (0 to 4)")
+        if not RULE_SGD <= rule <= RULE_ADAM:
+            raise ValueError(f"{entry}: rule {rule} is not one of RULE_SGD ... RULE_ADAM "
+                             f"({RULE_SGD} to {RULE_ADAM})")
         for flat in ("flat", "gflat"):
             self._array(entry, flat, values[flat], dtype, (self.size,), f"({self.size},)")
         self._layout(entry, values, dtype.itemsize)
-        used = 2 if rule == self.TWO_STATES else 1 if rule in self.ONE_STATE else 0
+        used = 2 if rule == RULE_ADAM else 1 if rule in self.ONE_STATE else 0
         for state in ("state_1", "state_2")[:used]:
             self._array(entry, state, values[state], dtype, (self.size,), f"({self.size},): this rule keeps it")
 

@@ -114,9 +114,8 @@ def checked_entry_points(functions: tuple, decorator: str) -> tuple:
     """
     from . import ir
 
-    compiled = {node.name for node in functions
-                if isinstance(node, ir.KernelFunction) and node.name in abi.ENTRY_POINTS and node.decorator}
-    unchecked = {name: f"_{name}_unchecked" for name in compiled}
+    unchecked = {node.name: f"_{node.name}_unchecked" for node in functions  # the compiled entry points
+                 if isinstance(node, ir.KernelFunction) and node.name in abi.ENTRY_POINTS and node.decorator}
     out = []
     for node in functions:
         if not isinstance(node, ir.KernelFunction):

@@ -221,9 +221,9 @@ def fit(compiled: CompiledNetwork, params: Parameters, X, Y, *, epochs: int = DE
                         history.stopped_early = waited >= patience
                 if history.stopped_early or interrupted():
                     break
-            if interrupted():  # Ctrl-C during the epoch that just ran: it is complete and saved; stop on
-                interrupted.stop()  # it, the last epoch too (a sweep would otherwise go on to its next fit)
-                raise TrainingInterrupted(history.epochs[-1].epoch, history)
+            # Ctrl-C during the epoch that just ran (epochs >= 1: there is one): it is complete and
+            # saved; stop on it, the last epoch too (a sweep would otherwise go on to its next fit)
+            interrupted.stop_if_pressed(history.epochs[-1].epoch, history)
         except (KeyboardInterrupt, SystemError) as exc:  # a second Ctrl-C stops at once
             if isinstance(exc, TrainingInterrupted) or not caused_by_interrupt(exc):
                 raise

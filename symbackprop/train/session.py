@@ -26,7 +26,7 @@ from ..errors import DataError, TrainingError
 from ..model.network import Network
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Dataset
-from ..interrupts import Deferral, TrainingInterrupted, deferred_interrupts
+from ..interrupts import TrainingInterrupted, deferred_interrupts
 from .loop import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, EpochRecord, History, accuracy, check_settings,
                    fit)
 from .normalize import Normalizer
@@ -156,14 +156,6 @@ def _summary(settings: TrainSettings, optimizer: Optimizer, schedule: Schedule, 
             f"{settings.epochs} epoch{'s' * (settings.epochs != 1)}, {normalizer.description}" + "".join(f", {e}" for e in extras))
 
 
-def _stop_if_pressed(interrupted: Deferral, epoch: int) -> None:
-    """Ctrl-C was pressed during work that could not stop midway (Numba's compiler): stop now, with
-    ``epoch`` the last complete one, saying so before the deferral ends so a later press changes nothing."""
-    if interrupted():
-        interrupted.stop()
-        raise TrainingInterrupted(epoch, History())
-
-
 def _silent(line: str) -> None:
     pass
 
@@ -230,7 +222,7 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
     start = time.perf_counter()
     with deferred_interrupts() as interrupted:  # a Ctrl-C inside Numba's compiler would print a traceback
         compiled = compile_network(net, view=view, cache_dir=cache_dir, dtype=params.flat.dtype)
-        _stop_if_pressed(interrupted, start_epoch - 1)
+        interrupted.stop_if_pressed(start_epoch - 1, History())  # (Numba's compiler cannot stop midway)
     seconds = time.perf_counter() - start
     counts = compiled.report.table()  # read from the cache, or counted now for widths it has not seen
     if compiled.from_cache:
@@ -245,7 +237,7 @@ def train_session(data: Dataset, network: Network | None = None, settings: Train
     if threads > 1 and compiled.splits_batches and ("parallel_epoch", params.flat.dtype.name) not in compiled.warm:
         with deferred_interrupts() as interrupted:
             seconds = compiled.warm_up(params.flat.dtype, ("parallel_epoch",))
-            _stop_if_pressed(interrupted, start_epoch - 1)
+            interrupted.stop_if_pressed(start_epoch - 1, History())
         report(f"threads: each batch split among {threads} (the batch-parallel epoch compiled or loaded in "
                f"{seconds:.2f} s; cached)")
     schedule = settings.new_schedule()
